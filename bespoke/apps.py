@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BespokeConfig(AppConfig):
+    name = "bespoke"
+    verbose_name = "Bespoke"

@@ -1,0 +1,99 @@
+"""Set up a Bespoke installation: database, model, signing PKI and (development only) demo data."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from consent import services as consent
+from consent.models import Membership, Organization, Talent
+from generation.pipeline.tiny import build_tiny_model, tiny_model_present
+from provenance.pki import create_dev_pki, pki_is_usable
+
+DEMO_PASSWORD = "bespoke-demo"
+LICENSEE = "Northlight Studios"
+OTHER_STUDIO = "Harbour Pictures"
+DEMO_USERS = {
+    "alice": ("Alice", "Avery", "alice@example.com"),
+    "bob": ("Bob", "Baker", "bob@example.com"),
+    "charlie": ("Charlie", "Chen", "charlie@example.com"),
+    "dana": ("Dana", "Diaz", "dana@example.com"),
+    "erin": ("Erin", "Evans", "erin@example.com"),
+}
+DEMO_ROLES = [  # (user, organisation, role)
+    ("dana", LICENSEE, Membership.Role.LEGAL),
+    ("erin", LICENSEE, Membership.Role.LEGAL),
+    ("bob", LICENSEE, Membership.Role.PRODUCER),
+    ("charlie", OTHER_STUDIO, Membership.Role.PRODUCER),
+]
+
+
+class Command(BaseCommand):
+    help = "Migrate, build the tiny model, create the dev signing PKI and the demo accounts. Idempotent."
+
+    def handle(self, *args: object, **options: object) -> None:
+        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("database migrated")
+        self._broker()
+        self._model()
+        self._pki()
+        if settings.PRODUCTION:
+            self.stdout.write("production mode: no demo data created")
+            return
+        self._demo_data()
+
+    def _broker(self) -> None:
+        for key in ("data_folder_in", "data_folder_out", "control_folder"):
+            folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
+            if folder:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+
+    def _model(self) -> None:
+        base, adapter = Path(settings.BESPOKE_MODEL_BASE), Path(settings.BESPOKE_MOTION_ADAPTER)
+        if base.is_dir() and adapter.is_dir():
+            self.stdout.write(f"model present: {base} + {adapter}")
+            return
+        tiny_root = base.parent
+        if base != tiny_root / "base" or adapter != tiny_root / "motion_adapter" or settings.PRODUCTION:
+            raise CommandError(f"model folders {base} and {adapter} do not exist; point BESPOKE_MODEL_BASE and "
+                               "BESPOKE_MOTION_ADAPTER at local diffusers folders")
+        if not tiny_model_present(tiny_root):
+            build_tiny_model(tiny_root)
+        self.stdout.write(f"tiny model built in {tiny_root}")
+
+    def _pki(self) -> None:
+        if pki_is_usable(settings.BESPOKE_PKI_DIR):
+            self.stdout.write(f"signing PKI present in {settings.BESPOKE_PKI_DIR}")
+            return
+        if settings.PRODUCTION:
+            raise CommandError(f"no usable signing certificate and key in {settings.BESPOKE_PKI_DIR}")
+        create_dev_pki(settings.BESPOKE_PKI_DIR)
+        self.stdout.write(f"dev signing CA and signer created in {settings.BESPOKE_PKI_DIR}")
+
+    @transaction.atomic
+    def _demo_data(self) -> None:
+        User = get_user_model()
+        users = {}
+        for username, (first, last, email) in DEMO_USERS.items():
+            user, created = User.objects.get_or_create(username=username, defaults={
+                "first_name": first, "last_name": last, "email": email})
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save(update_fields=["password"])
+            users[username] = user
+        organizations = {}
+        for name in (LICENSEE, OTHER_STUDIO):
+            organizations[name] = Organization.objects.filter(name=name).first() or \
+                consent.organization_create(name=name, acting_user=users["dana"])
+        for username, org_name, role in DEMO_ROLES:
+            organization = organizations[org_name]
+            if not Membership.objects.filter(user=users[username], organization=organization, role=role).exists():
+                consent.membership_add(organization=organization, user=users[username], role=role, acting_user=users["dana"])
+        if not Talent.objects.filter(user=users["alice"]).exists():
+            consent.talent_enrol(user=users["alice"], display_name="Alice Avery", acting_user=users["alice"])
+        self.stdout.write(f"demo accounts ready (password {DEMO_PASSWORD!r}): talent alice; producers bob "
+                          f"({LICENSEE}) and charlie ({OTHER_STUDIO}); legal dana and erin ({LICENSEE})")

@@ -1,0 +1,221 @@
+"""Bespoke settings, read from the environment.
+
+With nothing set, Bespoke runs on the embedded default: SQLite in WAL mode, Celery over
+kombu's filesystem transport, local media storage, the tiny offline model and a dev
+signing CA, all under BESPOKE_DATA_DIR (./var). BESPOKE_MODE=production turns on the
+deployment hardening and requires the secrets and hosts to be given explicitly.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from bespoke.env import env_bool, env_choice, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+BESPOKE_MODE = env_choice("BESPOKE_MODE", "development", ("development", "production"))
+PRODUCTION = BESPOKE_MODE == "production"
+DATA_DIR = Path(env_str("BESPOKE_DATA_DIR") or BASE_DIR / "var").resolve()
+
+
+def _secret_key() -> str:
+    key = env_str("DJANGO_SECRET_KEY")
+    if key:
+        if PRODUCTION and (len(key) < 50 or len(set(key)) < 5):
+            raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 characters of real randomness")
+        return key
+    if PRODUCTION:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) is required in production")
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(64), encoding="utf-8")
+        key_file.chmod(0o600)
+    return key_file.read_text(encoding="utf-8").strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_DEBUG cannot be on in production")
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", () if PRODUCTION else ("localhost", "127.0.0.1", "[::1]", "testserver"))
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS is required in production")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "bespoke",
+    "audit",
+    "consent",
+    "generation",
+    "provenance",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "bespoke.urls"
+WSGI_APPLICATION = "bespoke.wsgi.application"
+ASGI_APPLICATION = "bespoke.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database() -> dict:
+    url = env_str("DATABASE_URL")
+    if not url:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "bespoke.sqlite3",
+            # The portal and the worker write one file: WAL, immediate write locks and a
+            # busy timeout keep them from meeting "database is locked".
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    try:
+        config = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from exc
+    if config.get("ENGINE") not in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
+        raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or sqlite:// URL")
+    if config["ENGINE"] == "django.db.backends.postgresql" and not config.get("NAME"):
+        raise ImproperlyConfigured("DATABASE_URL must name a database")
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env_str("BESPOKE_MEDIA_ROOT") or DATA_DIR / "media")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Bespoke -------------------------------------------------------------------------
+BESPOKE_PUBLIC_URL = (env_str("BESPOKE_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+BESPOKE_MODEL_BASE = Path(env_str("BESPOKE_MODEL_BASE") or DATA_DIR / "models" / "tiny" / "base")
+BESPOKE_MOTION_ADAPTER = Path(env_str("BESPOKE_MOTION_ADAPTER") or DATA_DIR / "models" / "tiny" / "motion_adapter")
+BESPOKE_DEVICE = env_choice("BESPOKE_DEVICE", "auto", ("auto", "cpu", "cuda"))
+BESPOKE_TORCH_THREADS = env_int("BESPOKE_TORCH_THREADS", 0, minimum=0)
+BESPOKE_PKI_DIR = Path(env_str("BESPOKE_PKI_DIR") or DATA_DIR / "pki")
+BESPOKE_TSA_URL = env_str("BESPOKE_TSA_URL") or None
+
+BESPOKE_RENDER_LEASE_SECONDS = env_int("BESPOKE_RENDER_LEASE_SECONDS", 120, minimum=2)
+BESPOKE_RENDER_MAX_ATTEMPTS = env_int("BESPOKE_RENDER_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
+BESPOKE_RENDER_TIME_LIMIT_SECONDS = env_int("BESPOKE_RENDER_TIME_LIMIT_SECONDS", 3600, minimum=60)
+BESPOKE_GATE_CHECK_EVERY_STEPS = env_int("BESPOKE_GATE_CHECK_EVERY_STEPS", 3, minimum=1)
+BESPOKE_REAPER_INTERVAL_SECONDS = env_int("BESPOKE_REAPER_INTERVAL_SECONDS", 30, minimum=1)
+BESPOKE_REQUEUE_QUEUED_AFTER_SECONDS = env_int("BESPOKE_REQUEUE_QUEUED_AFTER_SECONDS", 300, minimum=1)
+
+# --- Celery (invariant 3: the job row is the truth; the broker only carries ids) ------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
+if not CELERY_BROKER_URL.startswith(("filesystem://", "redis://", "rediss://", "amqp://", "amqps://")):
+    raise ImproperlyConfigured("CELERY_BROKER_URL must be filesystem://, redis://, rediss://, amqp:// or amqps://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = DATA_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "messages"),
+        "data_folder_out": str(_broker_dir / "messages"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+else:
+    # Redis redelivers an unacknowledged message after the visibility timeout: it must
+    # outlast the longest render, or a running job would be handed to a second worker.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * BESPOKE_RENDER_TIME_LIMIT_SECONDS}
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_TIME_LIMIT = BESPOKE_RENDER_TIME_LIMIT_SECONDS
+CELERY_TASK_SOFT_TIME_LIMIT = BESPOKE_RENDER_TIME_LIMIT_SECONDS - 30
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"generation.tasks.render_job_run": {"queue": "gpu"}}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "render-jobs-reap": {
+        "task": "generation.tasks.render_jobs_reap",
+        "schedule": float(BESPOKE_REAPER_INTERVAL_SECONDS),
+        "options": {"expires": float(BESPOKE_REAPER_INTERVAL_SECONDS)},
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_choice("BESPOKE_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))},
+}
+
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "same-origin"
+    X_FRAME_OPTIONS = "DENY"
+    if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

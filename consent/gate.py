@@ -1,0 +1,198 @@
+"""THE CONSENT GATE: the one place that decides whether a likeness may be used.
+
+Generation calls it when a render is requested, when a worker claims the job, every
+few denoising steps and, with the license row locked, inside the transaction that
+publishes the output (`authorize_publication`). `license_revoke` takes the same lock,
+so an output is either published before a revocation commits (and listed by it) or
+never published. Any error while deciding is a refusal, and every refusal is audited.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_append
+from consent.content_policy import excluded_hits
+from consent.models import IdentityVerification, LicenseRevocation, LicenseUse, LikenessLicense, Membership
+from consent.terms import text_sha256
+
+logger = logging.getLogger(__name__)
+
+
+class Stage(StrEnum):
+    REQUEST = "request"
+    CLAIM = "claim"
+    STEP = "step"
+    PUBLISH = "publish"
+
+
+class Reason(StrEnum):
+    LICENSE_NOT_FOUND = "license_not_found"
+    TALENT_UNVERIFIED = "talent_unverified"
+    NOT_SIGNED = "license_not_signed"
+    NOT_COUNTERSIGNED = "license_not_countersigned"
+    TEXT_CHANGED = "license_text_changed"
+    NOT_STARTED = "license_not_started"
+    EXPIRED = "license_expired"
+    REVOKED = "license_revoked"
+    RENDER_LIMIT_REACHED = "render_limit_reached"
+    MEDIUM_NOT_PERMITTED = "medium_not_permitted"
+    EXCLUDED_CONTENT = "excluded_content"
+    GATE_ERROR = "gate_error"
+
+
+@dataclass(frozen=True)
+class UseRequest:
+    license_id: str
+    medium: str
+    prompt: str
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    allowed: bool
+    stage: Stage
+    license_id: str
+    reason: Reason | None = None
+    message: str = ""
+
+    def as_dict(self) -> dict[str, str | bool | None]:
+        return {"allowed": self.allowed, "stage": str(self.stage), "license_id": self.license_id,
+                "reason": str(self.reason) if self.reason else None, "message": self.message}
+
+
+class ConsentRefused(Exception):
+    def __init__(self, decision: GateDecision) -> None:
+        super().__init__(decision.message)
+        self.decision = decision
+
+
+def check(*, use: UseRequest, stage: Stage, actor: str, subject: str) -> GateDecision:
+    """Decide without locking. A refusal is written to the audit log before returning."""
+    return _decide(use=use, stage=stage, actor=actor, subject=subject, lock=False)
+
+
+def authorize_publication(*, use: UseRequest, output_ref: str, job_ref: str, actor: str) -> GateDecision:
+    """The last check: lock the license row, decide, and record the use when allowed.
+
+    Must run inside the transaction that publishes the output, so the use record and the
+    output commit together or not at all.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("authorize_publication must run inside the publishing transaction")
+    decision = _decide(use=use, stage=Stage.PUBLISH, actor=actor, subject=f"job:{job_ref}", lock=True)
+    if decision.allowed:
+        LicenseUse.objects.create(license_id=use.license_id, output_ref=output_ref, job_ref=job_ref)
+        audit_append(action="consent.use_recorded", actor=actor, subject=f"license:{use.license_id}",
+                     data={"output": output_ref, "job": job_ref})
+    return decision
+
+
+def _decide(*, use: UseRequest, stage: Stage, actor: str, subject: str, lock: bool) -> GateDecision:
+    try:
+        with transaction.atomic():
+            reason, message = _evaluate(use, lock=lock)
+    except Exception:  # fail closed: an error while deciding is a refusal
+        logger.exception("consent gate error for license %s", use.license_id)
+        reason, message = Reason.GATE_ERROR, "The consent check could not be completed, so the use is refused."
+    if reason is None:
+        return GateDecision(True, stage, use.license_id)
+    audit_append(action="consent.gate_refused", actor=actor, subject=subject,
+                 data={"license": use.license_id, "stage": str(stage), "reason": str(reason)})
+    return GateDecision(False, stage, use.license_id, reason, message)
+
+
+def _evaluate(use: UseRequest, *, lock: bool) -> tuple[Reason | None, str]:
+    licenses = LikenessLicense.objects.select_related("talent")
+    if lock:
+        licenses = licenses.select_for_update()
+    try:
+        license = licenses.get(pk=uuid.UUID(str(use.license_id)))
+    except (LikenessLicense.DoesNotExist, ValueError):
+        return Reason.LICENSE_NOT_FOUND, "No such license."
+    today = timezone.localdate()
+    if LicenseRevocation.objects.filter(license=license).exists():
+        return Reason.REVOKED, "The talent revoked this license."
+    if not IdentityVerification.objects.filter(talent_id=license.talent_id, status=IdentityVerification.Status.APPROVED).exists():
+        return Reason.TALENT_UNVERIFIED, "The talent's identity has not been verified."
+    if not license.talent_signed_at:
+        return Reason.NOT_SIGNED, "The talent has not signed this license."
+    if not license.countersigned_at:
+        return Reason.NOT_COUNTERSIGNED, "Legal has not countersigned this license."
+    current_hash = text_sha256(license.text)
+    if not (current_hash == license.text_sha256 == license.talent_signed_sha256 == license.countersigned_sha256):
+        return Reason.TEXT_CHANGED, "The license text no longer matches what was signed."
+    if today < license.starts_on:
+        return Reason.NOT_STARTED, f"The license starts on {license.starts_on.isoformat()}."
+    if today > license.ends_on:
+        return Reason.EXPIRED, f"The license ended on {license.ends_on.isoformat()}."
+    if use.medium not in license.permitted_media:
+        return Reason.MEDIUM_NOT_PERMITTED, f"The license does not permit {use.medium} uses."
+    hits = excluded_hits(use.prompt, list(license.excluded_categories))
+    if hits:
+        category, word = hits[0]
+        return Reason.EXCLUDED_CONTENT, f"The prompt touches the excluded category '{category}' ('{word}')."
+    if LicenseUse.objects.filter(license=license).count() >= license.max_renders:
+        return Reason.RENDER_LIMIT_REACHED, f"All {license.max_renders} renders allowed by the license are used."
+    return None, ""
+
+
+@dataclass(frozen=True)
+class ConsentReference:
+    license_id: str
+    license_text_sha256: str
+    status_url: str
+
+
+def consent_reference(*, license_id: str) -> ConsentReference:
+    """The pseudonymous pointer to a license that travels inside output manifests."""
+    license = LikenessLicense.objects.only("id", "text_sha256").get(pk=license_id)
+    return ConsentReference(str(license.id), license.text_sha256,
+                            f"{settings.BESPOKE_PUBLIC_URL}/verify/consent/{license.id}")
+
+
+@dataclass(frozen=True)
+class ConsentStatus:
+    license_id: str
+    state: str  # "active" | "revoked" | "expired" | "not_in_force" | "unknown"
+    since: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"license_id": self.license_id, "state": self.state, "since": self.since}
+
+
+def consent_status(*, license_id: str, today: date | None = None) -> ConsentStatus:
+    """Whether the consent behind a license is in force today, with no personal data."""
+    today = today or timezone.localdate()
+    try:
+        license = LikenessLicense.objects.get(pk=uuid.UUID(str(license_id)))
+    except (LikenessLicense.DoesNotExist, ValueError):
+        return ConsentStatus(str(license_id), "unknown")
+    revocation = LicenseRevocation.objects.filter(license=license).first()
+    if revocation:
+        return ConsentStatus(str(license.id), "revoked", revocation.revoked_at.isoformat())
+    if today > license.ends_on:
+        return ConsentStatus(str(license.id), "expired", license.ends_on.isoformat())
+    if not (license.talent_signed_at and license.countersigned_at) or today < license.starts_on:
+        return ConsentStatus(str(license.id), "not_in_force")
+    return ConsentStatus(str(license.id), "active", license.countersigned_at.isoformat())
+
+
+def requester_is_licensee(*, user_id: object, license_id: str) -> bool:
+    """Whether this user produces for the studio that holds the license."""
+    try:
+        license_uuid = uuid.UUID(str(license_id))
+    except ValueError:
+        return False
+    return Membership.objects.filter(
+        user_id=user_id, role=Membership.Role.PRODUCER,
+        organization__licenses__id=license_uuid,
+    ).exists()

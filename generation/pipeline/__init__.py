@@ -1,0 +1,1 @@
+"""The diffusion generator: pure diffusers/torch code with no Django imports."""

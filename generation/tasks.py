@@ -1,0 +1,26 @@
+"""Thin Celery tasks: take ids, call one service. Safe to deliver twice (claim + fencing)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from celery import shared_task
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@shared_task(name="generation.tasks.render_job_run", acks_late=True, ignore_result=True)
+def render_job_run(job_id: str) -> None:
+    from generation.services import render_job_execute
+
+    render_job_execute(job_id=job_id, worker=worker_name())
+
+
+@shared_task(name="generation.tasks.render_jobs_reap", ignore_result=True)
+def render_jobs_reap() -> None:
+    from generation.services import render_jobs_reap as reap
+
+    reap()

@@ -1,0 +1,55 @@
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from provenance.c2pa_io import MediaReadError
+from provenance.services import media_verify
+
+EXIT_TRUSTED, EXIT_NOT_TRUSTED, EXIT_NO_MANIFEST = 0, 1, 2
+
+
+class Command(BaseCommand):
+    help = ("Check a file's C2PA manifest (validity, trust) and the current status of the consent behind it. "
+            "Exit 0: trusted; 1: invalid or untrusted manifest; 2: no manifest; 3: unreadable file.")
+
+    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    def handle(self, *args: object, **options: object) -> None:
+        path: Path = options["file"]  # type: ignore[assignment]
+        if not path.is_file():
+            raise CommandError(f"{path}: no such file", returncode=3)
+        try:
+            verification = media_verify(path=path)
+        except MediaReadError as exc:
+            raise CommandError(f"{path}: cannot be read as media: {exc}", returncode=3) from exc
+        report = verification.as_dict()
+        manifest = verification.manifest
+        if options["json"]:
+            self.stdout.write(json.dumps(report, indent=2, sort_keys=True))
+        else:
+            self._print_human(path, report)
+        if manifest.state == "no_manifest":
+            raise SystemExit(EXIT_NO_MANIFEST)
+        if not manifest.is_trusted:
+            raise SystemExit(EXIT_NOT_TRUSTED)
+
+    def _print_human(self, path: Path, report: dict) -> None:
+        manifest = report["manifest"]
+        if manifest["state"] == "no_manifest":
+            self.stdout.write(f"{path}: no C2PA manifest")
+            return
+        self.stdout.write(f"{path}: manifest {manifest['state']}")
+        if manifest["failures"]:
+            self.stdout.write(f"  failures: {', '.join(manifest['failures'])}")
+        for key in ("manifest_label", "signer", "output_id", "digital_source_type"):
+            if manifest.get(key):
+                self.stdout.write(f"  {key.replace('_', ' ')}: {manifest[key]}")
+        if manifest.get("disclosure"):
+            self.stdout.write(f"  visible disclosure: {manifest['disclosure']}")
+        consent = report["consent"]
+        if consent:
+            since = f" since {consent['since']}" if consent.get("since") else ""
+            self.stdout.write(f"  consent: license {consent['license_id']} is {consent['state']}{since}")

@@ -1,0 +1,268 @@
+"""Development PKI for signing C2PA manifests.
+
+The certificates follow the C2PA certificate profile that c2pa-rs enforces:
+an ES256 root CA and an end-entity signing certificate with the key usages and
+extended key usages a claim signer needs. Production signing uses a CA-issued
+certificate instead; this PKI exists so that development and tests can sign
+and verify end to end, with the root as the trust anchor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+ROOT_CERT_FILE = "root_ca.pem"
+ROOT_KEY_FILE = "root_ca.key"
+SIGNER_KEY_FILE = "signer.key"
+SIGNER_CHAIN_FILE = "signer_chain.pem"
+
+DOCUMENT_SIGNING_EKU = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+C2PA_CLAIM_SIGNING_EKU = x509.ObjectIdentifier("1.3.6.1.4.1.62558.2.1")
+
+# Absorbs small clock differences between the machine that issues and the one that verifies.
+_BACKDATE = dt.timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class DevPki:
+    """Paths of a development PKI directory."""
+
+    directory: Path
+
+    @property
+    def root_cert_path(self) -> Path:
+        return self.directory / ROOT_CERT_FILE
+
+    @property
+    def root_key_path(self) -> Path:
+        return self.directory / ROOT_KEY_FILE
+
+    @property
+    def signer_key_path(self) -> Path:
+        return self.directory / SIGNER_KEY_FILE
+
+    @property
+    def signer_chain_path(self) -> Path:
+        return self.directory / SIGNER_CHAIN_FILE
+
+
+@dataclass(frozen=True)
+class SigningMaterial:
+    """What a C2PA signer needs: the certificate chain (leaf first) and its private key."""
+
+    chain_pem: bytes
+    private_key_pem: bytes = field(repr=False)
+    alg: str = "es256"
+    tsa_url: str | None = None
+
+
+def create_dev_pki(
+    directory: Path, *, organisation: str = "Bespoke DEV", valid_days: int = 365
+) -> DevPki:
+    """Create a root CA and a C2PA signing certificate in ``directory``.
+
+    Any existing content of ``directory`` is replaced. The files are written
+    to a sibling temporary directory first and moved into place, so readers
+    never see a partially written PKI.
+    """
+    directory = Path(directory)
+    if valid_days < 1:
+        raise ValueError("valid_days must be at least 1")
+    not_before = dt.datetime.now(dt.timezone.utc) - _BACKDATE
+    not_after = not_before + _BACKDATE + dt.timedelta(days=valid_days)
+
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_cert = _root_certificate(root_key, organisation, not_before, not_after)
+    signer_key = ec.generate_private_key(ec.SECP256R1())
+    signer_cert = _signer_certificate(
+        signer_key, root_key, root_cert, organisation, not_before, not_after
+    )
+
+    # The root is the trust anchor, so the signer chain holds only the leaf.
+    public_files = {
+        ROOT_CERT_FILE: root_cert.public_bytes(serialization.Encoding.PEM),
+        SIGNER_CHAIN_FILE: signer_cert.public_bytes(serialization.Encoding.PEM),
+    }
+    private_files = {
+        ROOT_KEY_FILE: _private_key_pem(root_key),
+        SIGNER_KEY_FILE: _private_key_pem(signer_key),
+    }
+    _install_directory(directory, public_files, private_files)
+    return DevPki(directory)
+
+
+def pki_is_usable(
+    directory: Path, *, min_remaining: dt.timedelta = dt.timedelta(days=7)
+) -> bool:
+    """True if ``directory`` holds a complete PKI whose signer is valid ``min_remaining`` more."""
+    pki = DevPki(Path(directory))
+    paths = (pki.root_cert_path, pki.root_key_path, pki.signer_key_path, pki.signer_chain_path)
+    if not all(path.is_file() for path in paths):
+        return False
+    try:
+        leaf = x509.load_pem_x509_certificate(pki.signer_chain_path.read_bytes())
+        signer_key = serialization.load_pem_private_key(
+            pki.signer_key_path.read_bytes(), password=None
+        )
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    if leaf.public_key() != signer_key.public_key():
+        return False
+    now = dt.datetime.now(dt.timezone.utc)
+    return leaf.not_valid_before_utc <= now and leaf.not_valid_after_utc - now >= min_remaining
+
+
+def load_signing_material(directory: Path, *, tsa_url: str | None = None) -> SigningMaterial:
+    """Read the signer chain and private key from a PKI directory."""
+    pki = DevPki(Path(directory))
+    return SigningMaterial(
+        chain_pem=pki.signer_chain_path.read_bytes(),
+        private_key_pem=pki.signer_key_path.read_bytes(),
+        tsa_url=tsa_url,
+    )
+
+
+def load_trust_anchor(directory: Path) -> str:
+    """Return the root CA certificate of a PKI directory as PEM text."""
+    return DevPki(Path(directory)).root_cert_path.read_text(encoding="ascii")
+
+
+def _name(organisation: str, common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _key_usage(*, digital_signature: bool = False, ca: bool = False) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=digital_signature,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _root_certificate(
+    key: ec.EllipticCurvePrivateKey,
+    organisation: str,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+) -> x509.Certificate:
+    name = _name(organisation, f"{organisation} Root CA")
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(ca=True), critical=True)
+        .add_extension(ski, critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+
+
+def _signer_certificate(
+    key: ec.EllipticCurvePrivateKey,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Certificate,
+    organisation: str,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+) -> x509.Certificate:
+    issuer_ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    # C2PA 2.2 requires the claim-signing EKU for its trust list and recommends pairing it
+    # with emailProtection or documentSigning so that older validators accept the certificate.
+    eku = x509.ExtendedKeyUsage(
+        [ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING_EKU, C2PA_CLAIM_SIGNING_EKU]
+    )
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name(organisation, f"{organisation} C2PA Signer"))
+        .issuer_name(issuer.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True), critical=True)
+        .add_extension(eku, critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski),
+            critical=False,
+        )
+        .sign(issuer_key, hashes.SHA256())
+    )
+
+
+def _private_key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _write_file(path: Path, data: bytes, mode: int) -> None:
+    # Creating with the final mode avoids a window where a key is readable by others.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _install_directory(
+    directory: Path, public_files: Mapping[str, bytes], private_files: Mapping[str, bytes]
+) -> None:
+    """Write the files into a fresh directory and move it to ``directory``."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        for name, data in public_files.items():
+            _write_file(staging / name, data, 0o644)
+        for name, data in private_files.items():
+            _write_file(staging / name, data, 0o600)
+        _replace_directory(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _replace_directory(new: Path, target: Path) -> None:
+    """Move ``new`` to ``target``, discarding whatever ``target`` held."""
+    if not target.exists():
+        new.rename(target)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+    # A crash between the two renames leaves no PKI at ``target``, never a partial one.
+    target.rename(retired / target.name)
+    new.rename(target)
+    shutil.rmtree(retired, ignore_errors=True)

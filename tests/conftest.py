@@ -1,0 +1,137 @@
+"""Shared fixtures: one tiny model and one dev PKI per test run, and the personas.
+
+Personas (as in every authorization test): talent Alice; Bob, producer at Alice's
+licensee; Charlie, producer at another studio; Dana and Erin, legal at the licensee.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.test import TransactionTestCase
+
+from audit.db_guard import audit_maintenance
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _flush_with_audit_maintenance(original):  # type: ignore[no-untyped-def]
+    """Transactional tests end with a table flush, which the append-only audit guard
+    refuses; the test runner takes the deliberate, privileged maintenance path."""
+
+    def teardown(self):  # type: ignore[no-untyped-def]
+        from django.db import connections
+
+        with ExitStack() as stack:
+            for alias in self._databases_names(include_mirrors=False):
+                stack.enter_context(audit_maintenance(connections[alias]))
+            original(self)
+
+    return teardown
+
+
+TransactionTestCase._fixture_teardown = _flush_with_audit_maintenance(TransactionTestCase._fixture_teardown)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from generation.pipeline.tiny import build_tiny_model
+
+    root = tmp_path_factory.mktemp("model") / "tiny"
+    build_tiny_model(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from provenance.pki import create_dev_pki
+
+    directory = tmp_path_factory.mktemp("pki") / "dev"
+    create_dev_pki(directory)
+    return directory
+
+
+@pytest.fixture(autouse=True)
+def bespoke_settings(settings, pki_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    settings.BESPOKE_PKI_DIR = pki_dir
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.BESPOKE_PUBLIC_URL = "https://bespoke.test"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, not security
+    return settings
+
+
+@pytest.fixture
+def tiny_model(settings, tiny_model_root: Path) -> Path:  # type: ignore[no-untyped-def]
+    settings.BESPOKE_MODEL_BASE = tiny_model_root / "base"
+    settings.BESPOKE_MOTION_ADAPTER = tiny_model_root / "motion_adapter"
+    settings.BESPOKE_DEVICE = "cpu"
+    return tiny_model_root
+
+
+@dataclass
+class Personas:
+    alice: object
+    bob: object
+    charlie: object
+    dana: object
+    erin: object
+    studio: object
+    other_studio: object
+    talent: object
+
+
+@pytest.fixture
+def personas(db, django_user_model) -> Personas:  # type: ignore[no-untyped-def]
+    from consent import services
+    from consent.models import Membership
+
+    users = {name: django_user_model.objects.create_user(username=name, password="pw-" + name * 3)
+             for name in ("alice", "bob", "charlie", "dana", "erin")}
+    studio = services.organization_create(name="Northlight Studios", acting_user=users["dana"])
+    other = services.organization_create(name="Harbour Pictures", acting_user=users["dana"])
+    for user, org, role in ((users["dana"], studio, Membership.Role.LEGAL), (users["erin"], studio, Membership.Role.LEGAL),
+                            (users["bob"], studio, Membership.Role.PRODUCER), (users["charlie"], other, Membership.Role.PRODUCER)):
+        services.membership_add(organization=org, user=user, role=role, acting_user=users["dana"])
+    talent = services.talent_enrol(user=users["alice"], display_name="Alice Avery", acting_user=users["alice"])
+    return Personas(**users, studio=studio, other_studio=other, talent=talent)
+
+
+def make_license(personas: Personas, *, verified: bool = True, signed: bool = True, countersigned: bool = True,
+                 starts_in_days: int = 0, days: int = 365, max_renders: int = 5, media: tuple[str, ...] = ("video",),
+                 excluded: tuple[str, ...] = ("political", "sexual")):  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+
+    from consent import services
+    from consent.models import IdentityVerification
+
+    if verified and not personas.talent.verifications.filter(status=IdentityVerification.Status.APPROVED).exists():
+        verification = services.identity_verification_request(
+            talent=personas.talent, method=IdentityVerification.Method.VIDEO_CALL, acting_user=personas.alice)
+        services.identity_verification_decide(verification=verification, approve=True, note="", acting_user=personas.dana)
+    today = timezone.localdate()
+    license = services.license_draft(
+        talent=personas.talent, licensee=personas.studio, acting_user=personas.erin,
+        use_description="Lead role 'Mara' in the short film Night Market: walking and close-up scenes.",
+        permitted_media=list(media), starts_on=today + timedelta(days=starts_in_days),
+        ends_on=today + timedelta(days=starts_in_days + days), max_renders=max_renders, excluded_categories=list(excluded),
+    )
+    if signed:
+        license = services.license_sign(license=license, text_sha256_seen=license.text_sha256, ip_address="192.0.2.1",
+                                         acting_user=personas.alice)
+    if countersigned:
+        license = services.license_countersign(license=license, text_sha256_seen=license.text_sha256,
+                                               ip_address="192.0.2.2", acting_user=personas.dana)
+    return license
+
+
+@pytest.fixture
+def active_license(personas: Personas):  # type: ignore[no-untyped-def]
+    return make_license(personas)
+
+
+SMALL_RENDER = {"num_frames": 4, "width": 64, "height": 64, "steps": 3, "fps": 4}

@@ -1,0 +1,147 @@
+"""The consent gate refuses every use that consent does not cover, and audits each refusal."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from consent import gate, services
+from consent.models import LicenseUse, LikenessLicense
+from tests.conftest import make_license
+
+pytestmark = pytest.mark.django_db
+
+PROMPT = "sks person walking along a beach at sunset"
+
+
+def _check(license_id: object, *, prompt: str = PROMPT, medium: str = "video") -> gate.GateDecision:
+    return gate.check(use=gate.UseRequest(str(license_id), medium, prompt), stage=gate.Stage.REQUEST,
+                      actor="user:test", subject="job:test")
+
+
+def _refusals() -> list[dict]:
+    return [e.body for e in AuditEvent.objects.filter(action="consent.gate_refused")]
+
+
+def assert_refused(decision: gate.GateDecision, reason: gate.Reason) -> None:
+    assert not decision.allowed
+    assert decision.reason == reason
+    assert decision.message
+    refusals = AuditEvent.objects.filter(action="consent.gate_refused").order_by("-seq")
+    assert refusals.exists(), "every refusal writes an audit event"
+    assert f'"reason":"{reason}"' in refusals.first().body
+
+
+def test_an_active_license_allows_an_in_scope_use(active_license):
+    decision = _check(active_license.id)
+    assert decision.allowed and decision.reason is None
+    assert not _refusals()
+
+
+def test_unknown_license_is_refused(personas):
+    assert_refused(_check(uuid.uuid4()), gate.Reason.LICENSE_NOT_FOUND)
+    assert_refused(_check("not-a-uuid"), gate.Reason.LICENSE_NOT_FOUND)
+
+
+def test_unverified_talent_is_refused(personas):
+    license = make_license(personas, verified=False)
+    assert_refused(_check(license.id), gate.Reason.TALENT_UNVERIFIED)
+
+
+def test_rejected_verification_does_not_count(personas):
+    verification = services.identity_verification_request(talent=personas.talent, method="document", acting_user=personas.alice)
+    services.identity_verification_decide(verification=verification, approve=False, note="Document expired.",
+                                          acting_user=personas.dana)
+    license = make_license(personas, verified=False)
+    assert_refused(_check(license.id), gate.Reason.TALENT_UNVERIFIED)
+
+
+def test_unsigned_license_is_refused(personas):
+    license = make_license(personas, signed=False, countersigned=False)
+    assert_refused(_check(license.id), gate.Reason.NOT_SIGNED)
+
+
+def test_license_without_countersignature_is_refused(personas):
+    license = make_license(personas, countersigned=False)
+    assert_refused(_check(license.id), gate.Reason.NOT_COUNTERSIGNED)
+
+
+def test_license_not_yet_started_is_refused(personas):
+    license = make_license(personas, starts_in_days=3)
+    assert_refused(_check(license.id), gate.Reason.NOT_STARTED)
+
+
+def test_expired_license_is_refused(personas):
+    license = make_license(personas)
+    yesterday = timezone.localdate() - timedelta(days=1)
+    LikenessLicense.objects.filter(pk=license.pk).update(starts_on=yesterday - timedelta(days=30), ends_on=yesterday)
+    assert_refused(_check(license.id), gate.Reason.EXPIRED)
+
+
+def test_revoked_license_is_refused(personas, active_license):
+    services.license_revoke(license=active_license, reason="Changed my mind.", acting_user=personas.alice)
+    assert_refused(_check(active_license.id), gate.Reason.REVOKED)
+
+
+def test_license_out_of_renders_is_refused(personas):
+    license = make_license(personas, max_renders=2)
+    for n in range(2):
+        LicenseUse.objects.create(license=license, output_ref=f"output-{n}", job_ref=f"job-{n}")
+    assert_refused(_check(license.id), gate.Reason.RENDER_LIMIT_REACHED)
+
+
+def test_a_medium_the_license_does_not_permit_is_refused(active_license):
+    assert_refused(_check(active_license.id, medium="image"), gate.Reason.MEDIUM_NOT_PERMITTED)
+
+
+@pytest.mark.parametrize("prompt", ["sks person giving a speech at an Election rally",
+                                    "sks person, NUDE, on a bed", "sks person campaigning for votes"])
+def test_a_prompt_in_an_excluded_category_is_refused(active_license, prompt):
+    assert_refused(_check(active_license.id, prompt=prompt), gate.Reason.EXCLUDED_CONTENT)
+
+
+def test_a_category_the_talent_did_not_exclude_is_allowed(personas):
+    license = make_license(personas, excluded=("sexual",))
+    assert _check(license.id, prompt="sks person giving a speech at an election rally").allowed
+
+
+def test_a_license_whose_text_changed_after_signing_is_refused(active_license):
+    LikenessLicense.objects.filter(pk=active_license.pk).update(text=active_license.text + "\n8. Also adverts.")
+    assert_refused(_check(active_license.id), gate.Reason.TEXT_CHANGED)
+
+
+def test_any_error_while_deciding_is_a_refusal(active_license, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(gate, "_evaluate", broken)
+    assert_refused(_check(active_license.id), gate.Reason.GATE_ERROR)
+
+
+def test_publication_records_the_use_and_counts_it(personas):
+    license = make_license(personas, max_renders=1)
+    use = gate.UseRequest(str(license.id), "video", PROMPT)
+    with transaction.atomic():
+        decision = gate.authorize_publication(use=use, output_ref="out-1", job_ref="job-1", actor="system:worker")
+    assert decision.allowed
+    assert list(LicenseUse.objects.filter(license=license).values_list("output_ref", flat=True)) == ["out-1"]
+    with transaction.atomic():
+        second = gate.authorize_publication(use=use, output_ref="out-2", job_ref="job-2", actor="system:worker")
+    assert_refused(second, gate.Reason.RENDER_LIMIT_REACHED)
+
+
+def test_consent_status_reports_active_revoked_expired_without_personal_data(personas, active_license):
+    status = gate.consent_status(license_id=str(active_license.id))
+    assert status.state == "active"
+    services.license_revoke(license=active_license, reason="No longer comfortable.", acting_user=personas.alice)
+    status = gate.consent_status(license_id=str(active_license.id))
+    assert status.state == "revoked" and status.since
+    assert "Alice" not in str(status.as_dict()) and "No longer" not in str(status.as_dict())
+    other = make_license(personas)
+    assert gate.consent_status(license_id=str(other.id), today=other.ends_on + timedelta(days=1)).state == "expired"
+    assert gate.consent_status(license_id=str(uuid.uuid4())).state == "unknown"

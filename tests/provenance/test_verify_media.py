@@ -1,0 +1,85 @@
+"""`manage.py verify_media`: trusted, tampered, unsigned and unreadable files, and live consent status."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from consent import services as consent
+from generation import services
+from generation.pipeline.video import encode_mp4
+from tests.conftest import SMALL_RENDER
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def published_clip(personas, active_license, tiny_model, tmp_path) -> Path:
+    job = services.render_job_request(license_id=str(active_license.id), prompt="sks person reading a book",
+                                      params=SMALL_RENDER, acting_user=personas.bob)
+    job = services.render_job_execute(job_id=str(job.id), worker="w1")
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(default_storage.path(job.output.file.name), clip)
+    return clip
+
+
+def _run(path: Path, *extra: str) -> tuple[int, str]:
+    from io import StringIO
+
+    out = StringIO()
+    try:
+        call_command("verify_media", str(path), *extra, stdout=out)
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code)
+    except CommandError as error:
+        code = error.returncode
+        out.write(str(error))
+    return code, out.getvalue()
+
+
+def test_a_published_clip_is_trusted_and_its_consent_active(published_clip):
+    code, text = _run(published_clip, "--json")
+    report = json.loads(text)
+    assert code == 0
+    assert report["manifest"]["state"] == "trusted"
+    assert report["manifest"]["digital_source_type"].endswith("trainedAlgorithmicMedia")
+    assert report["consent"]["state"] == "active"
+
+
+def test_after_revocation_the_same_clip_reports_the_consent_revoked(published_clip, personas, active_license):
+    consent.license_revoke(license=active_license, reason="Withdrawn.", acting_user=personas.alice)
+    code, text = _run(published_clip)
+    assert code == 0 and "is revoked since" in text
+
+
+def test_a_flipped_byte_makes_the_clip_invalid(published_clip):
+    data = bytearray(published_clip.read_bytes())
+    mdat = data.find(b"mdat")
+    data[mdat + 64] ^= 0xFF
+    published_clip.write_bytes(bytes(data))
+    code, text = _run(published_clip)
+    assert code == 1
+    assert "manifest invalid" in text and "mismatch" in text
+
+
+def test_an_unsigned_clip_is_reported_as_having_no_manifest(tmp_path):
+    clip = tmp_path / "plain.mp4"
+    encode_mp4(np.zeros((4, 64, 64, 3), dtype=np.uint8), clip, fps=4)
+    code, text = _run(clip)
+    assert code == 2 and "no C2PA manifest" in text
+
+
+def test_a_file_that_is_not_media_is_a_clear_error(tmp_path):
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("not a video")
+    code, text = _run(fake)
+    assert code == 3 and "cannot be read as media" in text
+    assert _run(tmp_path / "missing.mp4")[0] == 3

@@ -1,0 +1,105 @@
+"""The fixed commands: demo, bootstrap, settings that fail fast, production deploy checks,
+and the embedded default started exactly as the README says (portal + worker)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from audit.selectors import audit_chain_verify
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _manage(*args: str, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BESPOKE_", "DJANGO_", "DATABASE_URL", "CELERY_"))}
+    env.update({"BESPOKE_DATA_DIR": str(tmp_path / "data")}, **extra)
+    return env
+
+
+@pytest.mark.django_db
+def test_demo_tells_the_whole_story_and_writes_a_report(tiny_model, tmp_path):
+    out = tmp_path / "demo"
+    call_command("demo", out=out, stdout=StringIO())
+    report = json.loads((out / "report.json").read_text())
+    assert report["ok"] is True
+    steps = {step["step"]: step for step in report["steps"]}
+    assert steps["output verified"]["manifest_state"] == "trusted"
+    assert steps["output re-verified after revocation"]["consent"]["state"] == "revoked"
+    assert steps["render after revocation refused"]["reason"] == "license_revoked"
+    clip = out / steps["rendered, labelled and signed"]["file"]
+    assert clip.read_bytes()[4:8] == b"ftyp"
+    assert steps["license revoked by talent"]["published_outputs"] == [steps["rendered, labelled and signed"]["output"]]
+    assert audit_chain_verify().ok
+
+
+def test_malformed_settings_stop_the_process_with_the_variable_named(tmp_path):
+    for variable, value in (("DATABASE_URL", "mysql://x/y"), ("BESPOKE_RENDER_LEASE_SECONDS", "soon"),
+                            ("CELERY_BROKER_URL", "carrier-pigeon://coop"), ("BESPOKE_MODE", "staging")):
+        result = _manage("check", env=_clean_env(tmp_path, **{variable: value}))
+        assert result.returncode != 0
+        assert variable in result.stderr
+
+
+def test_production_settings_require_secrets_and_pass_the_deploy_checklist(tmp_path):
+    result = _manage("check", env=_clean_env(tmp_path, BESPOKE_MODE="production"))
+    assert result.returncode != 0 and "DJANGO_SECRET_KEY" in result.stderr
+    env = _clean_env(tmp_path, BESPOKE_MODE="production", DJANGO_ALLOWED_HOSTS="bespoke.example",
+                     DJANGO_SECRET_KEY="k" * 20 + "s3cr3t-v4lu3-th4t-is-l0ng-3n0ugh-!x7Qz")
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_starts_the_portal_and_a_worker_that_renders(tmp_path):
+    """The README's first command on a fresh data folder: SQLite, filesystem broker, tiny model, dev CA."""
+    env = _clean_env(tmp_path)
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "manage.py", "serve", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    assert json.loads(response.read()) == {"status": "ok", "database": "sqlite"}
+                    break
+            except OSError:
+                assert server.poll() is None, server.stdout.read()
+                assert time.monotonic() < deadline, "the portal did not come up"
+                time.sleep(0.5)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/verify/", timeout=5) as response:
+            assert b"Verify a file" in response.read()
+        demo = _manage("demo", "--out", str(tmp_path / "out"), "--worker", env=env)
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        report = json.loads((tmp_path / "out" / "report.json").read_text())
+        assert report["ok"]
+    finally:
+        os.killpg(server.pid, 15)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, 9)
+    again = _manage("bootstrap", env=env)
+    assert again.returncode == 0 and "model present" in again.stdout and "signing PKI present" in again.stdout
+    assert _manage("audit_verify", env=env).returncode == 0
