@@ -149,6 +149,9 @@ STORAGES = {
 BESPOKE_PUBLIC_URL = (env_str("BESPOKE_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
 BESPOKE_MODEL_BASE = Path(env_str("BESPOKE_MODEL_BASE") or DATA_DIR / "models" / "tiny" / "base")
 BESPOKE_MOTION_ADAPTER = Path(env_str("BESPOKE_MOTION_ADAPTER") or DATA_DIR / "models" / "tiny" / "motion_adapter")
+# A single-file (.safetensors) base needs a config folder; bootstrap writes the SD 1.5 one here.
+BESPOKE_MODEL_CONFIG = Path(env_str("BESPOKE_MODEL_CONFIG") or DATA_DIR / "models" / "sd15-config")
+BESPOKE_PRELOAD_MODEL = env_bool("BESPOKE_PRELOAD_MODEL", True)
 BESPOKE_DEVICE = env_choice("BESPOKE_DEVICE", "auto", ("auto", "cpu", "cuda"))
 BESPOKE_TORCH_THREADS = env_int("BESPOKE_TORCH_THREADS", 0, minimum=0)
 BESPOKE_PKI_DIR = Path(env_str("BESPOKE_PKI_DIR") or DATA_DIR / "pki")
@@ -187,14 +190,19 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_TIME_LIMIT = BESPOKE_RENDER_TIME_LIMIT_SECONDS
 CELERY_TASK_SOFT_TIME_LIMIT = BESPOKE_RENDER_TIME_LIMIT_SECONDS - 30
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"generation.tasks.render_job_run": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {"generation.tasks.render_job_run": {"queue": "gpu"}, "generation.tasks.training_job_run": {"queue": "gpu"}}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
-    "render-jobs-reap": {
-        "task": "generation.tasks.render_jobs_reap",
+    "jobs-reap": {
+        "task": "generation.tasks.jobs_reap",
         "schedule": float(BESPOKE_REAPER_INTERVAL_SECONDS),
         "options": {"expires": float(BESPOKE_REAPER_INTERVAL_SECONDS)},
+    },
+    "likeness-models-sweep": {
+        "task": "consent.tasks.likeness_models_sweep",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
@@ -219,3 +227,36 @@ if PRODUCTION:
     X_FRAME_OPTIONS = "DENY"
     if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Likeness data (invariant 4) --------------------------------------------------------
+# Per-talent data keys are wrapped by a key provider; the local provider uses a 32-byte
+# master key (base64). A KMS-backed provider can replace it by dotted path.
+BESPOKE_KEY_PROVIDER = env_str("BESPOKE_KEY_PROVIDER") or "consent.keys.LocalMasterKeyProvider"
+
+
+def _master_key() -> str:
+    key = env_str("BESPOKE_MASTER_KEY")
+    if key:
+        return key
+    if PRODUCTION:
+        if BESPOKE_KEY_PROVIDER == "consent.keys.LocalMasterKeyProvider":
+            raise ImproperlyConfigured("BESPOKE_MASTER_KEY (or BESPOKE_MASTER_KEY_FILE) is required in production")
+        return ""
+    key_file = DATA_DIR / "master_key"
+    if not key_file.exists():
+        import base64
+
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode("ascii"), encoding="utf-8")
+        key_file.chmod(0o600)
+    return key_file.read_text(encoding="utf-8").strip()
+
+
+BESPOKE_MASTER_KEY = _master_key()
+BESPOKE_PHOTO_MAX_BYTES = env_int("BESPOKE_PHOTO_MAX_BYTES", 15 * 1024 * 1024, minimum=1024)
+BESPOKE_PHOTO_MAX_PIXELS = env_int("BESPOKE_PHOTO_MAX_PIXELS", 40_000_000, minimum=4096)
+BESPOKE_PHOTO_MIN_SIDE = env_int("BESPOKE_PHOTO_MIN_SIDE", 128, minimum=16)
+BESPOKE_TRAINING_RESOLUTION = env_int("BESPOKE_TRAINING_RESOLUTION", 64, minimum=64, maximum=1024)
+BESPOKE_TRAINING_MIN_PHOTOS = env_int("BESPOKE_TRAINING_MIN_PHOTOS", 4, minimum=1)
+BESPOKE_TRAINING_CHECK_SECONDS = env_int("BESPOKE_TRAINING_CHECK_SECONDS", 2, minimum=1)
+BESPOKE_PROGRESS_WRITE_SECONDS = env_int("BESPOKE_PROGRESS_WRITE_SECONDS", 1, minimum=1)

@@ -21,7 +21,14 @@ from django.utils import timezone
 
 from audit.services import audit_append
 from consent.content_policy import excluded_hits
-from consent.models import IdentityVerification, LicenseRevocation, LicenseUse, LikenessLicense, Membership
+from consent.models import (
+    IdentityVerification,
+    LicenseRevocation,
+    LicenseUse,
+    LikenessLicense,
+    LikenessModel,
+    Membership,
+)
 from consent.terms import text_sha256
 
 logger = logging.getLogger(__name__)
@@ -46,7 +53,14 @@ class Reason(StrEnum):
     RENDER_LIMIT_REACHED = "render_limit_reached"
     MEDIUM_NOT_PERMITTED = "medium_not_permitted"
     EXCLUDED_CONTENT = "excluded_content"
+    TRAINING_NOT_PERMITTED = "likeness_model_not_permitted"
+    LIKENESS_MODEL_UNAVAILABLE = "likeness_model_unavailable"
     GATE_ERROR = "gate_error"
+
+
+class Purpose(StrEnum):
+    RENDER = "render"
+    TRAIN = "train"
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,8 @@ class UseRequest:
     license_id: str
     medium: str
     prompt: str
+    purpose: Purpose = Purpose.RENDER
+    likeness_model_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +96,7 @@ def check(*, use: UseRequest, stage: Stage, actor: str, subject: str) -> GateDec
     return _decide(use=use, stage=stage, actor=actor, subject=subject, lock=False)
 
 
-def authorize_publication(*, use: UseRequest, output_ref: str, job_ref: str, actor: str) -> GateDecision:
+def authorize_publication(*, use: UseRequest, output_ref: str, job_ref: str, subject: str, actor: str) -> GateDecision:
     """The last check: lock the license row, decide, and record the use when allowed.
 
     Must run inside the transaction that publishes the output, so the use record and the
@@ -88,12 +104,20 @@ def authorize_publication(*, use: UseRequest, output_ref: str, job_ref: str, act
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("authorize_publication must run inside the publishing transaction")
-    decision = _decide(use=use, stage=Stage.PUBLISH, actor=actor, subject=f"job:{job_ref}", lock=True)
+    decision = _decide(use=use, stage=Stage.PUBLISH, actor=actor, subject=subject, lock=True)
     if decision.allowed:
         LicenseUse.objects.create(license_id=use.license_id, output_ref=output_ref, job_ref=job_ref)
         audit_append(action="consent.use_recorded", actor=actor, subject=f"license:{use.license_id}",
                      data={"output": output_ref, "job": job_ref})
     return decision
+
+
+def check_locked(*, use: UseRequest, stage: Stage, actor: str, subject: str) -> GateDecision:
+    """Decide with the license row locked (as revocation locks it): inside the caller's
+    transaction, so what the caller commits next cannot race a revocation."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("check_locked must run inside the caller's transaction")
+    return _decide(use=use, stage=stage, actor=actor, subject=subject, lock=True)
 
 
 def _decide(*, use: UseRequest, stage: Stage, actor: str, subject: str, lock: bool) -> GateDecision:
@@ -118,7 +142,38 @@ def _evaluate(use: UseRequest, *, lock: bool) -> tuple[Reason | None, str]:
         license = licenses.get(pk=uuid.UUID(str(use.license_id)))
     except (LikenessLicense.DoesNotExist, ValueError):
         return Reason.LICENSE_NOT_FOUND, "No such license."
-    today = timezone.localdate()
+    reason, message = license_refusal(license)
+    if reason is not None:
+        return reason, message
+    if use.purpose == Purpose.TRAIN:
+        if not license.allows_likeness_model:
+            return Reason.TRAINING_NOT_PERMITTED, "The license does not allow a model of the talent's likeness."
+        return None, ""
+    if use.medium not in license.permitted_media:
+        return Reason.MEDIUM_NOT_PERMITTED, f"The license does not permit {use.medium} uses."
+    hits = excluded_hits(use.prompt, list(license.excluded_categories))
+    if hits:
+        category, word = hits[0]
+        return Reason.EXCLUDED_CONTENT, f"The prompt touches the excluded category '{category}' ('{word}')."
+    if use.likeness_model_id is not None and not LikenessModel.objects.filter(
+            pk=_uuid_or_none(use.likeness_model_id), talent_id=license.talent_id, licensee_id=license.licensee_id,
+            status=LikenessModel.Status.ACTIVE).exists():
+        return Reason.LIKENESS_MODEL_UNAVAILABLE, "The likeness model is not available under this license."
+    if LicenseUse.objects.filter(license=license).count() >= license.max_renders:
+        return Reason.RENDER_LIMIT_REACHED, f"All {license.max_renders} renders allowed by the license are used."
+    return None, ""
+
+
+def _uuid_or_none(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def license_refusal(license: LikenessLicense, *, today: date | None = None) -> tuple[Reason | None, str]:
+    """Why a license is not in force today (None when it is), whatever the use."""
+    today = today or timezone.localdate()
     if LicenseRevocation.objects.filter(license=license).exists():
         return Reason.REVOKED, "The talent revoked this license."
     if not IdentityVerification.objects.filter(talent_id=license.talent_id, status=IdentityVerification.Status.APPROVED).exists():
@@ -134,14 +189,6 @@ def _evaluate(use: UseRequest, *, lock: bool) -> tuple[Reason | None, str]:
         return Reason.NOT_STARTED, f"The license starts on {license.starts_on.isoformat()}."
     if today > license.ends_on:
         return Reason.EXPIRED, f"The license ended on {license.ends_on.isoformat()}."
-    if use.medium not in license.permitted_media:
-        return Reason.MEDIUM_NOT_PERMITTED, f"The license does not permit {use.medium} uses."
-    hits = excluded_hits(use.prompt, list(license.excluded_categories))
-    if hits:
-        category, word = hits[0]
-        return Reason.EXCLUDED_CONTENT, f"The prompt touches the excluded category '{category}' ('{word}')."
-    if LicenseUse.objects.filter(license=license).count() >= license.max_renders:
-        return Reason.RENDER_LIMIT_REACHED, f"All {license.max_renders} renders allowed by the license are used."
     return None, ""
 
 

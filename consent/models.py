@@ -83,6 +83,7 @@ class LikenessLicense(models.Model):
     ends_on = models.DateField()
     max_renders = models.PositiveIntegerField()
     excluded_categories = models.JSONField(default=list)
+    allows_likeness_model = models.BooleanField(default=False)
     text = models.TextField()
     text_sha256 = models.CharField(max_length=64)
     drafted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -132,3 +133,67 @@ class LicenseUse(models.Model):
 
     def __str__(self) -> str:
         return f"use {self.output_ref} of {self.license_id}"
+
+
+class TalentKey(models.Model):
+    """The talent's data key, wrapped by the key provider; destroyed on erasure."""
+
+    talent = models.OneToOneField(Talent, on_delete=models.PROTECT, related_name="data_key")
+    wrapped_key = models.BinaryField(null=True)
+    provider_key_id = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"data key of {self.talent_id}"
+
+
+class ReferencePhoto(models.Model):
+    """A reference photo, re-encoded and stored only sealed under the talent's key."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    talent = models.ForeignKey(Talent, on_delete=models.PROTECT, related_name="photos")
+    stored_name = models.CharField(max_length=300)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def object_ref(self) -> str:
+        return f"reference_photo:{self.id}"
+
+    def __str__(self) -> str:
+        return f"photo {self.id}"
+
+
+class LikenessModel(models.Model):
+    """A model of a talent's likeness (LoRA weights), trained under one license for one
+    licensee and stored only sealed; destroyed when no license allows it any more."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DESTROYED = "destroyed", "Destroyed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    talent = models.ForeignKey(Talent, on_delete=models.PROTECT, related_name="likeness_models")
+    licensee = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="likeness_models")
+    license = models.ForeignKey(LikenessLicense, on_delete=models.PROTECT, related_name="likeness_models")
+    training_ref = models.CharField(max_length=64)
+    stored_name = models.CharField(max_length=300, blank=True)
+    weights_sha256 = models.CharField(max_length=64)
+    rank = models.PositiveIntegerField()
+    alpha = models.FloatField()
+    instance_prompt = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+    destroyed_reason = models.CharField(max_length=64, blank=True)
+
+    @property
+    def object_ref(self) -> str:
+        return f"likeness_model:{self.id}"
+
+    def __str__(self) -> str:
+        return f"likeness model {self.id} ({self.status})"

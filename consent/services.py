@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -12,6 +13,8 @@ from audit.actors import user_actor
 from audit.services import audit_append
 from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
 from consent.content_policy import CATEGORIES
+from consent.keys import talent_key_destroy
+from consent.likeness import likeness_models_destroy_for_talent, likeness_models_retire
 from consent.models import (
     IdentityVerification,
     LicenseRevocation,
@@ -19,8 +22,12 @@ from consent.models import (
     LikenessLicense,
     Membership,
     Organization,
+    ReferencePhoto,
     Talent,
+    TalentKey,
 )
+from consent.photos import prepare_reference_photo
+from consent.vault import vault_delete, vault_put
 from consent.terms import render_license_text, text_sha256
 
 MIN_USE_DESCRIPTION = 40
@@ -108,7 +115,7 @@ def identity_verification_decide(*, verification: IdentityVerification, approve:
 @transaction.atomic
 def license_draft(*, talent: Talent, licensee: Organization, use_description: str, permitted_media: list[str],
                   starts_on: date, ends_on: date, max_renders: int, excluded_categories: list[str],
-                  acting_user: AbstractBaseUser) -> LikenessLicense:
+                  acting_user: AbstractBaseUser, allows_likeness_model: bool = False) -> LikenessLicense:
     if not _is_legal(acting_user, licensee):
         raise NotAllowed("Only the licensee's legal staff can draft its licenses.")
     use_description = " ".join(use_description.split())
@@ -129,11 +136,12 @@ def license_draft(*, talent: Talent, licensee: Organization, use_description: st
         raise ValidationFailed(f"Unknown content categories: {', '.join(unknown)}.", field="excluded_categories")
     text = render_license_text(talent_name=talent.display_name, licensee_name=licensee.name,
                                use_description=use_description, permitted_media=media, starts_on=starts_on,
-                               ends_on=ends_on, max_renders=max_renders, excluded_categories=excluded)
+                               ends_on=ends_on, max_renders=max_renders, excluded_categories=excluded,
+                               allows_likeness_model=allows_likeness_model)
     license = LikenessLicense.objects.create(
         talent=talent, licensee=licensee, use_description=use_description, permitted_media=media,
         starts_on=starts_on, ends_on=ends_on, max_renders=max_renders, excluded_categories=excluded,
-        text=text, text_sha256=text_sha256(text), drafted_by=acting_user,
+        allows_likeness_model=allows_likeness_model, text=text, text_sha256=text_sha256(text), drafted_by=acting_user,
     )
     audit_append(action="license.drafted", actor=user_actor(acting_user), subject=f"license:{license.id}",
                  data={"talent": str(talent.id), "licensee": str(licensee.id), "text_sha256": license.text_sha256})
@@ -207,4 +215,58 @@ def license_revoke(*, license: LikenessLicense, reason: str, acting_user: Abstra
                                                   published_outputs=published)
     audit_append(action="license.revoked", actor=user_actor(acting_user), subject=f"license:{license.id}",
                  data={"published_outputs": published})
+    likeness_models_retire(talent_id=license.talent_id, licensee_id=license.licensee_id, reason="license_revoked",
+                           actor=user_actor(acting_user))
     return revocation
+
+
+def reference_photo_add(*, talent: Talent, data: bytes, filename: str, acting_user: AbstractBaseUser) -> ReferencePhoto:
+    """Check, re-encode and store one reference photo, sealed under the talent's key."""
+    if acting_user.pk != talent.user_id:
+        raise NotAllowed("Only the talent can add their reference photos.")
+    if TalentKey.objects.filter(talent=talent, destroyed_at__isnull=False).exists():
+        raise InvalidTransition("This talent's data was erased.")
+    prepared = prepare_reference_photo(
+        data, filename=filename, resolution=settings.BESPOKE_TRAINING_RESOLUTION, max_bytes=settings.BESPOKE_PHOTO_MAX_BYTES,
+        max_pixels=settings.BESPOKE_PHOTO_MAX_PIXELS, min_side=settings.BESPOKE_PHOTO_MIN_SIDE)
+    photo = ReferencePhoto(talent=talent, width=prepared.width, height=prepared.height, uploaded_by=acting_user)
+    stored = ""
+    try:
+        with transaction.atomic():
+            stored = vault_put(talent_id=talent.id, object_ref=photo.object_ref, plaintext=prepared.png,
+                               name=f"likeness/{talent.id}/photos/{photo.id}.sealed")
+            photo.stored_name = stored
+            photo.save()
+            audit_append(action="likeness.photo_added", actor=user_actor(acting_user), subject=f"talent:{talent.id}",
+                         data={"photo": str(photo.id)})
+    except BaseException:
+        vault_delete(stored)
+        raise
+    return photo
+
+
+@transaction.atomic
+def talent_erase(*, talent: Talent, acting_user: AbstractBaseUser) -> dict[str, list[str]]:
+    """Erase a talent's likeness data: revoke every license, destroy likeness models,
+    delete the sealed photos and destroy the data key (crypto-shredding). The minimal
+    consent record (licenses, signatures, revocations) stays, as the law allows."""
+    talent = Talent.objects.select_for_update().get(pk=talent.pk)
+    if acting_user.pk != talent.user_id:
+        raise NotAllowed("Only the talent can erase their data.")
+    actor = user_actor(acting_user)
+    revoked = []
+    for license in LikenessLicense.objects.filter(talent=talent, revocation__isnull=True):
+        license_revoke(license=license, reason="Erasure requested by the talent.", acting_user=acting_user)
+        revoked.append(str(license.id))
+    destroyed = likeness_models_destroy_for_talent(talent_id=talent.id, reason="erasure", actor=actor)
+    photos = list(ReferencePhoto.objects.filter(talent=talent, deleted_at__isnull=True))
+    for photo in photos:
+        stored = photo.stored_name
+        transaction.on_commit(lambda name=stored: vault_delete(name))
+    ReferencePhoto.objects.filter(pk__in=[p.pk for p in photos]).update(deleted_at=timezone.now(), stored_name="")
+    talent_key_destroy(talent_id=talent.id)
+    talent.display_name = "Erased talent"
+    talent.save(update_fields=["display_name"])
+    audit_append(action="talent.erased", actor=actor, subject=f"talent:{talent.id}",
+                 data={"revoked_licenses": revoked, "destroyed_models": destroyed, "deleted_photos": len(photos)})
+    return {"revoked_licenses": revoked, "destroyed_models": destroyed}

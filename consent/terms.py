@@ -11,7 +11,8 @@ def text_sha256(text: str) -> str:
 
 
 def render_license_text(*, talent_name: str, licensee_name: str, use_description: str, permitted_media: list[str],
-                        starts_on: date, ends_on: date, max_renders: int, excluded_categories: list[str]) -> str:
+                        starts_on: date, ends_on: date, max_renders: int, excluded_categories: list[str],
+                        allows_likeness_model: bool) -> str:
     excluded = ", ".join(excluded_categories) if excluded_categories else "none beyond the law"
     return "\n".join([
         "LIKENESS LICENSE",
@@ -28,5 +29,10 @@ def render_license_text(*, talent_name: str, licensee_name: str, use_description
         "6. Disclosure. Every output carries a visible AI-generated label and signed content credentials.",
         "7. Revocation. The Talent may revoke this license at any time. Revocation stops all further",
         "   generation at once; outputs already delivered before revocation are listed in the revocation record.",
+        ("8. Likeness model. The Licensee may train a model of the Talent's likeness from reference photos the"
+         if allows_likeness_model else
+         "8. Likeness model. The Licensee may not train a model of the Talent's likeness."),
+        *(["   Talent supplies. The model is stored encrypted, used only for uses this license permits, and",
+           "   destroyed when no license allows it any more."] if allows_likeness_model else []),
         "",
     ])

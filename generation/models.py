@@ -8,25 +8,27 @@ from django.conf import settings
 from django.db import models
 
 
-class RenderJob(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
 
-    TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+class LeasedJob(models.Model):
+    """Long work as a row: claimed with a fencing token (`attempt`), leased while running."""
+
+    Status = JobStatus
+    TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+    AUDIT_NAME = "job"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     license_id = models.UUIDField(db_index=True)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="render_jobs")
-    medium = models.CharField(max_length=16, default="video")
-    prompt = models.TextField()
-    negative_prompt = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     params = models.JSONField()
 
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
     attempt = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField()
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -43,13 +45,48 @@ class RenderJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at"]
+
+    @property
+    def audit_subject(self) -> str:
+        return f"{self.AUDIT_NAME}:{self.id}"
+
+
+class RenderJob(LeasedJob):
+    AUDIT_NAME = "render"
+
+    medium = models.CharField(max_length=16, default="video")
+    prompt = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    likeness_model_id = models.UUIDField(null=True, blank=True)
+
+    class Meta(LeasedJob.Meta):
         constraints = [
             models.CheckConstraint(condition=models.Q(attempt__lte=models.F("max_attempts")), name="render_attempt_within_max"),
         ]
 
     def __str__(self) -> str:
         return f"render {self.id} ({self.status})"
+
+
+class TrainingJob(LeasedJob):
+    """DreamBooth-LoRA personalisation from the talent's reference photos."""
+
+    AUDIT_NAME = "training"
+
+    loss_history = models.JSONField(default=list)
+    eval_loss_before = models.FloatField(null=True, blank=True)
+    eval_loss_after = models.FloatField(null=True, blank=True)
+    likeness_model_id = models.UUIDField(null=True, blank=True)
+
+    class Meta(LeasedJob.Meta):
+        constraints = [
+            models.CheckConstraint(condition=models.Q(attempt__lte=models.F("max_attempts")), name="training_attempt_within_max"),
+        ]
+
+    def __str__(self) -> str:
+        return f"training {self.id} ({self.status})"
 
 
 class RenderOutput(models.Model):

@@ -19,6 +19,7 @@ class RenderParams:
     guidance_scale: float = 7.5
     seed: int = 0
     fps: int = 8
+    likeness_weight: float = 1.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -32,7 +33,7 @@ _INT_BOUNDS: dict[str, tuple[int, int]] = {
     "seed": (0, 2**32 - 1),
     "fps": (1, 60),
 }
-_GUIDANCE_BOUNDS = (0.0, 20.0)
+_FLOAT_BOUNDS: dict[str, tuple[float, float]] = {"guidance_scale": (0.0, 20.0), "likeness_weight": (0.0, 1.5)}
 
 
 def render_params_parse(raw: dict[str, Any] | None) -> RenderParams:
@@ -53,14 +54,15 @@ def render_params_parse(raw: dict[str, Any] | None) -> RenderParams:
     for name in ("width", "height"):
         if values.get(name, 8) % 8:
             raise ValidationFailed(f"{name} must be a multiple of 8.", field=name)
-    if "guidance_scale" in raw:
-        value = raw["guidance_scale"]
+    for name, (low, high) in _FLOAT_BOUNDS.items():
+        if name not in raw:
+            continue
+        value = raw[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValidationFailed("guidance_scale must be a number.", field="guidance_scale")
-        if not _GUIDANCE_BOUNDS[0] <= float(value) <= _GUIDANCE_BOUNDS[1]:
-            raise ValidationFailed(f"guidance_scale must be between {_GUIDANCE_BOUNDS[0]:g} and {_GUIDANCE_BOUNDS[1]:g}.",
-                                   field="guidance_scale")
-        values["guidance_scale"] = float(value)
+            raise ValidationFailed(f"{name} must be a number.", field=name)
+        if not low <= float(value) <= high:
+            raise ValidationFailed(f"{name} must be between {low:g} and {high:g}.", field=name)
+        values[name] = float(value)
     return RenderParams(**values)
 
 

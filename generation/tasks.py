@@ -14,13 +14,22 @@ def worker_name() -> str:
 
 @shared_task(name="generation.tasks.render_job_run", acks_late=True, ignore_result=True)
 def render_job_run(job_id: str) -> None:
-    from generation.services import render_job_execute
+    from generation.services.render import render_job_execute
 
     render_job_execute(job_id=job_id, worker=worker_name())
 
 
-@shared_task(name="generation.tasks.render_jobs_reap", ignore_result=True)
-def render_jobs_reap() -> None:
-    from generation.services import render_jobs_reap as reap
+@shared_task(name="generation.tasks.training_job_run", acks_late=True, ignore_result=True)
+def training_job_run(job_id: str) -> None:
+    from generation.services.training import training_job_execute
 
-    reap()
+    training_job_execute(job_id=job_id, worker=worker_name())
+
+
+@shared_task(name="generation.tasks.jobs_reap", ignore_result=True)
+def jobs_reap() -> None:
+    from generation.services.render import render_jobs_reap
+    from generation.services.training import training_jobs_reap
+
+    render_jobs_reap()
+    training_jobs_reap()

@@ -3,6 +3,7 @@ and the embedded default started exactly as the README says (portal + worker).""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -33,7 +34,7 @@ def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.mark.django_db
-def test_demo_tells_the_whole_story_and_writes_a_report(tiny_model, tmp_path):
+def test_demo_tells_the_whole_story_and_writes_a_report(tiny_model, tmp_path, settings):
     out = tmp_path / "demo"
     call_command("demo", out=out, stdout=StringIO())
     report = json.loads((out / "report.json").read_text())
@@ -45,7 +46,40 @@ def test_demo_tells_the_whole_story_and_writes_a_report(tiny_model, tmp_path):
     clip = out / steps["rendered, labelled and signed"]["file"]
     assert clip.read_bytes()[4:8] == b"ftyp"
     assert steps["license revoked by talent"]["published_outputs"] == [steps["rendered, labelled and signed"]["output"]]
+    assert steps["likeness model trained (DreamBooth-LoRA)"]["eval_loss_after"] < \
+        steps["likeness model trained (DreamBooth-LoRA)"]["eval_loss_before"]
+    assert steps["likeness model destroyed with the license that allowed it"]["status"] == "destroyed"
     assert audit_chain_verify().ok
+    _assert_no_plaintext_likeness_at_rest(settings)
+
+
+PLAINTEXT_MARKS = {
+    "PNG image": b"\x89PNG\r\n\x1a\n",
+    "JPEG image (JFIF)": b"\xff\xd8\xff\xe0\x00\x10JFIF",
+    "JPEG image (Exif)": b"Exif\x00\x00",
+    "safetensors header": b'"data_offsets"',
+    "LoRA tensor names": b"lora.down.weight",
+}
+
+
+def _assert_no_plaintext_likeness_at_rest(settings) -> None:  # type: ignore[no-untyped-def]
+    """Invariant 4: a dump of every table and every stored file holds no photo or LoRA in clear."""
+    from django.db import connection
+
+    found = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            for row in cursor.fetchall():
+                for value in row:
+                    data = bytes(value) if isinstance(value, (bytes, memoryview)) else str(value).encode()
+                    found += [f"{table}: {name}" for name, mark in PLAINTEXT_MARKS.items() if mark in data]
+    media = [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+    assert any(p.suffix == ".sealed" for p in media) and any(p.suffix == ".mp4" for p in media)
+    for path in media:
+        data = path.read_bytes()
+        found += [f"{path.name}: {name}" for name, mark in PLAINTEXT_MARKS.items() if mark in data]
+    assert not found
 
 
 def test_malformed_settings_stop_the_process_with_the_variable_named(tmp_path):
@@ -60,7 +94,8 @@ def test_production_settings_require_secrets_and_pass_the_deploy_checklist(tmp_p
     result = _manage("check", env=_clean_env(tmp_path, BESPOKE_MODE="production"))
     assert result.returncode != 0 and "DJANGO_SECRET_KEY" in result.stderr
     env = _clean_env(tmp_path, BESPOKE_MODE="production", DJANGO_ALLOWED_HOSTS="bespoke.example",
-                     DJANGO_SECRET_KEY="k" * 20 + "s3cr3t-v4lu3-th4t-is-l0ng-3n0ugh-!x7Qz")
+                     DJANGO_SECRET_KEY="k" * 20 + "s3cr3t-v4lu3-th4t-is-l0ng-3n0ugh-!x7Qz",
+                     BESPOKE_MASTER_KEY=base64.b64encode(bytes(range(32))).decode())
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
 

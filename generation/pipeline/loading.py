@@ -1,4 +1,4 @@
-"""Loading the video pipeline from local folders, once per worker process."""
+"""Loading the video pipeline from local files, once per worker process."""
 
 from __future__ import annotations
 
@@ -11,21 +11,31 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
-    from diffusers import AnimateDiffPipeline
+    from diffusers import AnimateDiffPipeline, StableDiffusionPipeline
 
 
 class ModelUnavailable(Exception):
-    """The configured model folders are missing or cannot be loaded."""
+    """The configured model files are missing or cannot be loaded."""
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A base image model folder (diffusers layout) plus a motion adapter folder."""
+    """A base image model plus a motion adapter folder.
+
+    `base` is a diffusers folder, or a single LDM-layout `.safetensors` checkpoint; a checkpoint
+    needs `config`, a diffusers folder of the same architecture holding only its configs and
+    tokenizer (it is not used for a folder base).
+    """
 
     base: Path
     motion_adapter: Path
     device: str = "auto"
     threads: int = 0
+    config: Path | None = None
+
+    @property
+    def single_file(self) -> bool:
+        return Path(self.base).suffix == ".safetensors"
 
 
 @dataclass
@@ -48,36 +58,83 @@ def resolve_device(preference: str) -> tuple[str, torch.dtype]:
     return "cpu", torch.float32
 
 
+def _model_roots(spec: ModelSpec) -> tuple[Path, ...]:
+    """The files and folders the pipeline is loaded from."""
+    if spec.single_file:
+        return tuple(Path(p) for p in (spec.base, spec.config, spec.motion_adapter) if p is not None)
+    return Path(spec.base), Path(spec.motion_adapter)
+
+
 def model_fingerprint(spec: ModelSpec) -> str:
-    """SHA-256 over every file of both folders: the model's identity, not its name."""
+    """SHA-256 over every file the model is loaded from: the model's identity, not its name."""
     digest = hashlib.sha256()
-    for root in (spec.base, spec.motion_adapter):
-        for path in sorted(p for p in Path(root).rglob("*") if p.is_file()):
-            digest.update(str(path.relative_to(root)).encode("utf-8") + b"\0")
+    for root in _model_roots(spec):
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            if path != root:
+                digest.update(str(path.relative_to(root)).encode("utf-8") + b"\0")
             with path.open("rb") as handle:
                 for chunk in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(chunk)
     return digest.hexdigest()
 
 
-def load_video_pipeline(spec: ModelSpec) -> LoadedPipeline:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import torch
-    from diffusers import AnimateDiffPipeline, MotionAdapter
+def _check_present(spec: ModelSpec) -> None:
+    hint = "(run `manage.py bootstrap`?)"
+    if spec.single_file:
+        if not Path(spec.base).is_file():
+            raise ModelUnavailable(f"model file {spec.base} does not exist {hint}")
+        if spec.config is None:
+            raise ModelUnavailable(f"the single-file checkpoint {spec.base} needs a config folder, and none is set")
+        if not (Path(spec.config) / "model_index.json").is_file():
+            raise ModelUnavailable(f"config folder {spec.config} for {spec.base} has no model_index.json {hint}")
+    elif Path(spec.base).is_file():
+        raise ModelUnavailable(f"{spec.base} is a file but not a .safetensors checkpoint")
+    elif not Path(spec.base).is_dir():
+        raise ModelUnavailable(f"model folder {spec.base} does not exist {hint}")
+    if not Path(spec.motion_adapter).is_dir():
+        raise ModelUnavailable(f"model folder {spec.motion_adapter} does not exist {hint}")
+
+
+def load_image_pipeline(spec: ModelSpec, dtype: torch.dtype) -> StableDiffusionPipeline:
+    """The base image model alone (what likeness training fine-tunes), from a folder or a checkpoint."""
+    from diffusers import StableDiffusionPipeline
+    from diffusers.loaders.single_file_utils import SingleFileComponentError
     from diffusers.utils import logging as diffusers_logging
 
     diffusers_logging.disable_progress_bar()
-    for folder in (spec.base, spec.motion_adapter):
-        if not Path(folder).is_dir():
-            raise ModelUnavailable(f"model folder {folder} does not exist (run `manage.py bootstrap`?)")
+    _check_present(spec)
+    options = {"local_files_only": True, "safety_checker": None, "requires_safety_checker": False, "dtype": dtype}
+    try:
+        if spec.single_file:
+            pipe = StableDiffusionPipeline.from_single_file(str(spec.base), config=str(spec.config), **options)
+        else:
+            pipe = StableDiffusionPipeline.from_pretrained(spec.base, **options)
+    except (OSError, ValueError, SingleFileComponentError) as exc:
+        raise ModelUnavailable(f"cannot load the model from {spec.base}: {exc}") from exc
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _load(spec: ModelSpec, dtype: torch.dtype) -> AnimateDiffPipeline:
+    from diffusers import AnimateDiffPipeline, MotionAdapter
+
+    adapter = MotionAdapter.from_pretrained(spec.motion_adapter, local_files_only=True, dtype=dtype)
+    return AnimateDiffPipeline.from_pipe(load_image_pipeline(spec, dtype), motion_adapter=adapter)
+
+
+def load_video_pipeline(spec: ModelSpec) -> LoadedPipeline:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    _check_present(spec)
     if spec.threads:
         torch.set_num_threads(spec.threads)
     device, dtype = resolve_device(spec.device)
     try:
-        adapter = MotionAdapter.from_pretrained(spec.motion_adapter, local_files_only=True, dtype=dtype)
-        pipe = AnimateDiffPipeline.from_pretrained(spec.base, motion_adapter=adapter, local_files_only=True, dtype=dtype)
+        pipe = _load(spec, dtype)
     except (OSError, ValueError) as exc:
-        raise ModelUnavailable(f"cannot load the model from {spec.base} and {spec.motion_adapter}: {exc}") from exc
+        raise ModelUnavailable(f"cannot load the motion adapter {spec.motion_adapter}: {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
     pipe.to(device)
     return LoadedPipeline(pipe=pipe, device=device, model_sha256=model_fingerprint(spec))

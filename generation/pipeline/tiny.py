@@ -13,24 +13,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from generation.pipeline.clip_tokenizer import bytes_to_unicode
+
 TEXT_HIDDEN = 32
 UNET_BLOCKS = (16, 32)
 VAE_BLOCKS = (8, 8, 8, 8)
 MAX_TOKENS = 77
 MAX_FRAMES = 32
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    """The byte-to-printable table used by CLIP's byte-level BPE."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    codes = printable[:]
-    extra = 0
-    for byte in range(256):
-        if byte not in printable:
-            printable.append(byte)
-            codes.append(256 + extra)
-            extra += 1
-    return dict(zip(printable, (chr(c) for c in codes)))
 
 
 def write_tokenizer_files(directory: Path) -> None:
@@ -39,7 +28,7 @@ def write_tokenizer_files(directory: Path) -> None:
     The special tokens come last so that CLIP's argmax(input_ids) end-of-text pooling
     also lands on them.
     """
-    symbols = list(_bytes_to_unicode().values())
+    symbols = list(bytes_to_unicode().values())
     merges = ["s k", "sk s</w>", "t h", "th e</w>"]
     vocab_list = symbols + [s + "</w>" for s in symbols] + ["sk", "sks</w>", "th", "the</w>"]
     vocab_list += ["<|startoftext|>", "<|endoftext|>"]

@@ -21,7 +21,7 @@ PROMPT = "sks person walking along a beach at sunset"
 
 def _check(license_id: object, *, prompt: str = PROMPT, medium: str = "video") -> gate.GateDecision:
     return gate.check(use=gate.UseRequest(str(license_id), medium, prompt), stage=gate.Stage.REQUEST,
-                      actor="user:test", subject="job:test")
+                      actor="user:test", subject="render:test")
 
 
 def _refusals() -> list[dict]:
@@ -127,11 +127,13 @@ def test_publication_records_the_use_and_counts_it(personas):
     license = make_license(personas, max_renders=1)
     use = gate.UseRequest(str(license.id), "video", PROMPT)
     with transaction.atomic():
-        decision = gate.authorize_publication(use=use, output_ref="out-1", job_ref="job-1", actor="system:worker")
+        decision = gate.authorize_publication(use=use, output_ref="out-1", job_ref="job-1", subject="render:job-1",
+                                              actor="system:worker")
     assert decision.allowed
     assert list(LicenseUse.objects.filter(license=license).values_list("output_ref", flat=True)) == ["out-1"]
     with transaction.atomic():
-        second = gate.authorize_publication(use=use, output_ref="out-2", job_ref="job-2", actor="system:worker")
+        second = gate.authorize_publication(use=use, output_ref="out-2", job_ref="job-2", subject="render:job-2",
+                                            actor="system:worker")
     assert_refused(second, gate.Reason.RENDER_LIMIT_REACHED)
 
 

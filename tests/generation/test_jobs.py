@@ -17,7 +17,7 @@ from audit.selectors import audit_chain_verify
 from bespoke.errors import NotAllowed, ValidationFailed
 from consent import gate, services as consent
 from consent.models import LicenseUse
-from generation import services
+from generation.services import render as services
 from generation.models import RenderJob, RenderOutput
 from provenance.services import media_verify
 from tests.conftest import SMALL_RENDER
@@ -32,7 +32,7 @@ def _request(license, user, prompt: str = PROMPT, params: dict | None = None) ->
 
 
 def _actions(job: RenderJob) -> list[str]:
-    return list(AuditEvent.objects.filter(subject=f"job:{job.id}").order_by("seq").values_list("action", flat=True))
+    return list(AuditEvent.objects.filter(subject=job.audit_subject).order_by("seq").values_list("action", flat=True))
 
 
 def _stored_files(settings) -> list[Path]:
@@ -170,7 +170,7 @@ def test_revocation_during_the_render_stops_it_within_a_few_steps(personas, acti
     assert '"reason":"license_revoked"' in AuditEvent.objects.filter(action="render.cancelled").get().body
 
 
-def test_a_queued_job_cancels_at_once_and_a_running_one_at_its_next_step(personas, active_license):
+def test_a_queued_job_cancels_at_once_and_a_running_one_at_its_next_check(personas, active_license):
     queued = _request(active_license, personas.bob)
     services.render_job_cancel(job=queued, acting_user=personas.bob)
     queued.refresh_from_db()
@@ -180,7 +180,7 @@ def test_a_queued_job_cancels_at_once_and_a_running_one_at_its_next_step(persona
     claimed = services.render_job_claim(job_id=str(running.id), worker="w1")
     services.render_job_cancel(job=running, acting_user=personas.bob)
     with pytest.raises(services.RenderStopped):
-        services.render_job_checkpoint(job_id=str(running.id), attempt=claimed.attempt, step=1, total=3, check_consent=False)
+        services.render_job_checkpoint(job_id=str(running.id), attempt=claimed.attempt, step=1, total=3, check_consent=True)
     running.refresh_from_db()
     assert (running.status, running.outcome_code) == (RenderJob.Status.CANCELLED, "cancelled")
 

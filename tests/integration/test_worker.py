@@ -12,7 +12,7 @@ from audit.models import AuditEvent
 from audit.selectors import audit_chain_verify
 from consent import services as consent
 from consent.models import LicenseUse
-from generation import services
+from generation.services import render as services
 from generation.models import RenderJob, RenderOutput
 from generation.tasks import render_job_run
 from provenance.services import media_verify
@@ -55,7 +55,7 @@ def test_revoking_during_a_render_cancels_it_within_a_few_steps(personas, active
     assert job.progress_step < LONG_RENDER["steps"]
     assert not RenderOutput.objects.exists() and not LicenseUse.objects.exists()
     assert not _files(settings), "no output file and no manifest may exist"
-    cancelled = AuditEvent.objects.get(action="render.cancelled", subject=f"job:{job.id}")
+    cancelled = AuditEvent.objects.get(action="render.cancelled", subject=job.audit_subject)
     assert '"reason":"license_revoked"' in cancelled.body
     assert audit_chain_verify().ok
 
@@ -79,7 +79,7 @@ def test_a_killed_worker_loses_no_job_and_the_next_one_publishes_exactly_once(pe
     assert RenderOutput.objects.filter(job=job).count() == 1
     assert len(_files(settings)) == 1
     assert LicenseUse.objects.filter(license=active_license).count() == 1
-    actions = list(AuditEvent.objects.filter(subject=f"job:{job.id}").order_by("seq").values_list("action", flat=True))
+    actions = list(AuditEvent.objects.filter(subject=job.audit_subject).order_by("seq").values_list("action", flat=True))
     assert actions == ["render.requested", "render.claimed", "render.requeued", "render.claimed", "render.published"]
     assert media_verify(path=_files(settings)[0]).manifest.is_trusted
 
@@ -92,7 +92,7 @@ def test_two_workers_given_the_same_job_render_it_once(personas, active_license,
     time.sleep(1)
 
     assert job.status == RenderJob.Status.SUCCEEDED and job.attempt == 1
-    assert AuditEvent.objects.filter(action="render.claimed", subject=f"job:{job.id}").count() == 1
+    assert AuditEvent.objects.filter(action="render.claimed", subject=job.audit_subject).count() == 1
     assert RenderOutput.objects.filter(job=job).count() == 1 and len(_files(settings)) == 1
     logs = one.output() + two.output()
     assert logs.count("received") == 2, logs

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from consent import services as consent
-from generation import services
+from generation.services import render as services
 from generation.pipeline.video import encode_mp4
 from tests.conftest import SMALL_RENDER
 

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from consent import services as consent
 from consent.models import Membership, Organization, Talent
+from generation.pipeline.single_file import sd15_config_folder
 from generation.pipeline.tiny import build_tiny_model, tiny_model_present
 from provenance.pki import create_dev_pki, pki_is_usable
 
@@ -54,6 +55,15 @@ class Command(BaseCommand):
 
     def _model(self) -> None:
         base, adapter = Path(settings.BESPOKE_MODEL_BASE), Path(settings.BESPOKE_MOTION_ADAPTER)
+        if base.suffix == ".safetensors":
+            config = Path(settings.BESPOKE_MODEL_CONFIG)
+            if not (config / "model_index.json").is_file():
+                sd15_config_folder(config)
+                self.stdout.write(f"SD 1.5 config folder (with the CLIP tokenizer) written to {config}")
+            if not base.is_file() or not adapter.is_dir():
+                raise CommandError(f"{base} or {adapter} does not exist")
+            self.stdout.write(f"model present: {base} + {adapter}")
+            return
         if base.is_dir() and adapter.is_dir():
             self.stdout.write(f"model present: {base} + {adapter}")
             return

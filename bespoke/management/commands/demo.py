@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from io import StringIO
 import shutil
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
@@ -20,16 +22,20 @@ from bespoke.errors import ApplicationError
 from bespoke.management.commands.bootstrap import LICENSEE
 from consent import gate
 from consent import services as consent
-from consent.models import IdentityVerification, Organization, Talent
-from generation.models import RenderJob
-from generation.services import render_job_execute, render_job_request
+from bespoke.synthetic_faces import synthetic_face_photos
+from consent.models import IdentityVerification, LikenessModel, Organization, ReferencePhoto, Talent
+from generation.models import LeasedJob, RenderJob, TrainingJob
+from generation.services.render import render_job_execute, render_job_request
+from generation.services.training import training_job_execute, training_job_request
 from provenance.services import media_verify
 
+Job = TypeVar("Job", bound=LeasedJob)
 PROMPT = "sks person walking through a rainy neon street at night, cinematic"
 
 
 class Command(BaseCommand):
-    help = "Run the consent-to-provenance story end to end and write the outputs and DIR/report.json."
+    help = ("Run the consent-to-provenance story end to end (verify, license, photos, train, render, label, sign, "
+            "verify, revoke, refuse) and write the outputs and DIR/report.json.")
 
     def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
         parser.add_argument("--out", required=True, type=Path, help="folder for the clips and report.json")
@@ -39,7 +45,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         out: Path = options["out"]  # type: ignore[assignment]
         out.mkdir(parents=True, exist_ok=True)
-        call_command("bootstrap", verbosity=0, stdout=open("/dev/null", "w"))
+        call_command("bootstrap", verbosity=0, stdout=StringIO())
         self.steps: list[dict[str, Any]] = []
         User = get_user_model()
         alice, bob, charlie, dana, erin = (User.objects.get(username=n) for n in ("alice", "bob", "charlie", "dana", "erin"))
@@ -60,7 +66,7 @@ class Command(BaseCommand):
             talent=talent, licensee=studio, acting_user=erin,
             use_description="Lead role 'Mara' in the short film Night Market: walking, talking and close-up scenes.",
             permitted_media=["video"], starts_on=today, ends_on=today + timedelta(days=365), max_renders=5,
-            excluded_categories=["political", "sexual"],
+            excluded_categories=["political", "sexual"], allows_likeness_model=True,
         )
         self._step("license drafted", actor="erin", license=str(license.id), text_sha256=license.text_sha256)
         consent.license_sign(license=license, text_sha256_seen=license.text_sha256, ip_address="127.0.0.1", acting_user=alice)
@@ -69,12 +75,35 @@ class Command(BaseCommand):
                                     acting_user=dana)
         self._step("license countersigned by legal", actor="dana")
 
+        photos = ReferencePhoto.objects.filter(talent=talent, deleted_at__isnull=True).count()
+        for data in synthetic_face_photos(max(0, 4 - photos), seed=photos):
+            consent.reference_photo_add(talent=talent, data=data, filename="portrait.jpg", acting_user=alice)
+        self._step("reference photos uploaded (sealed)", actor="alice",
+                   photos=ReferencePhoto.objects.filter(talent=talent, deleted_at__isnull=True).count())
+        try:
+            consent.reference_photo_add(talent=talent, data=b"<html>not a photo</html>", filename="portrait.jpg",
+                                        acting_user=alice)
+            self._step("disguised upload refused", ok=False)
+        except ApplicationError as error:
+            self._step("disguised upload refused", actor="alice", message=error.message)
+
+        training = training_job_request(license_id=str(license.id), acting_user=bob,
+                                        params={"steps": 60, "num_class_images": 2})
+        training = self._run(training, training_job_execute, in_process=not options["worker"])
+        if training.status != TrainingJob.Status.SUCCEEDED:
+            raise CommandError(f"training ended {training.status}: {training.outcome_code} {training.outcome_message}")
+        self._step("likeness model trained (DreamBooth-LoRA)", actor="bob", training=str(training.id),
+                   likeness_model=str(training.likeness_model_id), steps=len(training.loss_history),
+                   eval_loss_before=round(training.eval_loss_before, 4), eval_loss_after=round(training.eval_loss_after, 4),
+                   ok=training.eval_loss_after < training.eval_loss_before)
+
         self._refused("outsider request refused", charlie, license, PROMPT)
         self._refused("excluded-content request refused", bob, license, "sks person giving a speech at an election rally")
 
-        job = render_job_request(license_id=str(license.id), prompt=PROMPT, acting_user=bob)
-        self._step("render requested", actor="bob", job=str(job.id), params=job.params)
-        job = self._run(job, in_process=not options["worker"])
+        job = render_job_request(license_id=str(license.id), prompt=PROMPT, acting_user=bob,
+                                 likeness_model_id=str(training.likeness_model_id))
+        self._step("render with the likeness model requested", actor="bob", job=str(job.id), params=job.params)
+        job = self._run(job, render_job_execute, in_process=not options["worker"])
         if job.status != RenderJob.Status.SUCCEEDED:
             raise CommandError(f"the render ended {job.status}: {job.outcome_code} {job.outcome_message}")
         output = job.output
@@ -90,6 +119,9 @@ class Command(BaseCommand):
 
         revocation = consent.license_revoke(license=license, reason="Talent withdrew consent.", acting_user=alice)
         self._step("license revoked by talent", actor="alice", published_outputs=revocation.published_outputs)
+        model = LikenessModel.objects.get(pk=training.likeness_model_id)
+        self._step("likeness model destroyed with the license that allowed it", status=model.status,
+                   ok=model.status == LikenessModel.Status.DESTROYED)
 
         after = media_verify(path=clip).as_dict()
         self._step("output re-verified after revocation", manifest_state=after["manifest"]["state"],
@@ -118,13 +150,13 @@ class Command(BaseCommand):
         else:
             self._step(name, ok=False, actor=user.username, job=str(job.id))
 
-    def _run(self, job: RenderJob, *, in_process: bool, timeout: float = 600) -> RenderJob:
+    def _run(self, job: Job, execute: Callable[..., object], *, in_process: bool, timeout: float = 600) -> Job:
         """Run the job here (or leave it to a worker); if a worker claimed it first, wait for it."""
         if in_process:
-            render_job_execute(job_id=str(job.id), worker="demo")
+            execute(job_id=str(job.id), worker="demo")
         deadline = time.monotonic() + timeout
         job.refresh_from_db()
-        while job.status not in RenderJob.TERMINAL and time.monotonic() < deadline:
+        while job.status not in job.TERMINAL and time.monotonic() < deadline:
             time.sleep(0.5)
             job.refresh_from_db()
         return job

@@ -1,0 +1,1 @@
+"""Every write in generation: render and training jobs over one lease machinery."""

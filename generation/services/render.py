@@ -1,0 +1,208 @@
+"""Render jobs: request under a license, claim, run with the gate asked every few steps,
+then label, sign and publish atomically."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import uuid
+from contextlib import nullcontext
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from audit.actors import SYSTEM_WORKER, user_actor
+from audit.services import audit_append
+from bespoke.errors import NotAllowed, ValidationFailed
+from consent import gate
+from consent.likeness import likeness_model_weights
+from generation.models import RenderJob, RenderOutput
+from generation.params import RenderParams, prompt_clean, render_params_parse
+from generation.pipeline.adapters import likeness_adapter
+from generation.pipeline.loading import ModelSpec, pipeline_cache
+from generation.pipeline.rendering import RenderSettings, render_frames
+from generation.pipeline.video import encode_mp4
+from generation.services.leases import (
+    LeaseLost,
+    RenderStopped,
+    enqueue_on_commit,
+    job_cancel,
+    job_checkpoint,
+    job_claim,
+    job_fail_attempt,
+    job_finish,
+    job_progress,
+    jobs_reap,
+    locked_own_job,
+)
+from provenance import services as provenance
+
+logger = logging.getLogger(__name__)
+
+MEDIUM_VIDEO = "video"
+__all__ = ["LeaseLost", "RenderStopped", "render_job_request", "render_job_execute"]
+
+
+def _enqueue(job_id: str) -> None:
+    from generation.tasks import render_job_run
+
+    render_job_run.delay(job_id)
+
+
+def model_spec() -> ModelSpec:
+    return ModelSpec(base=settings.BESPOKE_MODEL_BASE, motion_adapter=settings.BESPOKE_MOTION_ADAPTER,
+                     device=settings.BESPOKE_DEVICE, threads=settings.BESPOKE_TORCH_THREADS,
+                     config=settings.BESPOKE_MODEL_CONFIG)
+
+
+def _use(job: RenderJob) -> gate.UseRequest:
+    return gate.UseRequest(license_id=str(job.license_id), medium=job.medium, prompt=job.prompt,
+                           likeness_model_id=str(job.likeness_model_id) if job.likeness_model_id else None)
+
+
+def _gate_refusal(job: RenderJob, stage: gate.Stage) -> tuple[str, str] | None:
+    decision = gate.check(use=_use(job), stage=stage, actor=SYSTEM_WORKER, subject=job.audit_subject)
+    return None if decision.allowed else (str(decision.reason), decision.message)
+
+
+def render_job_request(*, license_id: str, prompt: str, negative_prompt: str = "", params: dict | None = None,
+                       likeness_model_id: str | None = None, acting_user: AbstractBaseUser) -> RenderJob:
+    """Queue a render under a license; refused requests raise `gate.ConsentRefused` (and are audited)."""
+    prompt = prompt_clean(prompt)
+    negative_prompt = prompt_clean(negative_prompt, field="negative_prompt", required=False)
+    render_params = render_params_parse(params)
+    if likeness_model_id is not None and not _is_uuid(likeness_model_id):
+        raise ValidationFailed("Unknown likeness model.", field="likeness_model_id")
+    if not gate.requester_is_licensee(user_id=acting_user.pk, license_id=license_id):
+        raise NotAllowed("You can only request renders under your own studio's licenses.", code="not_found")
+    use = gate.UseRequest(license_id=str(license_id), medium=MEDIUM_VIDEO, prompt=prompt, likeness_model_id=likeness_model_id)
+    actor = user_actor(acting_user)
+    with transaction.atomic():
+        decision = gate.check(use=use, stage=gate.Stage.REQUEST, actor=actor, subject=f"license:{license_id}")
+        job = None
+        if decision.allowed:
+            job = RenderJob.objects.create(
+                license_id=license_id, requested_by=acting_user, medium=MEDIUM_VIDEO, prompt=prompt,
+                negative_prompt=negative_prompt, params=render_params.as_dict(), likeness_model_id=likeness_model_id,
+                max_attempts=settings.BESPOKE_RENDER_MAX_ATTEMPTS,
+            )
+            audit_append(action="render.requested", actor=actor, subject=job.audit_subject,
+                         data={"license": str(license_id), "params": render_params.as_dict(),
+                               "likeness_model": likeness_model_id})
+            enqueue_on_commit(_enqueue, job.id)
+    if job is None:
+        raise gate.ConsentRefused(decision)
+    return job
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def render_job_cancel(*, job: RenderJob, acting_user: AbstractBaseUser) -> RenderJob:
+    return job_cancel(job, actor=user_actor(acting_user))
+
+
+def render_job_claim(*, job_id: str, worker: str) -> RenderJob | None:
+    return job_claim(RenderJob, job_id=job_id, worker=worker, admit=lambda job: _gate_refusal(job, gate.Stage.CLAIM))
+
+
+def render_job_checkpoint(*, job_id: str, attempt: int, step: int, total: int, check_consent: bool) -> None:
+    """Every step: progress and lease. Every few steps: cancellation and the consent gate."""
+    if check_consent:
+        job_checkpoint(RenderJob, job_id=job_id, attempt=attempt, step=step, total=total,
+                       still_allowed=lambda job: _gate_refusal(job, gate.Stage.STEP))
+    else:
+        job_progress(RenderJob, job_id=job_id, attempt=attempt, step=step, total=total)
+
+
+def render_job_publish(*, job_id: str, attempt: int, output_id: str, signed: provenance.SignedOutput,
+                       model_sha256: str, disclosure: dict) -> RenderOutput | None:
+    """Publish atomically: the fenced job, the gate's locked last check and use record,
+    the stored file and the output row commit together, or nothing is published."""
+    stored_name: str | None = None
+    try:
+        with transaction.atomic():
+            job = locked_own_job(RenderJob, job_id, attempt)
+            decision = gate.authorize_publication(use=_use(job), output_ref=output_id, job_ref=str(job.id),
+                                                  subject=job.audit_subject, actor=SYSTEM_WORKER)
+            if not decision.allowed:
+                job_finish(job, RenderJob.Status.CANCELLED, str(decision.reason), decision.message, SYSTEM_WORKER)
+                return None
+            with signed.path.open("rb") as handle:
+                stored_name = default_storage.save(f"renders/{job.id}/{output_id}.mp4", File(handle))
+            output = RenderOutput.objects.create(
+                id=output_id, job=job, file=stored_name, sha256=signed.sha256, size_bytes=signed.size_bytes,
+                manifest_label=signed.manifest_label, model_sha256=model_sha256, disclosure=disclosure,
+            )
+            job.status = RenderJob.Status.SUCCEEDED
+            job.finished_at = timezone.now()
+            job.lease_expires_at = None
+            job.outcome_code = ""
+            job.save(update_fields=["status", "finished_at", "lease_expires_at", "outcome_code", "updated_at"])
+            audit_append(action="render.published", actor=SYSTEM_WORKER, subject=job.audit_subject,
+                         data={"output": output_id, "attempt": attempt, "sha256": signed.sha256,
+                               "manifest": signed.manifest_label, "license": str(job.license_id)})
+    except BaseException:
+        if stored_name:
+            default_storage.delete(stored_name)
+        raise
+    return output
+
+
+def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
+    """Claim and run one job end to end; what a worker does for each delivery."""
+    job = render_job_claim(job_id=job_id, worker=worker)
+    if job is None:
+        logger.info("render %s: nothing to do for %s", job_id, worker)
+        return None
+    attempt = job.attempt
+    params = RenderParams(**job.params)
+    every = settings.BESPOKE_GATE_CHECK_EVERY_STEPS
+
+    def on_step(done: int, total: int) -> None:
+        render_job_checkpoint(job_id=job_id, attempt=attempt, step=done, total=total,
+                              check_consent=done % every == 0 or done == total)
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"bespoke-render-{job_id}-"))
+    try:
+        loaded = pipeline_cache.get(model_spec())
+        likeness = likeness_model_weights(model_id=str(job.likeness_model_id)) if job.likeness_model_id else None
+        adapter = likeness_adapter(loaded.pipe, likeness.weights, params.likeness_weight) if likeness else nullcontext()
+        with adapter:
+            frames = render_frames(loaded.pipe, RenderSettings(
+                prompt=job.prompt, negative_prompt=job.negative_prompt, num_frames=params.num_frames,
+                width=params.width, height=params.height, steps=params.steps, guidance_scale=params.guidance_scale,
+                seed=params.seed,
+            ), on_step=on_step)
+        labelled, label = provenance.disclosure_apply(frames)
+        unsigned = workdir / "unsigned.mp4"
+        encode_mp4(labelled, unsigned, fps=params.fps)
+        output_id = str(uuid.uuid4())
+        signed = provenance.output_sign(src=unsigned, dst=workdir / f"{output_id}.mp4", output_id=output_id,
+                                        license_id=str(job.license_id), model_sha256=loaded.model_sha256, label=label)
+        render_job_publish(job_id=job_id, attempt=attempt, output_id=output_id, signed=signed,
+                           model_sha256=loaded.model_sha256, disclosure=label.as_dict())
+    except RenderStopped as stop:
+        logger.info("render %s attempt %s stopped: %s", job_id, attempt, stop.code)
+    except Exception as exc:
+        logger.exception("render %s attempt %s crashed", job_id, attempt)
+        job_fail_attempt(RenderJob, job_id=job_id, attempt=attempt, code="error",
+                         message=f"{type(exc).__name__}: {exc}"[:2000], enqueue=_enqueue)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return RenderJob.objects.get(pk=job_id)
+
+
+def render_jobs_reap() -> dict[str, int]:
+    return jobs_reap(RenderJob, enqueue=_enqueue)
