@@ -58,13 +58,38 @@ def test_training_lowers_the_loss_and_alpha_survives_in_the_file(trained):
     assert (adapter["unet.r"], adapter["unet.lora_alpha"]) == (4, 8)
 
 
-def test_the_lora_sealed_unsealed_and_reloaded_reproduces_the_trained_unet_exactly(trained, tiny_model_root):
+@pytest.mark.django_db
+def test_the_lora_sealed_unsealed_and_reloaded_reproduces_the_trained_unet_exactly(trained, tiny_model_root, personas):
+    sealed = keys.seal(talent_id=personas.talent.id, object_ref="likeness_model:probe", plaintext=trained.weights)
+    assert SAFETENSORS_HEADER_MARK not in sealed
+    weights = keys.unseal(talent_id=personas.talent.id, object_ref="likeness_model:probe", sealed=sealed)
     pipe = load_image_pipeline(_spec(tiny_model_root), dtype=torch.float32)
-    with likeness_adapter(pipe, trained.weights, 1.0):
+    with likeness_adapter(pipe, weights, 1.0):
         reloaded = unet_probe(pipe.unet, cross_attention_dim=pipe.unet.config.cross_attention_dim, sample_size=8)
     base = unet_probe(pipe.unet, cross_attention_dim=pipe.unet.config.cross_attention_dim, sample_size=8)
     assert np.array_equal(reloaded, trained.probe)
     assert not np.array_equal(base, trained.probe)
+
+
+def test_a_text_encoder_lora_trains_and_reloads(tiny_model_root):
+    from bespoke.synthetic_faces import synthetic_face_photos as faces
+    from consent.photos import prepare_reference_photo
+
+    photos = [decode_png(prepare_reference_photo(d, filename="a.jpg", resolution=64, max_bytes=10**7, max_pixels=10**7,
+                                                 min_side=64).png) for d in faces(2, seed=5)]
+    pipe = load_image_pipeline(_spec(tiny_model_root), dtype=torch.float32)
+    lora = train_dreambooth_lora(pipe, photos, TrainingSettings(
+        instance_prompt="a photo of sks person", class_prompt="a photo of person", steps=5, rank=2, alpha=2,
+        learning_rate=1e-3, resolution=64, prior_preservation=False, train_text_encoder=True))
+    assert b"text_encoder." in lora.weights[:20000]
+    fresh = load_image_pipeline(_spec(tiny_model_root), dtype=torch.float32)
+    ids = fresh.tokenizer("a photo of sks person", return_tensors="pt").input_ids
+    with torch.no_grad():
+        before = fresh.text_encoder(ids)[0]
+        with likeness_adapter(fresh, lora.weights, 1.0):
+            during = fresh.text_encoder(ids)[0]
+        after = fresh.text_encoder(ids)[0]
+    assert not torch.equal(before, during) and torch.equal(before, after)
 
 
 def test_a_render_with_the_adapter_differs_and_weight_zero_equals_the_base(trained, tiny_model_root):
