@@ -41,12 +41,15 @@ def _license() -> Any:
     today = timezone.localdate()
     license = services.license_draft(
         talent=talent, licensee=Organization.objects.get(name="Northlight Studios"), acting_user=users["erin"],
-        use_description="Benchmark: lead role in a short film, walking and close-up scenes.", permitted_media=["video"],
-        starts_on=today, ends_on=today + timedelta(days=30), max_renders=100, excluded_categories=[],
-        allows_likeness_model=True)
-    services.license_sign(license=license, text_sha256_seen=license.text_sha256, ip_address=None, acting_user=users["alice"])
-    services.license_countersign(license=license, text_sha256_seen=license.text_sha256, ip_address=None,
-                                 acting_user=users["dana"])
+        project="Benchmark", role="Lead", use_description="Benchmark: lead role in a short film, walking and close-ups.",
+        permitted_media=["video"], territories=["worldwide"], languages=["en"], starts_on=today,
+        ends_on=today + timedelta(days=30), max_renders=100, excluded_categories=[], allows_likeness_model=True,
+        compensation_basis="flat", compensation_rate="0", compensation_currency="EUR")
+    services.license_offer(license=license, acting_user=users["erin"])
+    context = services.SignatureContext(text_sha256_seen=license.text_sha256, disclosure_accepted=True,
+                                        authentication_method="benchmark")
+    services.license_sign(license=license, context=context, acting_user=users["alice"])
+    services.license_countersign(license=license, context=context, acting_user=users["dana"])
     if talent.photos.count() < 4:
         for data in synthetic_face_photos(4):
             services.reference_photo_add(talent=talent, data=data, filename="p.jpg", acting_user=users["alice"])

@@ -260,3 +260,67 @@ BESPOKE_TRAINING_RESOLUTION = env_int("BESPOKE_TRAINING_RESOLUTION", 64, minimum
 BESPOKE_TRAINING_MIN_PHOTOS = env_int("BESPOKE_TRAINING_MIN_PHOTOS", 4, minimum=1)
 BESPOKE_TRAINING_CHECK_SECONDS = env_int("BESPOKE_TRAINING_CHECK_SECONDS", 2, minimum=1)
 BESPOKE_PROGRESS_WRITE_SECONDS = env_int("BESPOKE_PROGRESS_WRITE_SECONDS", 1, minimum=1)
+
+# --- Licenses ---------------------------------------------------------------------------
+BESPOKE_LICENSE_MAX_YEARS = env_int("BESPOKE_LICENSE_MAX_YEARS", 10, minimum=1, maximum=50)
+
+# --- Accounts: allauth sign-in, verified email, MFA, login rate limits -------------------
+INSTALLED_APPS += ["accounts", "allauth", "allauth.account", "allauth.mfa"]
+MIDDLEWARE += ["allauth.account.middleware.AccountMiddleware", "accounts.middleware.MFARequiredMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Bespoke] "
+# allauth's defaults, written out so that loosening one is a visible change. The counters
+# live in the default cache, which is why production requires a shared one (below).
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/300s/key",
+    "reauthenticate": "10/m/user",
+    "reset_password": "20/m/ip,5/m/key",
+    "signup": "20/m/ip",
+}
+# Behind N reverse proxies the client is the Nth address from the right of X-Forwarded-For;
+# without it every client shares the proxy's per-IP login limit.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("BESPOKE_TRUSTED_PROXY_COUNT", 0, minimum=0)
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_ADAPTER = "accounts.adapter.BespokeMFAAdapter"
+MFA_TOTP_ISSUER = "Bespoke"
+
+
+def _caches() -> dict:
+    url = env_str("BESPOKE_CACHE_URL")
+    if not url:
+        if PRODUCTION:
+            raise ImproperlyConfigured("BESPOKE_CACHE_URL (redis://...) is required in production: login rate limits "
+                                       "and one-time-code reuse checks must be shared by every process")
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if not url.startswith(("redis://", "rediss://")):
+        raise ImproperlyConfigured("BESPOKE_CACHE_URL must be a redis:// or rediss:// URL")
+    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
+                        "KEY_PREFIX": "bespoke"}}
+
+
+CACHES = _caches()
+
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL") or "Bespoke <no-reply@localhost>"
+if PRODUCTION:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env_str("DJANGO_EMAIL_HOST") or "localhost"
+    EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 587, minimum=1, maximum=65535)
+    EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER") or ""
+    EMAIL_HOST_PASSWORD = env_str("DJANGO_EMAIL_HOST_PASSWORD") or ""
+    EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", True)
+    EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL", False)
+    if EMAIL_USE_TLS and EMAIL_USE_SSL:
+        raise ImproperlyConfigured("DJANGO_EMAIL_USE_TLS and DJANGO_EMAIL_USE_SSL cannot both be on")
+    EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 10, minimum=1)
+else:
+    # Verification and notification mails are printed where `serve` runs.
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

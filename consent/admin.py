@@ -1,13 +1,23 @@
 from django.contrib import admin
 
 from bespoke.admin_mixins import ReadOnlyAdmin
-from consent.models import IdentityVerification, LicenseRevocation, LicenseUse, LikenessLicense, Membership, Organization, Talent
+from consent.models import (
+    IdentityVerification,
+    LicenseRevocation,
+    LicenseSuspension,
+    LicenseUse,
+    LikenessLicense,
+    Membership,
+    Organization,
+    SignatureEvent,
+    Talent,
+)
 
 
 @admin.register(LikenessLicense)
 class LikenessLicenseAdmin(ReadOnlyAdmin):
-    list_display = ("id", "talent", "licensee", "starts_on", "ends_on", "talent_signed_at", "countersigned_at")
-    list_filter = ("licensee",)
+    list_display = ("id", "version", "status", "talent", "licensee", "starts_on", "ends_on")
+    list_filter = ("status", "licensee")
 
 
 @admin.register(IdentityVerification)
@@ -16,5 +26,5 @@ class IdentityVerificationAdmin(ReadOnlyAdmin):
     list_filter = ("status", "method")
 
 
-for model in (Organization, Membership, Talent, LicenseRevocation, LicenseUse):
+for model in (Organization, Membership, Talent, LicenseRevocation, LicenseUse, LicenseSuspension, SignatureEvent):
     admin.site.register(model, ReadOnlyAdmin)

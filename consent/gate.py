@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from audit.services import audit_append
 from consent.content_policy import excluded_hits
+from consent.lifecycle import effective_state, minor_term_cap
 from consent.models import (
     IdentityVerification,
     LicenseRevocation,
@@ -50,6 +51,9 @@ class Reason(StrEnum):
     NOT_STARTED = "license_not_started"
     EXPIRED = "license_expired"
     REVOKED = "license_revoked"
+    SUSPENDED = "license_suspended"
+    SUPERSEDED = "license_superseded"
+    MINOR_TERM_CAP = "minor_term_cap_passed"
     RENDER_LIMIT_REACHED = "render_limit_reached"
     MEDIUM_NOT_PERMITTED = "medium_not_permitted"
     EXCLUDED_CONTENT = "excluded_content"
@@ -174,21 +178,32 @@ def _uuid_or_none(value: object) -> uuid.UUID | None:
 def license_refusal(license: LikenessLicense, *, today: date | None = None) -> tuple[Reason | None, str]:
     """Why a license is not in force today (None when it is), whatever the use."""
     today = today or timezone.localdate()
-    if LicenseRevocation.objects.filter(license=license).exists():
+    status = license.status
+    S = LikenessLicense.Status
+    if status == S.REVOKED or LicenseRevocation.objects.filter(license=license).exists():
         return Reason.REVOKED, "The talent revoked this license."
+    if status == S.SUPERSEDED:
+        return Reason.SUPERSEDED, "An amendment superseded this license; use its latest version."
+    if status == S.SUSPENDED:
+        return Reason.SUSPENDED, "This license is suspended (a strike or a dispute)."
+    if status in (S.DRAFT, S.OFFERED):
+        return Reason.NOT_SIGNED, "The talent has not signed this license."
+    if status == S.SIGNED:
+        return Reason.NOT_COUNTERSIGNED, "Legal has not countersigned this license."
+    if status == S.EXPIRED or today > license.ends_on:
+        return Reason.EXPIRED, f"The license ended on {license.ends_on.isoformat()}."
     if not IdentityVerification.objects.filter(talent_id=license.talent_id, status=IdentityVerification.Status.APPROVED).exists():
         return Reason.TALENT_UNVERIFIED, "The talent's identity has not been verified."
-    if not license.talent_signed_at:
-        return Reason.NOT_SIGNED, "The talent has not signed this license."
-    if not license.countersigned_at:
-        return Reason.NOT_COUNTERSIGNED, "Legal has not countersigned this license."
-    current_hash = text_sha256(license.text)
-    if not (current_hash == license.text_sha256 == license.talent_signed_sha256 == license.countersigned_sha256):
+    signed_hashes = {role: digest for role, digest in license.signatures.values_list("role", "document_sha256")}
+    current = text_sha256(license.text)
+    if len(signed_hashes) < 2 or set(signed_hashes.values()) != {current} or license.text_sha256 != current:
         return Reason.TEXT_CHANGED, "The license text no longer matches what was signed."
     if today < license.starts_on:
         return Reason.NOT_STARTED, f"The license starts on {license.starts_on.isoformat()}."
-    if today > license.ends_on:
-        return Reason.EXPIRED, f"The license ended on {license.ends_on.isoformat()}."
+    if license.capacity == LikenessLicense.Capacity.MINOR:
+        cap = minor_term_cap(starts_on=license.starts_on, birth_date=license.talent_birth_date)
+        if today > cap:
+            return Reason.MINOR_TERM_CAP, f"A minor's license ends by their 18th birthday and within five years ({cap})."
     return None, ""
 
 
@@ -226,11 +241,12 @@ def consent_status(*, license_id: str, today: date | None = None) -> ConsentStat
     revocation = LicenseRevocation.objects.filter(license=license).first()
     if revocation:
         return ConsentStatus(str(license.id), "revoked", revocation.revoked_at.isoformat())
-    if today > license.ends_on:
-        return ConsentStatus(str(license.id), "expired", license.ends_on.isoformat())
-    if not (license.talent_signed_at and license.countersigned_at) or today < license.starts_on:
-        return ConsentStatus(str(license.id), "not_in_force")
-    return ConsentStatus(str(license.id), "active", license.countersigned_at.isoformat())
+    state = effective_state(license, today)
+    since = {"expired": license.ends_on.isoformat(), "active": license.starts_on.isoformat()}.get(state,
+                                                                                             license.status_changed_at.isoformat())
+    if state in ("active", "expired", "suspended", "superseded"):
+        return ConsentStatus(str(license.id), state, since)
+    return ConsentStatus(str(license.id), "not_in_force")
 
 
 def requester_is_licensee(*, user_id: object, license_id: str) -> bool:

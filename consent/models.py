@@ -70,43 +70,137 @@ class IdentityVerification(models.Model):
 
 
 class LikenessLicense(models.Model):
+    """A likeness license: a structured, reasonably specific description of one use of a
+    person's likeness, bound by the SHA-256 of its exact text to every signature on it."""
+
     class Medium(models.TextChoices):
         VIDEO = "video", "Video"
         IMAGE = "image", "Still image"
 
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OFFERED = "offered", "Offered to the talent"
+        SIGNED = "signed", "Signed by the talent"
+        COUNTERSIGNED = "countersigned", "Countersigned"
+        SUSPENDED = "suspended", "Suspended"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+        SUPERSEDED = "superseded", "Superseded by an amendment"
+
+    class Capacity(models.TextChoices):
+        ADULT = "adult", "Adult"
+        MINOR = "minor", "Minor (a guardian signs)"
+        DECEASED = "deceased", "Deceased (the estate signs)"
+
+    class Representation(models.TextChoices):
+        NONE = "none", "Not represented"
+        COUNSEL = "counsel", "Legal counsel"
+        UNION = "union", "Union agreement"
+
+    class CompensationBasis(models.TextChoices):
+        FLAT = "flat", "Flat fee"
+        PER_RENDER = "per_render", "Per published output"
+        PER_DAY = "per_day", "Per day of use"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     talent = models.ForeignKey(Talent, on_delete=models.PROTECT, related_name="licenses")
     licensee = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="licenses")
+    version = models.PositiveIntegerField(default=1)
+    previous = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="amendment")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+
+    project = models.CharField(max_length=200)
+    role = models.CharField(max_length=200)
     use_description = models.TextField()
     permitted_media = models.JSONField(default=list)
+    territories = models.JSONField(default=list)
+    languages = models.JSONField(default=list)
+    dubbing = models.BooleanField(default=False)
+    advertising = models.BooleanField(default=False)
+    interactive = models.BooleanField(default=False)
+    derivatives = models.BooleanField(default=False)
+    allows_likeness_model = models.BooleanField(default=False)
+    excluded_categories = models.JSONField(default=list)
+    requires_use_approval = models.BooleanField(default=False)
+    max_renders = models.PositiveIntegerField()
     starts_on = models.DateField()
     ends_on = models.DateField()
-    max_renders = models.PositiveIntegerField()
-    excluded_categories = models.JSONField(default=list)
-    allows_likeness_model = models.BooleanField(default=False)
+
+    capacity = models.CharField(max_length=16, choices=Capacity.choices, default=Capacity.ADULT)
+    talent_birth_date = models.DateField(null=True, blank=True)
+    representative = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="+", help_text="The guardian or estate representative who signs.")
+    authority_document_sha256 = models.CharField(max_length=64, blank=True)
+    representation = models.CharField(max_length=16, choices=Representation.choices, default=Representation.NONE)
+    representation_detail = models.CharField(max_length=200, blank=True)
+    compensation_basis = models.CharField(max_length=16, choices=CompensationBasis.choices)
+    compensation_rate = models.DecimalField(max_digits=12, decimal_places=2)
+    compensation_currency = models.CharField(max_length=3)
+
     text = models.TextField()
     text_sha256 = models.CharField(max_length=64)
     drafted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
-
-    talent_signed_at = models.DateTimeField(null=True, blank=True)
-    talent_signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    talent_signed_ip = models.GenericIPAddressField(null=True, blank=True)
-    talent_signed_sha256 = models.CharField(max_length=64, blank=True)
-
-    countersigned_at = models.DateTimeField(null=True, blank=True)
-    countersigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    countersigned_ip = models.GenericIPAddressField(null=True, blank=True)
-    countersigned_sha256 = models.CharField(max_length=64, blank=True)
+    status_changed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(ends_on__gt=models.F("starts_on")), name="license_term_positive"),
             models.CheckConstraint(condition=models.Q(max_renders__gt=0), name="license_max_renders_positive"),
+            models.CheckConstraint(condition=models.Q(compensation_rate__gte=0), name="license_rate_not_negative"),
         ]
 
     def __str__(self) -> str:
-        return f"license {self.id}"
+        return f"license {self.id} v{self.version} ({self.status})"
+
+
+class SignatureEvent(models.Model):
+    """Evidence of one signature, in the manner of an e-signature certificate of completion."""
+
+    class Role(models.TextChoices):
+        TALENT = "talent", "Talent"
+        GUARDIAN = "guardian", "Guardian of a minor"
+        ESTATE = "estate", "Estate representative"
+        LICENSEE = "licensee", "Licensee (legal countersignature)"
+
+    license = models.ForeignKey(LikenessLicense, on_delete=models.PROTECT, related_name="signatures")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    authentication_method = models.CharField(max_length=32)
+    disclosure_version = models.CharField(max_length=32)
+    disclosure_accepted_at = models.DateTimeField()
+    document_sha256 = models.CharField(max_length=64)
+    intent = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["signed_at"]
+        constraints = [models.UniqueConstraint(fields=["license", "role"], name="signature_once_per_role")]
+
+    def __str__(self) -> str:
+        return f"{self.role} signature on {self.license_id}"
+
+
+class LicenseSuspension(models.Model):
+    """A pause (a strike, a dispute) that blocks the gate without revoking."""
+
+    class Reason(models.TextChoices):
+        STRIKE = "strike", "Strike"
+        DISPUTE = "dispute", "Dispute"
+        OTHER = "other", "Other"
+
+    license = models.ForeignKey(LikenessLicense, on_delete=models.PROTECT, related_name="suspensions")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    note = models.TextField(blank=True)
+    suspended_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    suspended_at = models.DateTimeField(auto_now_add=True)
+    lifted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"suspension of {self.license_id} ({self.reason})"
 
 
 class LicenseRevocation(models.Model):

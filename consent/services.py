@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -14,21 +18,24 @@ from audit.services import audit_append
 from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
 from consent.content_policy import CATEGORIES
 from consent.keys import talent_key_destroy
+from consent.lifecycle import TRANSITIONS, add_years, minor_term_cap, next_status
 from consent.likeness import likeness_models_destroy_for_talent, likeness_models_retire
 from consent.models import (
     IdentityVerification,
     LicenseRevocation,
+    LicenseSuspension,
     LicenseUse,
     LikenessLicense,
     Membership,
     Organization,
     ReferencePhoto,
+    SignatureEvent,
     Talent,
     TalentKey,
 )
 from consent.photos import prepare_reference_photo
 from consent.vault import vault_delete, vault_put
-from consent.terms import render_license_text, text_sha256
+from consent.terms import DISCLOSURE_VERSION, LicenseTerms, render_license_text, text_sha256
 
 MIN_USE_DESCRIPTION = 40
 
@@ -112,89 +119,238 @@ def identity_verification_decide(*, verification: IdentityVerification, approve:
     return verification
 
 
-@transaction.atomic
-def license_draft(*, talent: Talent, licensee: Organization, use_description: str, permitted_media: list[str],
-                  starts_on: date, ends_on: date, max_renders: int, excluded_categories: list[str],
-                  acting_user: AbstractBaseUser, allows_likeness_model: bool = False) -> LikenessLicense:
-    if not _is_legal(acting_user, licensee):
-        raise NotAllowed("Only the licensee's legal staff can draft its licenses.")
-    use_description = " ".join(use_description.split())
-    if len(use_description) < MIN_USE_DESCRIPTION:
+LICENSE_FIELDS = ("project", "role", "use_description", "permitted_media", "territories", "languages", "dubbing",
+                  "advertising", "interactive", "derivatives", "allows_likeness_model", "excluded_categories",
+                  "requires_use_approval", "max_renders", "starts_on", "ends_on", "capacity", "talent_birth_date",
+                  "representative", "representation", "representation_detail", "compensation_basis",
+                  "compensation_rate", "compensation_currency")
+_COUNTRY = re.compile(r"^(?:[A-Z]{2}|worldwide)$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Z]{2})?$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def _clean_terms(terms: dict[str, Any]) -> dict[str, Any]:
+    """Validate a license's structured terms; every refusal names its field in plain words."""
+    t = dict(terms)
+    for name in ("project", "role"):
+        t[name] = " ".join(str(t.get(name) or "").split())
+        if not t[name]:
+            raise ValidationFailed(f"Name the {name} this license is for.", field=name)
+    t["use_description"] = " ".join(str(t.get("use_description") or "").split())
+    if len(t["use_description"]) < MIN_USE_DESCRIPTION:
         raise ValidationFailed(f"Describe the use specifically (at least {MIN_USE_DESCRIPTION} characters): "
-                               "the project, the role and how the likeness appears.", field="use_description")
-    media = sorted(set(permitted_media))
-    if not media or any(m not in LikenessLicense.Medium.values for m in media):
-        raise ValidationFailed(f"Permitted media must be some of {', '.join(LikenessLicense.Medium.values)}.",
-                               field="permitted_media")
+                               "the scenes, how the likeness appears and where.", field="use_description")
+    for name, allowed, message in (
+        ("permitted_media", lambda v: v in LikenessLicense.Medium.values,
+         f"Permitted media must be some of {', '.join(LikenessLicense.Medium.values)}."),
+        ("territories", _COUNTRY.match, "Territories are ISO country codes such as FR or US, or 'worldwide'."),
+        ("languages", _LANGUAGE.match, "Languages are codes such as en, fr or pt-BR."),
+        ("excluded_categories", lambda v: v in CATEGORIES, f"Excluded categories must be some of {', '.join(CATEGORIES)}."),
+    ):
+        values = t.get(name) or []
+        if isinstance(values, str) or not all(isinstance(v, str) and allowed(v) for v in values):
+            raise ValidationFailed(message, field=name)
+        t[name] = sorted(set(values))
+    for name in ("permitted_media", "territories", "languages"):
+        if not t[name]:
+            raise ValidationFailed(f"Give at least one of {name.replace('_', ' ')}.", field=name)
+    for name in ("dubbing", "advertising", "interactive", "derivatives", "allows_likeness_model", "requires_use_approval"):
+        t[name] = bool(t.get(name, False))
+    if not isinstance(t.get("max_renders"), int) or t["max_renders"] < 1:
+        raise ValidationFailed("A license allows at least one render.", field="max_renders")
+    starts_on, ends_on = t.get("starts_on"), t.get("ends_on")
+    if not isinstance(starts_on, date) or not isinstance(ends_on, date):
+        raise ValidationFailed("A license needs a start date and an end date: no perpetual terms.", field="ends_on")
     if ends_on <= starts_on:
         raise ValidationFailed("The license must end after it starts.", field="ends_on")
-    if max_renders < 1:
-        raise ValidationFailed("A license allows at least one render.", field="max_renders")
-    excluded = sorted(set(excluded_categories))
-    unknown = [c for c in excluded if c not in CATEGORIES]
+    capacity = t.setdefault("capacity", LikenessLicense.Capacity.ADULT)
+    if capacity not in LikenessLicense.Capacity.values:
+        raise ValidationFailed("Capacity is adult, minor or deceased.", field="capacity")
+    if capacity == LikenessLicense.Capacity.MINOR:
+        birth = t.get("talent_birth_date")
+        if not isinstance(birth, date):
+            raise ValidationFailed("A minor's license needs the talent's date of birth.", field="talent_birth_date")
+        cap = minor_term_cap(starts_on=starts_on, birth_date=birth)
+        if ends_on > cap:
+            raise ValidationFailed(f"A minor's license ends by their 18th birthday and within five years: "
+                                   f"{cap.isoformat()} at the latest.", field="ends_on")
+    elif ends_on > add_years(starts_on, settings.BESPOKE_LICENSE_MAX_YEARS):
+        raise ValidationFailed(f"A license lasts at most {settings.BESPOKE_LICENSE_MAX_YEARS} years.", field="ends_on")
+    if capacity != LikenessLicense.Capacity.ADULT and t.get("representative") is None:
+        raise ValidationFailed("Name the guardian or estate representative who signs.", field="representative")
+    if capacity == LikenessLicense.Capacity.ADULT:
+        t["representative"] = None
+    representation = t.setdefault("representation", LikenessLicense.Representation.NONE)
+    if representation not in LikenessLicense.Representation.values:
+        raise ValidationFailed("Representation is none, counsel or union.", field="representation")
+    t["representation_detail"] = " ".join(str(t.get("representation_detail") or "").split())
+    if representation != LikenessLicense.Representation.NONE and not t["representation_detail"]:
+        raise ValidationFailed("Name the counsel or the union agreement.", field="representation_detail")
+    if t.get("compensation_basis") not in LikenessLicense.CompensationBasis.values:
+        raise ValidationFailed("Compensation basis is flat, per_render or per_day.", field="compensation_basis")
+    try:
+        t["compensation_rate"] = Decimal(str(t.get("compensation_rate"))).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        raise ValidationFailed("The compensation rate is an amount such as 1500.00.", field="compensation_rate") from None
+    if t["compensation_rate"] < 0 or t["compensation_rate"] >= Decimal("1e10"):
+        raise ValidationFailed("The compensation rate is a positive amount.", field="compensation_rate")
+    if not _CURRENCY.match(str(t.get("compensation_currency") or "")):
+        raise ValidationFailed("The currency is an ISO 4217 code such as EUR or USD.", field="compensation_currency")
+    unknown = set(t) - set(LICENSE_FIELDS)
     if unknown:
-        raise ValidationFailed(f"Unknown content categories: {', '.join(unknown)}.", field="excluded_categories")
-    text = render_license_text(talent_name=talent.display_name, licensee_name=licensee.name,
-                               use_description=use_description, permitted_media=media, starts_on=starts_on,
-                               ends_on=ends_on, max_renders=max_renders, excluded_categories=excluded,
-                               allows_likeness_model=allows_likeness_model)
-    license = LikenessLicense.objects.create(
-        talent=talent, licensee=licensee, use_description=use_description, permitted_media=media,
-        starts_on=starts_on, ends_on=ends_on, max_renders=max_renders, excluded_categories=excluded,
-        allows_likeness_model=allows_likeness_model, text=text, text_sha256=text_sha256(text), drafted_by=acting_user,
-    )
+        raise ValidationFailed(f"Unknown license terms: {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
+    return t
+
+
+def _create_license(*, talent: Talent, licensee: Organization, terms: dict[str, Any], version: int,
+                    previous: LikenessLicense | None, acting_user: AbstractBaseUser) -> LikenessLicense:
+    terms = _clean_terms(terms)
+    text = render_license_text(LicenseTerms(
+        talent_name=talent.display_name, licensee_name=licensee.name, version=version,
+        **{k: v for k, v in terms.items() if k in LicenseTerms.__dataclass_fields__}))
+    license = LikenessLicense.objects.create(talent=talent, licensee=licensee, version=version, previous=previous,
+                                             text=text, text_sha256=text_sha256(text), drafted_by=acting_user, **terms)
     audit_append(action="license.drafted", actor=user_actor(acting_user), subject=f"license:{license.id}",
-                 data={"talent": str(talent.id), "licensee": str(licensee.id), "text_sha256": license.text_sha256})
+                 data={"talent": str(talent.id), "licensee": str(licensee.id), "version": version,
+                       "previous": str(previous.id) if previous else None, "text_sha256": license.text_sha256})
     return license
+
+
+@transaction.atomic
+def license_draft(*, talent: Talent, licensee: Organization, acting_user: AbstractBaseUser, **terms: Any) -> LikenessLicense:
+    """Draft a license from its structured terms (see LICENSE_FIELDS); only the licensee's legal staff draft."""
+    if not _is_legal(acting_user, licensee):
+        raise NotAllowed("Only the licensee's legal staff can draft its licenses.")
+    return _create_license(talent=talent, licensee=licensee, terms=terms, version=1, previous=None, acting_user=acting_user)
+
+
+@transaction.atomic
+def license_amend(*, license: LikenessLicense, changes: dict[str, Any], acting_user: AbstractBaseUser) -> LikenessLicense:
+    """Draft the next version; it supersedes this one when it is countersigned."""
+    license = _locked(license)
+    if not _is_legal(acting_user, license.licensee):
+        raise NotAllowed("Only the licensee's legal staff can amend its licenses.")
+    next_status(license, "amend")
+    if LikenessLicense.objects.filter(previous=license).exists():
+        raise InvalidTransition("An amendment of this license is already in progress.")
+    terms = {name: getattr(license, name) for name in LICENSE_FIELDS}
+    terms.update(changes)
+    return _create_license(talent=license.talent, licensee=license.licensee, terms=terms, version=license.version + 1,
+                           previous=license, acting_user=acting_user)
 
 
 def _locked(license: LikenessLicense) -> LikenessLicense:
-    return LikenessLicense.objects.select_for_update().get(pk=license.pk)
+    """Lock the row and refresh the caller's instance in place, so it sees what was decided."""
+    license.refresh_from_db(from_queryset=LikenessLicense.objects.select_for_update())
+    return license
 
 
-def _record_signature(license: LikenessLicense, prefix: str, *, text_sha256_seen: str, ip_address: str | None,
-                      acting_user: AbstractBaseUser, action: str) -> None:
-    """Store who signed, when, from where, and the exact text hash they signed."""
-    if text_sha256_seen != license.text_sha256 or text_sha256(license.text) != license.text_sha256:
-        raise ValidationFailed("The license text changed since it was shown; read it again before signing.",
-                               field="text_sha256")
-    fields = {"at": timezone.now(), "by": acting_user, "ip": ip_address, "sha256": license.text_sha256}
-    for suffix, value in fields.items():
-        setattr(license, f"{prefix}_{suffix}", value)
-    license.save(update_fields=[f"{prefix}_{suffix}" for suffix in fields])
-    audit_append(action=action, actor=user_actor(acting_user), subject=f"license:{license.id}",
-                 data={"text_sha256": license.text_sha256})
+def _move(license: LikenessLicense, action: str, actor: str, data: dict[str, Any] | None = None) -> None:
+    license.status = next_status(license, action)
+    license.status_changed_at = timezone.now()
+    license.save(update_fields=["status", "status_changed_at"])
+    audit_append(action=f"license.{license.status}", actor=actor, subject=f"license:{license.id}", data=data or {})
 
 
 @transaction.atomic
-def license_sign(*, license: LikenessLicense, text_sha256_seen: str, ip_address: str | None,
-                 acting_user: AbstractBaseUser) -> LikenessLicense:
+def license_offer(*, license: LikenessLicense, acting_user: AbstractBaseUser) -> LikenessLicense:
     license = _locked(license)
-    if acting_user.pk != license.talent.user_id:
-        raise NotAllowed("Only the talent named in a license can sign it.")
-    if hasattr(license, "revocation"):
-        raise InvalidTransition("This license was revoked.")
-    if license.talent_signed_at:
-        raise InvalidTransition("The talent already signed this license.")
-    _record_signature(license, "talent_signed", text_sha256_seen=text_sha256_seen, ip_address=ip_address,
-                      acting_user=acting_user, action="license.signed_by_talent")
+    if not _is_legal(acting_user, license.licensee):
+        raise NotAllowed("Only the licensee's legal staff can offer its licenses.")
+    _move(license, "offer", user_actor(acting_user))
+    return license
+
+
+@dataclass(frozen=True)
+class SignatureContext:
+    """How the signer was authenticated and what they saw: the e-signature evidence."""
+
+    text_sha256_seen: str
+    disclosure_accepted: bool
+    authentication_method: str
+    ip_address: str | None = None
+    user_agent: str = ""
+    disclosure_version: str = DISCLOSURE_VERSION
+
+
+def talent_side_role(license: LikenessLicense) -> str:
+    return {LikenessLicense.Capacity.ADULT: SignatureEvent.Role.TALENT,
+            LikenessLicense.Capacity.MINOR: SignatureEvent.Role.GUARDIAN,
+            LikenessLicense.Capacity.DECEASED: SignatureEvent.Role.ESTATE}[license.capacity]
+
+
+def talent_side_signer_id(license: LikenessLicense) -> object:
+    return license.talent.user_id if license.capacity == LikenessLicense.Capacity.ADULT else license.representative_id
+
+
+def _record_signature(license: LikenessLicense, role: str, context: SignatureContext, acting_user: AbstractBaseUser,
+                      intent: str) -> SignatureEvent:
+    if context.text_sha256_seen != license.text_sha256 or text_sha256(license.text) != license.text_sha256:
+        raise ValidationFailed("The license text changed since it was shown; read it again before signing.",
+                               field="text_sha256")
+    if not context.disclosure_accepted or context.disclosure_version != DISCLOSURE_VERSION:
+        raise ValidationFailed("Accept the current electronic-records disclosure before signing.",
+                               field="disclosure_accepted")
+    now = timezone.now()
+    return SignatureEvent.objects.create(
+        license=license, role=role, signer=acting_user, signed_at=now, ip_address=context.ip_address,
+        user_agent=context.user_agent[:500], authentication_method=context.authentication_method,
+        disclosure_version=context.disclosure_version, disclosure_accepted_at=now, document_sha256=license.text_sha256,
+        intent=intent)
+
+
+@transaction.atomic
+def license_sign(*, license: LikenessLicense, context: SignatureContext, acting_user: AbstractBaseUser) -> LikenessLicense:
+    """The talent (or a minor's guardian, or the estate) signs the exact text they were shown."""
+    license = _locked(license)
+    if acting_user.pk != talent_side_signer_id(license):
+        raise NotAllowed("Only the talent named in a license (or their guardian or estate) can sign it.")
+    next_status(license, "sign")
+    event = _record_signature(license, talent_side_role(license), context, acting_user,
+                              intent="I have read this license and sign it")
+    _move(license, "sign", user_actor(acting_user), {"role": event.role, "text_sha256": license.text_sha256,
+                                                     "authentication": context.authentication_method})
     return license
 
 
 @transaction.atomic
-def license_countersign(*, license: LikenessLicense, text_sha256_seen: str, ip_address: str | None,
+def license_countersign(*, license: LikenessLicense, context: SignatureContext,
                         acting_user: AbstractBaseUser) -> LikenessLicense:
+    """Legal countersigns; an amendment supersedes the version it amends at this moment."""
     license = _locked(license)
     if not _is_legal(acting_user, license.licensee):
         raise NotAllowed("Only the licensee's legal staff can countersign.")
-    if hasattr(license, "revocation"):
-        raise InvalidTransition("This license was revoked.")
-    if not license.talent_signed_at:
-        raise InvalidTransition("The talent must sign before legal countersigns.")
-    if license.countersigned_at:
-        raise InvalidTransition("This license is already countersigned.")
-    _record_signature(license, "countersigned", text_sha256_seen=text_sha256_seen, ip_address=ip_address,
-                      acting_user=acting_user, action="license.countersigned")
+    next_status(license, "countersign")
+    _record_signature(license, SignatureEvent.Role.LICENSEE, context, acting_user, intent="Countersigned for the licensee")
+    _move(license, "countersign", user_actor(acting_user), {"text_sha256": license.text_sha256,
+                                                            "authentication": context.authentication_method})
+    if license.previous_id:
+        previous = _locked(license.previous)
+        if previous.status in (LikenessLicense.Status.COUNTERSIGNED, LikenessLicense.Status.SUSPENDED):
+            _move(previous, "supersede", user_actor(acting_user), {"by": str(license.id)})
+    return license
+
+
+@transaction.atomic
+def license_suspend(*, license: LikenessLicense, reason: str, note: str, acting_user: AbstractBaseUser) -> LicenseSuspension:
+    """Pause a license (a strike, a dispute): the gate refuses while it lasts; nothing is revoked."""
+    license = _locked(license)
+    if not _is_legal(acting_user, license.licensee) and acting_user.pk != talent_side_signer_id(license):
+        raise NotAllowed("Only the talent or the licensee's legal staff can suspend this license.")
+    if reason not in LicenseSuspension.Reason.values:
+        raise ValidationFailed("The reason is strike, dispute or other.", field="reason")
+    _move(license, "suspend", user_actor(acting_user), {"reason": reason})
+    return LicenseSuspension.objects.create(license=license, reason=reason, note=note.strip(), suspended_by=acting_user)
+
+
+@transaction.atomic
+def license_resume(*, license: LikenessLicense, acting_user: AbstractBaseUser) -> LikenessLicense:
+    license = _locked(license)
+    if not _is_legal(acting_user, license.licensee):
+        raise NotAllowed("Only the licensee's legal staff can lift a suspension.")
+    _move(license, "resume", user_actor(acting_user))
+    LicenseSuspension.objects.filter(license=license, lifted_at__isnull=True).update(lifted_at=timezone.now(),
+                                                                                   lifted_by=acting_user)
     return license
 
 
@@ -203,21 +359,37 @@ def license_revoke(*, license: LikenessLicense, reason: str, acting_user: Abstra
     """Revoke at once. Takes the license lock that publication takes (invariant 1), so the
     list of already-published outputs recorded here is exact."""
     license = _locked(license)
-    if acting_user.pk != license.talent.user_id and not _is_legal(acting_user, license.licensee):
+    if acting_user.pk not in (license.talent.user_id, license.representative_id) and \
+            not _is_legal(acting_user, license.licensee):
         raise NotAllowed("Only the talent or the licensee's legal staff can revoke this license.")
-    if LicenseRevocation.objects.filter(license=license).exists():
-        raise InvalidTransition("This license is already revoked.")
     if not reason.strip():
         raise ValidationFailed("Give a reason for the revocation.", field="reason")
+    next_status(license, "revoke")
     published = list(LicenseUse.objects.filter(license=license).order_by("published_at", "id")
                      .values_list("output_ref", flat=True))
     revocation = LicenseRevocation.objects.create(license=license, revoked_by=acting_user, reason=reason.strip(),
                                                   published_outputs=published)
-    audit_append(action="license.revoked", actor=user_actor(acting_user), subject=f"license:{license.id}",
-                 data={"published_outputs": published})
+    _move(license, "revoke", user_actor(acting_user), {"published_outputs": published})
     likeness_models_retire(talent_id=license.talent_id, licensee_id=license.licensee_id, reason="license_revoked",
                            actor=user_actor(acting_user))
     return revocation
+
+
+def licenses_expire(*, actor: str, today: date | None = None) -> list[str]:
+    """Record the expiry of executed licenses past their end date (the gate refuses them already)."""
+    today = today or timezone.localdate()
+    expired = []
+    for license_id in LikenessLicense.objects.filter(
+            status__in=[LikenessLicense.Status.COUNTERSIGNED, LikenessLicense.Status.SUSPENDED],
+            ends_on__lt=today).values_list("id", flat=True):
+        with transaction.atomic():
+            license = LikenessLicense.objects.select_for_update().get(pk=license_id)
+            if license.ends_on < today and license.status in TRANSITIONS["expire"][0]:
+                _move(license, "expire", actor, {"ended_on": license.ends_on.isoformat()})
+                likeness_models_retire(talent_id=license.talent_id, licensee_id=license.licensee_id,
+                                       reason="license_lapsed", actor=actor)
+                expired.append(str(license.id))
+    return expired
 
 
 def reference_photo_add(*, talent: Talent, data: bytes, filename: str, acting_user: AbstractBaseUser) -> ReferencePhoto:
@@ -255,7 +427,7 @@ def talent_erase(*, talent: Talent, acting_user: AbstractBaseUser) -> dict[str, 
         raise NotAllowed("Only the talent can erase their data.")
     actor = user_actor(acting_user)
     revoked = []
-    for license in LikenessLicense.objects.filter(talent=talent, revocation__isnull=True):
+    for license in LikenessLicense.objects.filter(talent=talent, status__in=TRANSITIONS["revoke"][0]):
         license_revoke(license=license, reason="Erasure requested by the talent.", acting_user=acting_user)
         revoked.append(str(license.id))
     destroyed = likeness_models_destroy_for_talent(talent_id=talent.id, reason="erasure", actor=actor)

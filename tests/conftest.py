@@ -101,9 +101,25 @@ def personas(db, django_user_model) -> Personas:  # type: ignore[no-untyped-def]
     return Personas(**users, studio=studio, other_studio=other, talent=talent)
 
 
-def make_license(personas: Personas, *, verified: bool = True, signed: bool = True, countersigned: bool = True,
-                 starts_in_days: int = 0, days: int = 365, max_renders: int = 5, media: tuple[str, ...] = ("video",),
-                 excluded: tuple[str, ...] = ("political", "sexual")):  # type: ignore[no-untyped-def]
+LICENSE_TERMS = {
+    "project": "Night Market", "role": "Mara",
+    "use_description": "Lead role 'Mara' in the short film Night Market: walking and close-up scenes.",
+    "territories": ["worldwide"], "languages": ["en"], "compensation_basis": "per_render",
+    "compensation_rate": "250.00", "compensation_currency": "EUR",
+}
+
+
+def sign_context(license, method: str = "mfa"):  # type: ignore[no-untyped-def]
+    from consent.services import SignatureContext
+
+    return SignatureContext(text_sha256_seen=license.text_sha256, disclosure_accepted=True, authentication_method=method,
+                            ip_address="192.0.2.1", user_agent="pytest")
+
+
+def make_license(personas: Personas, *, verified: bool = True, offered: bool = True, signed: bool = True,
+                 countersigned: bool = True, starts_in_days: int = 0, days: int = 365, max_renders: int = 5,
+                 media: tuple[str, ...] = ("video",), excluded: tuple[str, ...] = ("political", "sexual"),
+                 **terms: object):  # type: ignore[no-untyped-def]
     from django.utils import timezone
 
     from consent import services
@@ -116,16 +132,16 @@ def make_license(personas: Personas, *, verified: bool = True, signed: bool = Tr
     today = timezone.localdate()
     license = services.license_draft(
         talent=personas.talent, licensee=personas.studio, acting_user=personas.erin,
-        use_description="Lead role 'Mara' in the short film Night Market: walking and close-up scenes.",
-        permitted_media=list(media), starts_on=today + timedelta(days=starts_in_days),
-        ends_on=today + timedelta(days=starts_in_days + days), max_renders=max_renders, excluded_categories=list(excluded),
+        **{**LICENSE_TERMS, "permitted_media": list(media), "starts_on": today + timedelta(days=starts_in_days),
+           "ends_on": today + timedelta(days=starts_in_days + days), "max_renders": max_renders,
+           "excluded_categories": list(excluded), **terms},
     )
+    if offered:
+        license = services.license_offer(license=license, acting_user=personas.erin)
     if signed:
-        license = services.license_sign(license=license, text_sha256_seen=license.text_sha256, ip_address="192.0.2.1",
-                                         acting_user=personas.alice)
+        license = services.license_sign(license=license, context=sign_context(license), acting_user=personas.alice)
     if countersigned:
-        license = services.license_countersign(license=license, text_sha256_seen=license.text_sha256,
-                                               ip_address="192.0.2.2", acting_user=personas.dana)
+        license = services.license_countersign(license=license, context=sign_context(license), acting_user=personas.dana)
     return license
 
 

@@ -11,7 +11,7 @@ from audit.models import AuditEvent
 from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
 from consent import services
 from consent.models import LicenseUse, LikenessLicense
-from tests.conftest import make_license
+from tests.conftest import LICENSE_TERMS, make_license, sign_context
 
 pytestmark = pytest.mark.django_db
 
@@ -34,13 +34,17 @@ def test_only_legal_staff_verify_identity(personas):
     assert verification.status == "pending"
 
 
+def _terms(**changes):  # type: ignore[no-untyped-def]
+    today = timezone.localdate()
+    return {**LICENSE_TERMS, "permitted_media": ["video"], "starts_on": today, "ends_on": today + timedelta(days=30),
+            "max_renders": 3, "excluded_categories": [], **changes}
+
+
 def test_a_vague_license_is_refused_and_nothing_is_stored(personas):
     before = (LikenessLicense.objects.count(), AuditEvent.objects.count())
-    today = timezone.localdate()
     with pytest.raises(ValidationFailed) as error:
-        services.license_draft(talent=personas.talent, licensee=personas.studio, use_description="any use",
-                               permitted_media=["video"], starts_on=today, ends_on=today + timedelta(days=30),
-                               max_renders=3, excluded_categories=[], acting_user=personas.erin)
+        services.license_draft(talent=personas.talent, licensee=personas.studio, acting_user=personas.erin,
+                               **_terms(use_description="any use"))
     assert error.value.field == "use_description"
     assert (LikenessLicense.objects.count(), AuditEvent.objects.count()) == before
 
@@ -48,47 +52,77 @@ def test_a_vague_license_is_refused_and_nothing_is_stored(personas):
 @pytest.mark.parametrize("change, field", [
     ({"permitted_media": ["hologram"]}, "permitted_media"),
     ({"ends_on_days": 0}, "ends_on"),
+    ({"ends_on_days": 11 * 366}, "ends_on"),
+    ({"ends_on": None}, "ends_on"),
     ({"max_renders": 0}, "max_renders"),
     ({"excluded_categories": ["sexual", "mystery"]}, "excluded_categories"),
+    ({"territories": ["France"]}, "territories"),
+    ({"languages": []}, "languages"),
+    ({"project": " "}, "project"),
+    ({"compensation_currency": "euro"}, "compensation_currency"),
+    ({"compensation_rate": "a lot"}, "compensation_rate"),
+    ({"compensation_basis": "vibes"}, "compensation_basis"),
+    ({"representation": "counsel"}, "representation_detail"),
+    ({"capacity": "minor"}, "talent_birth_date"),
+    ({"capacity": "deceased"}, "representative"),
+    ({"perpetual": True}, "perpetual"),
 ])
-def test_license_terms_are_validated(personas, change, field):
+def test_license_terms_are_validated_with_the_field_named(personas, change, field):
     today = timezone.localdate()
-    terms = {"use_description": "Lead role in the short film Night Market, walking and close-up scenes.",
-             "permitted_media": ["video"], "starts_on": today, "ends_on": today + timedelta(days=change.pop("ends_on_days", 30)),
-             "max_renders": 3, "excluded_categories": []}
-    terms.update(change)
+    if "ends_on_days" in change:
+        change["ends_on"] = today + timedelta(days=change.pop("ends_on_days"))
     with pytest.raises(ValidationFailed) as error:
-        services.license_draft(talent=personas.talent, licensee=personas.studio, acting_user=personas.erin, **terms)
+        services.license_draft(talent=personas.talent, licensee=personas.studio, acting_user=personas.erin,
+                               **_terms(**change))
     assert error.value.field == field
+    assert not LikenessLicense.objects.exists()
+
+
+def test_a_minors_license_is_signed_by_the_guardian_and_capped_at_eighteen(personas, django_user_model):
+    guardian = django_user_model.objects.create_user(username="guardian", password="pw-guardian")
+    today = timezone.localdate()
+    birth = today.replace(year=today.year - 16)
+    with pytest.raises(ValidationFailed, match="18th birthday"):
+        services.license_draft(talent=personas.talent, licensee=personas.studio, acting_user=personas.erin, **_terms(
+            capacity="minor", talent_birth_date=birth, representative=guardian, ends_on=today + timedelta(days=3 * 365)))
+    license = services.license_draft(talent=personas.talent, licensee=personas.studio, acting_user=personas.erin,
+                                     **_terms(capacity="minor", talent_birth_date=birth, representative=guardian))
+    services.license_offer(license=license, acting_user=personas.erin)
+    with pytest.raises(NotAllowed):
+        services.license_sign(license=license, context=sign_context(license), acting_user=personas.alice)
+    services.license_sign(license=license, context=sign_context(license), acting_user=guardian)
+    assert license.signatures.get().role == "guardian"
 
 
 def test_only_the_licensee_legal_staff_draft(personas):
-    today = timezone.localdate()
     with pytest.raises(NotAllowed):
-        services.license_draft(talent=personas.talent, licensee=personas.studio, acting_user=personas.bob,
-                               use_description="Lead role in the short film Night Market, walking and close-up scenes.",
-                               permitted_media=["video"], starts_on=today, ends_on=today + timedelta(days=3),
-                               max_renders=1, excluded_categories=[])
+        services.license_draft(talent=personas.talent, licensee=personas.studio, acting_user=personas.bob, **_terms())
 
 
-def test_signing_binds_the_text_the_talent_saw(personas):
+def test_signing_binds_the_text_and_the_disclosure_the_talent_saw(personas):
     license = make_license(personas, signed=False, countersigned=False)
     with pytest.raises(ValidationFailed, match="changed"):
-        services.license_sign(license=license, text_sha256_seen="0" * 64, ip_address=None, acting_user=personas.alice)
+        services.license_sign(license=license, context=services.SignatureContext(
+            text_sha256_seen="0" * 64, disclosure_accepted=True, authentication_method="mfa"), acting_user=personas.alice)
+    with pytest.raises(ValidationFailed, match="disclosure"):
+        services.license_sign(license=license, context=services.SignatureContext(
+            text_sha256_seen=license.text_sha256, disclosure_accepted=False, authentication_method="mfa"),
+            acting_user=personas.alice)
     with pytest.raises(NotAllowed):
-        services.license_sign(license=license, text_sha256_seen=license.text_sha256, ip_address=None, acting_user=personas.bob)
-    signed = services.license_sign(license=license, text_sha256_seen=license.text_sha256, ip_address="192.0.2.7",
-                                   acting_user=personas.alice)
-    assert signed.talent_signed_sha256 == license.text_sha256 and signed.talent_signed_ip == "192.0.2.7"
+        services.license_sign(license=license, context=sign_context(license), acting_user=personas.bob)
+    assert not license.signatures.exists()
+    services.license_sign(license=license, context=sign_context(license), acting_user=personas.alice)
+    event = license.signatures.get()
+    assert (event.role, event.document_sha256, event.ip_address, event.authentication_method, event.disclosure_version) == (
+        "talent", license.text_sha256, "192.0.2.1", "mfa", "2026-11")
     with pytest.raises(InvalidTransition):
-        services.license_sign(license=license, text_sha256_seen=license.text_sha256, ip_address=None, acting_user=personas.alice)
+        services.license_sign(license=license, context=sign_context(license), acting_user=personas.alice)
 
 
 def test_countersigning_needs_the_talent_signature_first(personas):
     license = make_license(personas, signed=False, countersigned=False)
-    with pytest.raises(InvalidTransition, match="talent must sign"):
-        services.license_countersign(license=license, text_sha256_seen=license.text_sha256, ip_address=None,
-                                     acting_user=personas.dana)
+    with pytest.raises(InvalidTransition, match="talent signed"):
+        services.license_countersign(license=license, context=sign_context(license), acting_user=personas.dana)
 
 
 def test_revocation_lists_the_outputs_already_published(personas, active_license):
@@ -112,9 +146,9 @@ def test_revocation_is_for_the_talent_or_licensee_legal_only_and_happens_once(pe
 
 def test_every_state_change_writes_one_audit_event(personas):
     before = AuditEvent.objects.count()
-    license = make_license(personas)  # request + decide verification, draft, sign, countersign
-    assert AuditEvent.objects.count() == before + 5
-    actions = list(AuditEvent.objects.order_by("-seq").values_list("action", flat=True)[:5])
-    assert actions == ["license.countersigned", "license.signed_by_talent", "license.drafted",
+    license = make_license(personas)  # request + decide verification, draft, offer, sign, countersign
+    assert AuditEvent.objects.count() == before + 6
+    actions = list(AuditEvent.objects.order_by("-seq").values_list("action", flat=True)[:6])
+    assert actions == ["license.countersigned", "license.signed", "license.offered", "license.drafted",
                        "identity.verification_approved", "identity.verification_requested"]
-    assert license.countersigned_at is not None
+    assert license.status == "countersigned"

@@ -127,8 +127,7 @@ def _media(settings) -> list[Path]:  # type: ignore[no-untyped-def]
 
 @pytest.mark.django_db
 def test_a_training_job_records_its_loss_and_stores_the_model_sealed(personas, tiny_model, settings):
-    license = make_license(personas, excluded=())
-    LikenessLicense.objects.filter(pk=license.pk).update(allows_likeness_model=True)
+    license = make_license(personas, excluded=(), allows_likeness_model=True)
     _upload_photos(personas)
     job = training.training_job_request(license_id=str(license.id), acting_user=personas.bob,
                                         params={"steps": 30, "num_class_images": 2})
@@ -147,8 +146,7 @@ def test_a_training_job_records_its_loss_and_stores_the_model_sealed(personas, t
 @pytest.mark.django_db
 def test_revocation_during_training_stops_it_and_registers_no_model(personas, tiny_model, settings, monkeypatch):
     settings.BESPOKE_TRAINING_CHECK_SECONDS = 0  # ask the gate at every step
-    license = make_license(personas)
-    LikenessLicense.objects.filter(pk=license.pk).update(allows_likeness_model=True)
+    license = make_license(personas, allows_likeness_model=True)
     _upload_photos(personas)
     job = training.training_job_request(license_id=str(license.id), acting_user=personas.bob,
                                         params={"steps": 20, "prior_preservation": False})
@@ -179,13 +177,13 @@ def test_a_license_without_the_likeness_model_consent_refuses_training(personas,
 
 
 @pytest.mark.django_db
-def test_training_needs_enough_photos_and_the_licensee(personas, active_license):
-    LikenessLicense.objects.filter(pk=active_license.pk).update(allows_likeness_model=True)
+def test_training_needs_enough_photos_and_the_licensee(personas):
+    license = make_license(personas, allows_likeness_model=True)
     _upload_photos(personas, count=2)
     with pytest.raises(ValidationFailed, match="2 reference photos"):
-        training.training_job_request(license_id=str(active_license.id), acting_user=personas.bob)
+        training.training_job_request(license_id=str(license.id), acting_user=personas.bob)
     with pytest.raises(NotAllowed):
-        training.training_job_request(license_id=str(active_license.id), acting_user=personas.charlie)
+        training.training_job_request(license_id=str(license.id), acting_user=personas.charlie)
 
 
 @pytest.mark.parametrize("raw, field", [({"steps": 0}, "steps"), ({"rank": 1.5}, "rank"), ({"learning_rate": 1}, "learning_rate"),
@@ -200,8 +198,7 @@ def test_training_parameters_are_bounded(raw, field):
 @pytest.mark.django_db
 def test_revoking_the_only_license_that_allowed_a_model_destroys_it_and_refuses_renders_needing_it(
         personas, trained, settings, django_capture_on_commit_callbacks):
-    allowing = make_license(personas)
-    LikenessLicense.objects.filter(pk=allowing.pk).update(allows_likeness_model=True)
+    allowing = make_license(personas, allows_likeness_model=True)
     other = make_license(personas)  # in force, but allows no likeness model
     model = _register(allowing, trained.weights)
     assert len(_media(settings)) == 1
@@ -218,8 +215,7 @@ def test_revoking_the_only_license_that_allowed_a_model_destroys_it_and_refuses_
 
 @pytest.mark.django_db
 def test_a_model_survives_while_another_license_still_allows_it(personas, trained):
-    first, second = make_license(personas), make_license(personas)
-    LikenessLicense.objects.filter(pk__in=[first.pk, second.pk]).update(allows_likeness_model=True)
+    first, second = (make_license(personas, allows_likeness_model=True) for _ in range(2))
     model = _register(first, trained.weights)
     consent.license_revoke(license=first, reason="Withdrawn.", acting_user=personas.alice)
     model.refresh_from_db()
@@ -231,8 +227,7 @@ def test_a_model_survives_while_another_license_still_allows_it(personas, traine
 
 @pytest.mark.django_db
 def test_a_render_with_the_likeness_model_publishes_and_one_of_another_studio_cannot_use_it(personas, trained, tiny_model):
-    license = make_license(personas)
-    LikenessLicense.objects.filter(pk=license.pk).update(allows_likeness_model=True)
+    license = make_license(personas, allows_likeness_model=True)
     model = _register(license, trained.weights)
     job = render.render_job_request(license_id=str(license.id), prompt="sks person waving", params=SMALL_RENDER,
                                     likeness_model_id=str(model.id), acting_user=personas.bob)
@@ -242,8 +237,7 @@ def test_a_render_with_the_likeness_model_publishes_and_one_of_another_studio_ca
 
 @pytest.mark.django_db
 def test_models_of_lapsed_licenses_are_swept(personas, trained, django_capture_on_commit_callbacks):
-    license = make_license(personas)
-    LikenessLicense.objects.filter(pk=license.pk).update(allows_likeness_model=True)
+    license = make_license(personas, allows_likeness_model=True)
     model = _register(license, trained.weights)
     yesterday = timezone.localdate() - timedelta(days=1)
     LikenessLicense.objects.filter(pk=license.pk).update(starts_on=yesterday - timedelta(days=10), ends_on=yesterday)

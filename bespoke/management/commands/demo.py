@@ -63,16 +63,19 @@ class Command(BaseCommand):
 
         today = timezone.localdate()
         license = consent.license_draft(
-            talent=talent, licensee=studio, acting_user=erin,
+            talent=talent, licensee=studio, acting_user=erin, project="Night Market", role="Mara",
             use_description="Lead role 'Mara' in the short film Night Market: walking, talking and close-up scenes.",
-            permitted_media=["video"], starts_on=today, ends_on=today + timedelta(days=365), max_renders=5,
-            excluded_categories=["political", "sexual"], allows_likeness_model=True,
+            permitted_media=["video"], territories=["worldwide"], languages=["en", "fr"], starts_on=today,
+            ends_on=today + timedelta(days=365), max_renders=5, excluded_categories=["political", "sexual"],
+            allows_likeness_model=True, compensation_basis="per_render", compensation_rate="250.00",
+            compensation_currency="EUR",
         )
         self._step("license drafted", actor="erin", license=str(license.id), text_sha256=license.text_sha256)
-        consent.license_sign(license=license, text_sha256_seen=license.text_sha256, ip_address="127.0.0.1", acting_user=alice)
+        consent.license_offer(license=license, acting_user=erin)
+        self._step("license offered to the talent", actor="erin")
+        consent.license_sign(license=license, context=self._signature(license), acting_user=alice)
         self._step("license signed by talent", actor="alice")
-        consent.license_countersign(license=license, text_sha256_seen=license.text_sha256, ip_address="127.0.0.1",
-                                    acting_user=dana)
+        consent.license_countersign(license=license, context=self._signature(license), acting_user=dana)
         self._step("license countersigned by legal", actor="dana")
 
         photos = ReferencePhoto.objects.filter(talent=talent, deleted_at__isnull=True).count()
@@ -135,6 +138,13 @@ class Command(BaseCommand):
         self.stdout.write(f"report written to {out / 'report.json'}")
         if not report["ok"]:
             raise CommandError("the demo did not go as expected; see report.json")
+
+    @staticmethod
+    def _signature(license: Any) -> consent.SignatureContext:
+        # The demo acts for its personas from the command line; the portal and the API
+        # record the real authentication of each signer.
+        return consent.SignatureContext(text_sha256_seen=license.text_sha256, disclosure_accepted=True,
+                                        authentication_method="demo", ip_address="127.0.0.1", user_agent="manage.py demo")
 
     def _step(self, name: str, ok: bool = True, **details: Any) -> None:
         self.steps.append({"step": name, "ok": ok, **details})
