@@ -324,3 +324,35 @@ if PRODUCTION:
 else:
     # Verification and notification mails are printed where `serve` runs.
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+# --- REST API ---------------------------------------------------------------------------
+INSTALLED_APPS += ["rest_framework", "rest_framework.authtoken", "drf_spectacular"]
+REST_FRAMEWORK = {
+    # Token first: an anonymous request is answered 401 with a WWW-Authenticate challenge.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "bespoke.api.permissions.MFAEnrolled"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "bespoke.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "COERCE_DECIMAL_TO_STRING": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Bespoke API",
+    "DESCRIPTION": "Consent, likeness licenses, renders and provenance. Every error body is "
+                   '{"code", "message", "field", "errors"}.',
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "bespoke.api.schema.document_errors"],
+    "ENUM_NAME_OVERRIDES": {
+        "LicenseStatusEnum": "consent.models.LikenessLicense.Status",
+        "VerificationStatusEnum": "consent.models.IdentityVerification.Status",
+        "JobStatusEnum": "generation.models.JobStatus",
+    },
+}

@@ -1,16 +1,25 @@
+from allauth.account import views as account_views
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
 from bespoke import views
 from provenance import views as provenance_views
 
+# The admin signs in through allauth too (verified email, MFA), never through its own form.
+admin.site.login = secure_admin_login(admin.site.login)
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.health, name="health"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The portal's templates link to "login" and "logout"; allauth serves both.
+    path("accounts/login/", account_views.login, name="login"),
+    path("accounts/logout/", account_views.logout, name="logout"),
+    path("accounts/", include("allauth.urls")),
     path("verify/", provenance_views.verify_upload, name="verify"),
     path("verify/consent/<str:license_id>", provenance_views.consent_status_view, name="consent-status"),
+    path("api/v1/", include("bespoke.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("admin/", admin.site.urls),
 ]

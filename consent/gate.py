@@ -29,6 +29,7 @@ from consent.models import (
     LikenessLicense,
     LikenessModel,
     Membership,
+    UseApproval,
 )
 from consent.terms import text_sha256
 
@@ -59,6 +60,7 @@ class Reason(StrEnum):
     EXCLUDED_CONTENT = "excluded_content"
     TRAINING_NOT_PERMITTED = "likeness_model_not_permitted"
     LIKENESS_MODEL_UNAVAILABLE = "likeness_model_unavailable"
+    USE_NOT_APPROVED = "use_not_approved"
     GATE_ERROR = "gate_error"
 
 
@@ -74,6 +76,7 @@ class UseRequest:
     prompt: str
     purpose: Purpose = Purpose.RENDER
     likeness_model_id: str | None = None
+    job_ref: str | None = None  # a requested use; None while it is being requested
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,9 @@ def _evaluate(use: UseRequest, *, lock: bool) -> tuple[Reason | None, str]:
             pk=_uuid_or_none(use.likeness_model_id), talent_id=license.talent_id, licensee_id=license.licensee_id,
             status=LikenessModel.Status.ACTIVE).exists():
         return Reason.LIKENESS_MODEL_UNAVAILABLE, "The likeness model is not available under this license."
+    if license.requires_use_approval and use.job_ref is not None and not UseApproval.objects.filter(
+            license=license, job_ref=use.job_ref, status=UseApproval.Status.APPROVED).exists():
+        return Reason.USE_NOT_APPROVED, "The talent has not approved this use."
     if LicenseUse.objects.filter(license=license).count() >= license.max_renders:
         return Reason.RENDER_LIMIT_REACHED, f"All {license.max_renders} renders allowed by the license are used."
     return None, ""
@@ -247,6 +253,10 @@ def consent_status(*, license_id: str, today: date | None = None) -> ConsentStat
     if state in ("active", "expired", "suspended", "superseded"):
         return ConsentStatus(str(license.id), state, since)
     return ConsentStatus(str(license.id), "not_in_force")
+
+
+def use_requires_approval(*, license_id: str) -> bool:
+    return LikenessLicense.objects.filter(pk=_uuid_or_none(license_id), requires_use_approval=True).exists()
 
 
 def requester_is_licensee(*, user_id: object, license_id: str) -> bool:

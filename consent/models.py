@@ -21,6 +21,7 @@ class Membership(models.Model):
     class Role(models.TextChoices):
         LEGAL = "legal", "Legal"
         PRODUCER = "producer", "Producer"
+        AUDITOR = "auditor", "Auditor (read only)"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
@@ -291,3 +292,27 @@ class LikenessModel(models.Model):
 
     def __str__(self) -> str:
         return f"likeness model {self.id} ({self.status})"
+
+
+class UseApproval(models.Model):
+    """The talent's yes or no to one use, when their license asks to approve each one."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the talent"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    license = models.ForeignKey(LikenessLicense, on_delete=models.PROTECT, related_name="use_approvals")
+    job_ref = models.CharField(max_length=64, unique=True)
+    prompt = models.TextField()
+    params = models.JSONField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"approval of {self.job_ref} ({self.status})"

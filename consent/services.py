@@ -34,6 +34,7 @@ from consent.models import (
     TalentKey,
 )
 from consent.photos import prepare_reference_photo
+from consent.signals import license_revoked
 from consent.vault import vault_delete, vault_put
 from consent.terms import DISCLOSURE_VERSION, LicenseTerms, render_license_text, text_sha256
 
@@ -372,6 +373,8 @@ def license_revoke(*, license: LikenessLicense, reason: str, acting_user: Abstra
     _move(license, "revoke", user_actor(acting_user), {"published_outputs": published})
     likeness_models_retire(talent_id=license.talent_id, licensee_id=license.licensee_id, reason="license_revoked",
                            actor=user_actor(acting_user))
+    license_id, actor = str(license.id), user_actor(acting_user)
+    transaction.on_commit(lambda: license_revoked.send(sender=LikenessLicense, license_id=license_id, actor=actor))
     return revocation
 
 

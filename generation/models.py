@@ -9,6 +9,7 @@ from django.db import models
 
 
 class JobStatus(models.TextChoices):
+    AWAITING_APPROVAL = "awaiting_approval", "Waiting for the talent's approval"
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
@@ -28,7 +29,7 @@ class LeasedJob(models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     params = models.JSONField()
 
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    status = models.CharField(max_length=24, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
     attempt = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField()
     lease_expires_at = models.DateTimeField(null=True, blank=True)

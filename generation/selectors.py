@@ -1,15 +1,34 @@
-"""Reads in generation, scoped to what the caller may see."""
+"""Reads in generation, scoped to what the caller may see (anything else is a 404)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.http import Http404
 
-from generation.models import RenderJob
+from consent.selectors import license_ids_for_user
+from generation.models import LeasedJob, RenderJob, TrainingJob
+
+User = AbstractBaseUser | AnonymousUser
 
 
-def render_jobs_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[RenderJob]:
-    """A producer sees the jobs they requested."""
+def render_jobs_for_user(*, user: User) -> QuerySet[RenderJob]:
+    """Jobs under licenses the caller may see: the talent, and the licensee's members."""
     if not user.is_authenticated:
         return RenderJob.objects.none()
-    return RenderJob.objects.filter(requested_by=user).select_related("output").order_by("-created_at")
+    return (RenderJob.objects.filter(license_id__in=license_ids_for_user(user=user))
+            .select_related("output").order_by("-created_at"))
+
+
+def training_jobs_for_user(*, user: User) -> QuerySet[TrainingJob]:
+    if not user.is_authenticated:
+        return TrainingJob.objects.none()
+    return TrainingJob.objects.filter(license_id__in=license_ids_for_user(user=user)).order_by("-created_at")
+
+
+def job_get_for_user(queryset: QuerySet, job_id: object) -> LeasedJob:
+    try:
+        return queryset.get(pk=job_id)
+    except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404("No such job.") from None

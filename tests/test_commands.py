@@ -95,7 +95,8 @@ def test_production_settings_require_secrets_and_pass_the_deploy_checklist(tmp_p
     assert result.returncode != 0 and "DJANGO_SECRET_KEY" in result.stderr
     env = _clean_env(tmp_path, BESPOKE_MODE="production", DJANGO_ALLOWED_HOSTS="bespoke.example",
                      DJANGO_SECRET_KEY="k" * 20 + "s3cr3t-v4lu3-th4t-is-l0ng-3n0ugh-!x7Qz",
-                     BESPOKE_MASTER_KEY=base64.b64encode(bytes(range(32))).decode())
+                     BESPOKE_MASTER_KEY=base64.b64encode(bytes(range(32))).decode(),
+                     BESPOKE_CACHE_URL="redis://cache.bespoke.example:6379/0")
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
 

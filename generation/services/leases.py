@@ -144,7 +144,7 @@ def job_cancel(job: Job, *, actor: str) -> Job:
         job = type(job).objects.select_for_update().get(pk=job.pk)
         if job.status in LeasedJob.TERMINAL:
             raise InvalidTransition(f"This job already ended ({job.status}).")
-        if job.status == LeasedJob.Status.QUEUED:
+        if job.status in (LeasedJob.Status.QUEUED, LeasedJob.Status.AWAITING_APPROVAL):
             job_finish(job, LeasedJob.Status.CANCELLED, "cancelled", "Cancelled by request.", actor)
         else:
             job.cancel_requested = True

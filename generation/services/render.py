@@ -19,9 +19,11 @@ from django.utils import timezone
 
 from audit.actors import SYSTEM_WORKER, user_actor
 from audit.services import audit_append
-from bespoke.errors import NotAllowed, ValidationFailed
+from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
 from consent import gate
+from consent.approvals import use_approval_decide, use_approval_request
 from consent.likeness import likeness_model_weights
+from consent.selectors import is_licensee_legal
 from generation.models import RenderJob, RenderOutput
 from generation.params import RenderParams, prompt_clean, render_params_parse
 from generation.pipeline.adapters import likeness_adapter
@@ -63,7 +65,8 @@ def model_spec() -> ModelSpec:
 
 def _use(job: RenderJob) -> gate.UseRequest:
     return gate.UseRequest(license_id=str(job.license_id), medium=job.medium, prompt=job.prompt,
-                           likeness_model_id=str(job.likeness_model_id) if job.likeness_model_id else None)
+                           likeness_model_id=str(job.likeness_model_id) if job.likeness_model_id else None,
+                           job_ref=str(job.id))
 
 
 def _gate_refusal(job: RenderJob, stage: gate.Stage) -> tuple[str, str] | None:
@@ -87,15 +90,21 @@ def render_job_request(*, license_id: str, prompt: str, negative_prompt: str = "
         decision = gate.check(use=use, stage=gate.Stage.REQUEST, actor=actor, subject=f"license:{license_id}")
         job = None
         if decision.allowed:
+            needs_approval = gate.use_requires_approval(license_id=str(license_id))
             job = RenderJob.objects.create(
                 license_id=license_id, requested_by=acting_user, medium=MEDIUM_VIDEO, prompt=prompt,
                 negative_prompt=negative_prompt, params=render_params.as_dict(), likeness_model_id=likeness_model_id,
                 max_attempts=settings.BESPOKE_RENDER_MAX_ATTEMPTS,
+                status=RenderJob.Status.AWAITING_APPROVAL if needs_approval else RenderJob.Status.QUEUED,
             )
             audit_append(action="render.requested", actor=actor, subject=job.audit_subject,
                          data={"license": str(license_id), "params": render_params.as_dict(),
-                               "likeness_model": likeness_model_id})
-            enqueue_on_commit(_enqueue, job.id)
+                               "likeness_model": likeness_model_id, "awaits_approval": needs_approval})
+            if needs_approval:
+                use_approval_request(license_id=str(license_id), job_ref=str(job.id), prompt=prompt,
+                                     params=render_params.as_dict(), acting_user=acting_user)
+            else:
+                enqueue_on_commit(_enqueue, job.id)
     if job is None:
         raise gate.ConsentRefused(decision)
     return job
@@ -109,7 +118,27 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
+def render_job_decide(*, job: RenderJob, approve: bool, reason: str, acting_user: AbstractBaseUser) -> RenderJob:
+    """The talent approves (the render is queued) or declines (it is cancelled) one use."""
+    with transaction.atomic():
+        job = RenderJob.objects.select_for_update().get(pk=job.pk)
+        if job.status != RenderJob.Status.AWAITING_APPROVAL:
+            raise InvalidTransition("This render is not waiting for an approval.")
+        use_approval_decide(job_ref=str(job.id), approve=approve, reason=reason, acting_user=acting_user)
+        if approve:
+            job.status = RenderJob.Status.QUEUED
+            job.save(update_fields=["status", "updated_at"])
+            enqueue_on_commit(_enqueue, job.id)
+        else:
+            job_finish(job, RenderJob.Status.CANCELLED, "use_declined", "The talent declined this use.",
+                       user_actor(acting_user))
+    return job
+
+
 def render_job_cancel(*, job: RenderJob, acting_user: AbstractBaseUser) -> RenderJob:
+    """The producer who asked, or the licensee's legal staff, may cancel a render."""
+    if acting_user.pk != job.requested_by_id and not is_licensee_legal(user=acting_user, license_id=job.license_id):
+        raise NotAllowed("Only the producer who asked for this render, or legal, can cancel it.")
     return job_cancel(job, actor=user_actor(acting_user))
 
 
@@ -202,6 +231,20 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return RenderJob.objects.get(pk=job_id)
+
+
+def render_jobs_cancel_for_license(*, license_id: str, actor: str, **_: object) -> list[str]:
+    """Cancel the license's renders that have not started (or await approval) at once;
+    running ones stop at their next consent check."""
+    cancelled = []
+    waiting = (RenderJob.Status.QUEUED, RenderJob.Status.AWAITING_APPROVAL)
+    for job_id in RenderJob.objects.filter(license_id=license_id, status__in=waiting).values_list("id", flat=True):
+        with transaction.atomic():
+            job = RenderJob.objects.select_for_update().get(pk=job_id)
+            if job.status in waiting:
+                job_finish(job, RenderJob.Status.CANCELLED, "license_revoked", "The talent revoked the license.", actor)
+                cancelled.append(str(job.id))
+    return cancelled
 
 
 def render_jobs_reap() -> dict[str, int]:

@@ -2,12 +2,14 @@
 
 from pathlib import Path
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from accounts.services import totp_enrol
 from consent import services as consent
 from consent.models import Membership, Organization, Talent
 from generation.pipeline.single_file import sd15_config_folder
@@ -94,6 +96,7 @@ class Command(BaseCommand):
             if created:
                 user.set_password(DEMO_PASSWORD)
                 user.save(update_fields=["password"])
+            EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
             users[username] = user
         organizations = {}
         for name in (LICENSEE, OTHER_STUDIO):
@@ -107,3 +110,5 @@ class Command(BaseCommand):
             consent.talent_enrol(user=users["alice"], display_name="Alice Avery", acting_user=users["alice"])
         self.stdout.write(f"demo accounts ready (password {DEMO_PASSWORD!r}): talent alice; producers bob "
                           f"({LICENSEE}) and charlie ({OTHER_STUDIO}); legal dana and erin ({LICENSEE})")
+        for username in ("alice", "dana", "erin"):  # legal must use MFA; talent need it to sign
+            self.stdout.write(f"demo TOTP secret for {username}: {totp_enrol(user=users[username])}")

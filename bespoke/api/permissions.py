@@ -1,0 +1,20 @@
+"""API-wide permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from accounts.stepup import MFAEnrolmentRequired, mfa_enrolment_required
+
+
+class MFAEnrolled(BasePermission):
+    """Legal and staff accounts act only once they have an authenticator app, whether they
+    come with a session (also checked by the portal's middleware) or with an API token."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.user.is_authenticated and mfa_enrolment_required(request.user):
+            raise MFAEnrolmentRequired("Set up an authenticator app for your account before using Bespoke.")
+        return True

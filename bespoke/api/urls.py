@@ -1,0 +1,17 @@
+"""The /api/v1/ router: every API route is registered here (the persona matrix test reads it)."""
+
+from rest_framework.routers import DefaultRouter
+
+from consent.api import LicenseViewSet, MeViewSet, TalentViewSet, VerificationViewSet
+from generation.api import RenderViewSet, TrainingViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("talents", TalentViewSet, basename="talent")
+router.register("verifications", VerificationViewSet, basename="verification")
+router.register("licenses", LicenseViewSet, basename="license")
+router.register("renders", RenderViewSet, basename="render")
+router.register("trainings", TrainingViewSet, basename="training")
+router.register("me", MeViewSet, basename="me")
+
+urlpatterns = router.urls

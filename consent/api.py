@@ -1,0 +1,338 @@
+"""REST API for consent: talents and their photos, identity verification, licenses.
+
+Views are thin: they scope through selectors (404 outside scope), ask for step-up
+authentication before high-risk actions, and call one service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from bespoke.api import UUID_PATTERN
+from bespoke.api.idempotency import idempotent
+from bespoke.errors import NotAllowed, ValidationFailed
+from consent import selectors, services
+from consent.certificate import certificate_of_completion, certificate_text
+from consent.export import talent_export
+from consent.lifecycle import effective_state
+from consent.models import IdentityVerification, LikenessLicense, Membership, Organization, SignatureEvent, Talent
+from consent.terms import DISCLOSURE_VERSION, ELECTRONIC_RECORDS_DISCLOSURE
+
+
+def step_up(request: Request) -> str:
+    """High-risk actions need a fresh, MFA-backed authentication (see accounts.stepup)."""
+    from accounts.stepup import require_step_up
+
+    return require_step_up(request._request, require_mfa=True)
+
+
+def signature_context(request: Request, data: dict[str, Any], method: str) -> services.SignatureContext:
+    return services.SignatureContext(
+        text_sha256_seen=data["text_sha256"], disclosure_accepted=data["disclosure_accepted"],
+        authentication_method=method, ip_address=request.META.get("REMOTE_ADDR"),
+        user_agent=request.headers.get("User-Agent", ""), disclosure_version=data["disclosure_version"])
+
+
+# --- serializers -----------------------------------------------------------------------
+
+class TalentOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Talent
+        fields = ["id", "display_name", "created_at"]
+
+
+class PhotoInput(serializers.Serializer):
+    photo = serializers.FileField(max_length=200, allow_empty_file=True)
+
+
+class PhotoOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class VerificationOutput(serializers.ModelSerializer):
+    class Meta:
+        model = IdentityVerification
+        fields = ["id", "talent", "method", "status", "requested_at", "decided_at", "decision_note"]
+
+
+class VerificationInput(serializers.Serializer):
+    method = serializers.ChoiceField(choices=IdentityVerification.Method.choices)
+
+
+class VerificationDecisionInput(serializers.Serializer):
+    approve = serializers.BooleanField()
+    note = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
+
+
+class SignatureOutput(serializers.ModelSerializer):
+    class Meta:
+        model = SignatureEvent
+        fields = ["role", "signed_at", "authentication_method", "disclosure_version", "document_sha256", "intent"]
+
+
+class LicenseOutput(serializers.ModelSerializer):
+    state = serializers.SerializerMethodField()
+    signatures = SignatureOutput(many=True, read_only=True)
+
+    class Meta:
+        model = LikenessLicense
+        fields = ["id", "version", "previous", "status", "state", "talent", "licensee", "project", "role",
+                  "use_description", "permitted_media", "territories", "languages", "dubbing", "advertising",
+                  "interactive", "derivatives", "allows_likeness_model", "excluded_categories",
+                  "requires_use_approval", "max_renders", "starts_on", "ends_on", "capacity", "representation",
+                  "representation_detail", "compensation_basis", "compensation_rate", "compensation_currency",
+                  "text", "text_sha256", "created_at", "signatures"]
+
+    def get_state(self, license: LikenessLicense) -> str:
+        return effective_state(license, timezone.localdate())
+
+
+class LicenseInput(serializers.Serializer):
+    talent = serializers.UUIDField()
+    licensee = serializers.UUIDField()
+    project = serializers.CharField(max_length=200)
+    role = serializers.CharField(max_length=200)
+    use_description = serializers.CharField(max_length=4000)
+    permitted_media = serializers.ListField(child=serializers.CharField(max_length=16), max_length=8)
+    territories = serializers.ListField(child=serializers.CharField(max_length=16), max_length=300)
+    languages = serializers.ListField(child=serializers.CharField(max_length=16), max_length=100)
+    dubbing = serializers.BooleanField(default=False)
+    advertising = serializers.BooleanField(default=False)
+    interactive = serializers.BooleanField(default=False)
+    derivatives = serializers.BooleanField(default=False)
+    allows_likeness_model = serializers.BooleanField(default=False)
+    excluded_categories = serializers.ListField(child=serializers.CharField(max_length=32), max_length=32, default=list)
+    requires_use_approval = serializers.BooleanField(default=False)
+    max_renders = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    starts_on = serializers.DateField()
+    ends_on = serializers.DateField()
+    capacity = serializers.ChoiceField(choices=LikenessLicense.Capacity.choices, default="adult")
+    talent_birth_date = serializers.DateField(required=False, allow_null=True, default=None)
+    representative = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    representation = serializers.ChoiceField(choices=LikenessLicense.Representation.choices, default="none")
+    representation_detail = serializers.CharField(max_length=200, allow_blank=True, default="")
+    compensation_basis = serializers.ChoiceField(choices=LikenessLicense.CompensationBasis.choices)
+    compensation_rate = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    compensation_currency = serializers.RegexField(r"^[A-Z]{3}$", help_text="ISO 4217, e.g. EUR")
+
+
+class AmendInput(serializers.Serializer):
+    changes = serializers.DictField(help_text="The terms to change, named as in a license draft.")
+
+
+class SignInput(serializers.Serializer):
+    text_sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="The SHA-256 of the text the signer read.")
+    disclosure_accepted = serializers.BooleanField()
+    disclosure_version = serializers.CharField(max_length=32, default=DISCLOSURE_VERSION)
+
+
+class RevokeInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class SuspendInput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=["strike", "dispute", "other"])
+    note = serializers.CharField(max_length=2000, allow_blank=True, default="")
+
+
+class RevocationOutput(serializers.Serializer):
+    license = serializers.UUIDField(source="license_id")
+    revoked_at = serializers.DateTimeField()
+    published_outputs = serializers.ListField(child=serializers.CharField())
+    not_undone = serializers.SerializerMethodField()
+
+    def get_not_undone(self, _: Any) -> str:
+        return ("Revocation stops every further render at once. Outputs already delivered before it are listed "
+                "here and are not recalled by it.")
+
+
+def _validated(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+# --- views -----------------------------------------------------------------------------
+
+class TalentViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    serializer_class = TalentOutput
+    lookup_value_regex = UUID_PATTERN
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.talents_for_user(user=self.request.user)
+
+    @extend_schema(request={"multipart/form-data": PhotoInput}, responses={201: PhotoOutput})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def photos(self, request: Request, pk: str) -> Response:
+        talent = selectors.talent_get_for_user(user=request.user, talent_id=pk)
+        upload = _validated(PhotoInput, request)["photo"]
+        photo = services.reference_photo_add(talent=talent, data=upload.read(), filename=upload.name,
+                                             acting_user=request.user)
+        return Response(PhotoOutput(photo).data, status=status.HTTP_201_CREATED)
+
+
+class VerificationViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    serializer_class = VerificationOutput
+    lookup_value_regex = UUID_PATTERN
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.verifications_for_user(user=self.request.user)
+
+    @extend_schema(request=VerificationInput, responses={201: VerificationOutput})
+    def create(self, request: Request) -> Response:
+        talent = Talent.objects.filter(user=request.user).first()
+        if talent is None:
+            raise NotAllowed("Only an enrolled talent can ask for their identity to be verified.")
+        data = _validated(VerificationInput, request)
+        return idempotent(request, lambda: Response(VerificationOutput(services.identity_verification_request(
+            talent=talent, method=data["method"], acting_user=request.user)).data, status=status.HTTP_201_CREATED))
+
+    @extend_schema(request=VerificationDecisionInput, responses=VerificationOutput)
+    @action(detail=True, methods=["post"])
+    def decide(self, request: Request, pk: str) -> Response:
+        verification = selectors.verification_get_for_user(user=request.user, verification_id=pk)
+        data = _validated(VerificationDecisionInput, request)
+        step_up(request)
+        verification = services.identity_verification_decide(verification=verification, approve=data["approve"],
+                                                             note=data["note"], acting_user=request.user)
+        return Response(VerificationOutput(verification).data)
+
+
+class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    serializer_class = LicenseOutput
+    lookup_value_regex = UUID_PATTERN
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.licenses_for_user(user=self.request.user)
+
+    def _license(self, pk: str) -> LikenessLicense:
+        return selectors.license_get_for_user(user=self.request.user, license_id=pk)
+
+    def _output(self, license: LikenessLicense, code: int = status.HTTP_200_OK) -> Response:
+        license.refresh_from_db()
+        return Response(LicenseOutput(license).data, status=code)
+
+    @extend_schema(request=LicenseInput, responses={201: LicenseOutput})
+    def create(self, request: Request) -> Response:
+        data = _validated(LicenseInput, request)
+        licensee = Organization.objects.filter(pk=data.pop("licensee"), memberships__user=request.user,
+                                               memberships__role=Membership.Role.LEGAL).first()
+        talent = selectors.talents_for_user(user=request.user).filter(pk=data.pop("talent")).first()
+        if licensee is None or talent is None:
+            raise NotAllowed("Draft licenses for your own studio, with a talent you can see.", code="not_found")
+        representative = data.pop("representative")
+        if representative is not None:
+            from django.contrib.auth import get_user_model
+
+            data["representative"] = get_user_model().objects.filter(pk=representative).first()
+        return idempotent(request, lambda: self._output(services.license_draft(
+            talent=talent, licensee=licensee, acting_user=request.user, **data), status.HTTP_201_CREATED))
+
+    @extend_schema(request=None, responses=LicenseOutput)
+    @action(detail=True, methods=["post"])
+    def offer(self, request: Request, pk: str) -> Response:
+        return self._output(services.license_offer(license=self._license(pk), acting_user=request.user))
+
+    @extend_schema(request=SignInput, responses=LicenseOutput)
+    @action(detail=True, methods=["post"])
+    def sign(self, request: Request, pk: str) -> Response:
+        license = self._license(pk)
+        data = _validated(SignInput, request)
+        context = signature_context(request, data, step_up(request))
+        return self._output(services.license_sign(license=license, context=context, acting_user=request.user))
+
+    @extend_schema(request=SignInput, responses=LicenseOutput)
+    @action(detail=True, methods=["post"])
+    def countersign(self, request: Request, pk: str) -> Response:
+        license = self._license(pk)
+        data = _validated(SignInput, request)
+        context = signature_context(request, data, step_up(request))
+        return self._output(services.license_countersign(license=license, context=context, acting_user=request.user))
+
+    @extend_schema(request=RevokeInput, responses=RevocationOutput)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        license = self._license(pk)
+        data = _validated(RevokeInput, request)
+        step_up(request)
+        revocation = services.license_revoke(license=license, reason=data["reason"], acting_user=request.user)
+        return Response(RevocationOutput(revocation).data)
+
+    @extend_schema(request=SuspendInput, responses=LicenseOutput)
+    @action(detail=True, methods=["post"])
+    def suspend(self, request: Request, pk: str) -> Response:
+        license = self._license(pk)
+        data = _validated(SuspendInput, request)
+        services.license_suspend(license=license, reason=data["reason"], note=data["note"], acting_user=request.user)
+        return self._output(license)
+
+    @extend_schema(request=None, responses=LicenseOutput)
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str) -> Response:
+        return self._output(services.license_resume(license=self._license(pk), acting_user=request.user))
+
+    @extend_schema(request=AmendInput, responses={201: LicenseOutput})
+    @action(detail=True, methods=["post"])
+    def amend(self, request: Request, pk: str) -> Response:
+        license = self._license(pk)
+        changes = _validated(AmendInput, request)["changes"]
+        return self._output(services.license_amend(license=license, changes=changes, acting_user=request.user),
+                            status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: {"type": "object"}}, parameters=[OpenApiParameter(
+        "as", str, enum=["json", "text"], description="text: a plain-text certificate to download")])
+    @action(detail=True, methods=["get"])
+    def certificate(self, request: Request, pk: str) -> Response | HttpResponse:
+        certificate = certificate_of_completion(self._license(pk))
+        if request.query_params.get("as") == "text":
+            response = HttpResponse(certificate_text(certificate), content_type="text/plain; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="certificate-{pk}.txt"'
+            return response
+        return Response(certificate)
+
+    @extend_schema(request=None, responses={200: {"type": "object"}})
+    @action(detail=False, methods=["get"], url_path="disclosure")
+    def disclosure(self, request: Request) -> Response:
+        return Response({"version": DISCLOSURE_VERSION, "text": ELECTRONIC_RECORDS_DISCLOSURE})
+
+
+class EraseInput(serializers.Serializer):
+    confirm = serializers.BooleanField(help_text="true: I understand that erasure cannot be undone.")
+
+
+class MeViewSet(viewsets.ViewSet):
+    """The signed-in talent's own data: export it, or erase it."""
+
+    @extend_schema(request=None, responses={(200, "application/zip"): bytes})
+    @action(detail=False, methods=["get"])
+    def export(self, request: Request) -> HttpResponse:
+        talent = Talent.objects.filter(user=request.user).first()
+        if talent is None:
+            raise NotAllowed("Only an enrolled talent has likeness data to export.")
+        step_up(request)
+        response = HttpResponse(talent_export(talent=talent, acting_user=request.user), content_type="application/zip")
+        response["Content-Disposition"] = 'attachment; filename="bespoke-export.zip"'
+        return response
+
+    @extend_schema(request=EraseInput, responses={200: {"type": "object"}})
+    @action(detail=False, methods=["post"])
+    def erase(self, request: Request) -> Response:
+        talent = Talent.objects.filter(user=request.user).first()
+        if talent is None:
+            raise NotAllowed("Only an enrolled talent has likeness data to erase.")
+        if not _validated(EraseInput, request)["confirm"]:
+            raise ValidationFailed("Confirm the erasure: it revokes every license and cannot be undone.", field="confirm")
+        step_up(request)
+        return Response(services.talent_erase(talent=talent, acting_user=request.user))

@@ -1,0 +1,49 @@
+"""Per-use approval: when a license asks for it, each use waits for the talent's decision.
+
+Generation asks for an approval when a render is requested and learns the decision from
+the service it calls on the talent's behalf; the gate refuses an unapproved use at every
+later check, so a use can never slip through while it waits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from audit.actors import user_actor
+from audit.services import audit_append
+from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
+from consent.models import LikenessLicense, UseApproval
+
+
+def use_approval_request(*, license_id: str, job_ref: str, prompt: str, params: dict[str, Any],
+                         acting_user: AbstractBaseUser) -> UseApproval:
+    approval = UseApproval.objects.create(license_id=license_id, job_ref=job_ref, prompt=prompt, params=params,
+                                          requested_by=acting_user)
+    audit_append(action="use.approval_requested", actor=user_actor(acting_user), subject=f"license:{license_id}",
+                 data={"approval": str(approval.id), "job": job_ref})
+    return approval
+
+
+def _talent_side(license: LikenessLicense) -> object:
+    return license.talent.user_id if license.capacity == LikenessLicense.Capacity.ADULT else license.representative_id
+
+
+@transaction.atomic
+def use_approval_decide(*, job_ref: str, approve: bool, reason: str, acting_user: AbstractBaseUser) -> UseApproval:
+    approval = UseApproval.objects.select_for_update().select_related("license__talent").get(job_ref=job_ref)
+    if acting_user.pk != _talent_side(approval.license):
+        raise NotAllowed("Only the talent (or their guardian or estate) decides on a use of their likeness.")
+    if approval.status != UseApproval.Status.PENDING:
+        raise InvalidTransition(f"This use was already {approval.status}.")
+    if not approve and not reason.strip():
+        raise ValidationFailed("Say why you decline this use.", field="reason")
+    approval.status = UseApproval.Status.APPROVED if approve else UseApproval.Status.DECLINED
+    approval.decided_by, approval.decided_at, approval.reason = acting_user, timezone.now(), reason.strip()
+    approval.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+    audit_append(action=f"use.{approval.status}", actor=user_actor(acting_user), subject=f"license:{approval.license_id}",
+                 data={"approval": str(approval.id), "job": job_ref})
+    return approval

@@ -1,0 +1,56 @@
+"""The certificate of completion of a license: who signed what, when, where and how."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from consent.models import LikenessLicense
+
+
+def certificate_of_completion(license: LikenessLicense) -> dict[str, Any]:
+    return {
+        "license": str(license.id),
+        "version": license.version,
+        "status": license.status,
+        "document_sha256": license.text_sha256,
+        "talent": license.talent.display_name,
+        "licensee": license.licensee.name,
+        "term": {"starts_on": license.starts_on.isoformat(), "ends_on": license.ends_on.isoformat()},
+        "signatures": [
+            {"role": event.role, "signer": event.signer.get_full_name() or event.signer.get_username(),
+             "signed_at": event.signed_at.isoformat(), "ip_address": event.ip_address, "user_agent": event.user_agent,
+             "authentication_method": event.authentication_method, "disclosure_version": event.disclosure_version,
+             "disclosure_accepted_at": event.disclosure_accepted_at.isoformat(), "document_sha256": event.document_sha256,
+             "document_matches": event.document_sha256 == license.text_sha256, "intent": event.intent}
+            for event in license.signatures.select_related("signer").order_by("signed_at")
+        ],
+        "status_url": f"{settings.BESPOKE_PUBLIC_URL}/verify/consent/{license.id}",
+    }
+
+
+def certificate_text(certificate: dict[str, Any]) -> str:
+    lines = [
+        "CERTIFICATE OF COMPLETION",
+        "",
+        f"License: {certificate['license']} (version {certificate['version']}, {certificate['status']})",
+        f"Document SHA-256: {certificate['document_sha256']}",
+        f"Talent: {certificate['talent']}",
+        f"Licensee: {certificate['licensee']}",
+        f"Term: {certificate['term']['starts_on']} to {certificate['term']['ends_on']}",
+        f"Verify: {certificate['status_url']}",
+        "",
+    ]
+    for event in certificate["signatures"]:
+        lines += [
+            f"Signature ({event['role']}): {event['signer']}",
+            f"  signed at {event['signed_at']} from {event['ip_address'] or 'unknown address'}",
+            f"  authentication: {event['authentication_method']}; user agent: {event['user_agent'] or 'unknown'}",
+            f"  electronic-records disclosure {event['disclosure_version']} accepted at {event['disclosure_accepted_at']}",
+            f"  signed document SHA-256 {event['document_sha256']} "
+            f"({'matches' if event['document_matches'] else 'DOES NOT MATCH'} the license)",
+            f"  intent: \"{event['intent']}\"",
+            "",
+        ]
+    return "\n".join(lines)

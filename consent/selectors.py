@@ -1,0 +1,81 @@
+"""Reads in consent, already scoped to what the caller may see (anything else is a 404)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from consent.models import IdentityVerification, LikenessLicense, Membership, Talent
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def _org_ids(user: User, roles: tuple[str, ...] | None = None) -> QuerySet:
+    memberships = Membership.objects.filter(user=user)
+    if roles:
+        memberships = memberships.filter(role__in=roles)
+    return memberships.values("organization_id")
+
+
+def is_legal(user: User) -> bool:
+    return user.is_authenticated and Membership.objects.filter(user=user, role=Membership.Role.LEGAL).exists()
+
+
+def is_licensee_legal(*, user: User, license_id: object) -> bool:
+    return user.is_authenticated and LikenessLicense.objects.filter(
+        pk=license_id, licensee__memberships__user=user, licensee__memberships__role=Membership.Role.LEGAL).exists()
+
+
+def licenses_for_user(*, user: User) -> QuerySet[LikenessLicense]:
+    """The talent (or their guardian or estate) and every member of the licensee."""
+    if not user.is_authenticated:
+        return LikenessLicense.objects.none()
+    return (LikenessLicense.objects
+            .filter(Q(talent__user=user) | Q(representative=user) | Q(licensee_id__in=_org_ids(user)))
+            .select_related("talent", "licensee").prefetch_related("signatures").distinct().order_by("-created_at"))
+
+
+def license_get_for_user(*, user: User, license_id: object) -> LikenessLicense:
+    try:
+        return licenses_for_user(user=user).get(pk=license_id)
+    except (LikenessLicense.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404("No such license.") from None
+
+
+def license_ids_for_user(*, user: User) -> QuerySet:
+    return licenses_for_user(user=user).values("id")
+
+
+def talents_for_user(*, user: User) -> QuerySet[Talent]:
+    """A talent sees themself; legal staff see every talent (they verify identities);
+    producers and auditors see the talent their studio holds licenses from."""
+    if not user.is_authenticated:
+        return Talent.objects.none()
+    if is_legal(user):
+        return Talent.objects.all().order_by("created_at")
+    return (Talent.objects.filter(Q(user=user) | Q(licenses__licensee_id__in=_org_ids(user)))
+            .distinct().order_by("created_at"))
+
+
+def talent_get_for_user(*, user: User, talent_id: object) -> Talent:
+    try:
+        return talents_for_user(user=user).get(pk=talent_id)
+    except (Talent.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404("No such talent.") from None
+
+
+def verifications_for_user(*, user: User) -> QuerySet[IdentityVerification]:
+    if not user.is_authenticated:
+        return IdentityVerification.objects.none()
+    if is_legal(user):
+        return IdentityVerification.objects.all().order_by("-requested_at")
+    return IdentityVerification.objects.filter(talent__user=user).order_by("-requested_at")
+
+
+def verification_get_for_user(*, user: User, verification_id: object) -> IdentityVerification:
+    try:
+        return verifications_for_user(user=user).get(pk=verification_id)
+    except (IdentityVerification.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404("No such verification.") from None

@@ -1,0 +1,156 @@
+"""REST API for generation: render and training jobs, their progress and outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from bespoke.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from bespoke.api import UUID_PATTERN
+from bespoke.api.idempotency import idempotent
+from generation import selectors
+from generation.models import RenderJob, RenderOutput, TrainingJob
+from generation.services import render, training
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, required=False,
+                                         description="Repeat a create safely: the first result is returned again.")
+
+
+class OutputSummary(serializers.ModelSerializer):
+    class Meta:
+        model = RenderOutput
+        fields = ["id", "sha256", "size_bytes", "manifest_label", "disclosure", "created_at"]
+
+
+class RenderOutputSerializer(serializers.ModelSerializer):
+    output = OutputSummary(read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = RenderJob
+        fields = ["id", "license_id", "likeness_model_id", "prompt", "negative_prompt", "params", "status", "attempt",
+                  "progress_step", "progress_total", "outcome_code", "outcome_message", "created_at", "started_at",
+                  "finished_at", "output"]
+
+
+class RenderInput(serializers.Serializer):
+    license = serializers.UUIDField()
+    prompt = serializers.CharField(max_length=1000)
+    negative_prompt = serializers.CharField(max_length=1000, allow_blank=True, default="")
+    params = serializers.DictField(default=dict)
+    likeness_model = serializers.UUIDField(required=False, allow_null=True, default=None)
+
+
+class UseDecisionInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, allow_blank=True, default="")
+
+
+class TrainingOutput(serializers.ModelSerializer):
+    class Meta:
+        model = TrainingJob
+        fields = ["id", "license_id", "params", "status", "attempt", "progress_step", "progress_total", "loss_history",
+                  "eval_loss_before", "eval_loss_after", "likeness_model_id", "outcome_code", "outcome_message",
+                  "created_at", "finished_at"]
+
+
+class TrainingInput(serializers.Serializer):
+    license = serializers.UUIDField()
+    params = serializers.DictField(default=dict)
+
+
+def _validated(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class RenderViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    serializer_class = RenderOutputSerializer
+    lookup_value_regex = UUID_PATTERN
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.render_jobs_for_user(user=self.request.user)
+
+    @extend_schema(request=RenderInput, responses={201: RenderOutputSerializer}, parameters=[IDEMPOTENCY_PARAMETER])
+    def create(self, request: Request) -> Response:
+        data = _validated(RenderInput, request)
+
+        def request_render() -> Response:
+            job = render.render_job_request(
+                license_id=str(data["license"]), prompt=data["prompt"], negative_prompt=data["negative_prompt"],
+                params=data["params"], acting_user=request.user,
+                likeness_model_id=str(data["likeness_model"]) if data["likeness_model"] else None)
+            return Response(RenderOutputSerializer(job).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, request_render)
+
+    @extend_schema(request=None, responses=RenderOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        job = selectors.job_get_for_user(self.get_queryset(), pk)
+        job = render.render_job_cancel(job=job, acting_user=request.user)
+        job.refresh_from_db()
+        return Response(RenderOutputSerializer(job).data)
+
+    def _decide(self, request: Request, pk: str, *, approve: bool) -> Response:
+        from consent.api import step_up
+
+        job = selectors.job_get_for_user(self.get_queryset(), pk)
+        reason = _validated(UseDecisionInput, request)["reason"]
+        step_up(request)
+        job = render.render_job_decide(job=job, approve=approve, reason=reason, acting_user=request.user)
+        job.refresh_from_db()
+        return Response(RenderOutputSerializer(job).data)
+
+    @extend_schema(request=UseDecisionInput, responses=RenderOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str) -> Response:
+        """The talent approves this use of their likeness (licenses that ask for per-use approval)."""
+        return self._decide(request, pk, approve=True)
+
+    @extend_schema(request=UseDecisionInput, responses=RenderOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def decline(self, request: Request, pk: str) -> Response:
+        """The talent declines this use, with a reason."""
+        return self._decide(request, pk, approve=False)
+
+    @extend_schema(request=None, responses={(200, "video/mp4"): bytes})
+    @action(detail=True, methods=["get"])
+    def download(self, request: Request, pk: str) -> FileResponse:
+        job = selectors.job_get_for_user(self.get_queryset(), pk)
+        output = RenderOutput.objects.filter(job=job).first()
+        if output is None:
+            from django.http import Http404
+
+            raise Http404("This render has no published output.")
+        return FileResponse(default_storage.open(output.file.name, "rb"), as_attachment=True,
+                            filename=f"{output.id}.mp4", content_type="video/mp4")
+
+
+class TrainingViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    serializer_class = TrainingOutput
+    lookup_value_regex = UUID_PATTERN
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.training_jobs_for_user(user=self.request.user)
+
+    @extend_schema(request=TrainingInput, responses={201: TrainingOutput}, parameters=[IDEMPOTENCY_PARAMETER])
+    def create(self, request: Request) -> Response:
+        data = _validated(TrainingInput, request)
+        return idempotent(request, lambda: Response(TrainingOutput(training.training_job_request(
+            license_id=str(data["license"]), params=data["params"], acting_user=request.user)).data,
+            status=status.HTTP_201_CREATED))
+
+    @extend_schema(request=None, responses=TrainingOutput)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        job = selectors.job_get_for_user(self.get_queryset(), pk)
+        job = training.training_job_cancel(job=job, acting_user=request.user)
+        job.refresh_from_db()
+        return Response(TrainingOutput(job).data)

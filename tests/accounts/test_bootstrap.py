@@ -1,0 +1,39 @@
+"""`manage.py bootstrap` gives the demo accounts verified emails and prints the demo TOTP secrets."""
+
+from __future__ import annotations
+
+import re
+from io import StringIO
+
+import pytest
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from accounts.services import totp_secret
+from bespoke.management.commands.bootstrap import DEMO_PASSWORD
+from tests.accounts.conftest import totp_code
+
+SECRET_LINE = re.compile(r"demo TOTP secret for (\w+): ([A-Z2-7]{32})$", re.MULTILINE)
+
+
+@pytest.mark.django_db
+def test_bootstrap_prints_the_same_demo_totp_secrets_on_every_run(tiny_model, client):
+    runs = [StringIO(), StringIO()]
+    for out in runs:
+        call_command("bootstrap", stdout=out)
+    first, again = (dict(SECRET_LINE.findall(out.getvalue())) for out in runs)
+    assert set(first) == {"alice", "dana", "erin"} and again == first
+    users = {user.username: user for user in get_user_model().objects.all()}
+    for username, secret in first.items():
+        assert totp_secret(user=users[username]) == secret
+        assert secret not in str(Authenticator.objects.get(user=users[username], type=Authenticator.Type.TOTP).data)
+    assert not Authenticator.objects.filter(user__username__in=("bob", "charlie")).exists()
+    assert set(EmailAddress.objects.filter(verified=True, primary=True).values_list("user__username", flat=True)) == \
+        {"alice", "bob", "charlie", "dana", "erin"}
+
+    response = client.post("/accounts/login/", {"login": "dana@example.com", "password": DEMO_PASSWORD})
+    assert response["Location"] == "/accounts/2fa/authenticate/"
+    assert client.post("/accounts/2fa/authenticate/", {"code": totp_code(first["dana"])})["Location"] == "/"
+    assert client.get("/").status_code == 200

@@ -1,0 +1,66 @@
+"""MFA is enforced for legal staff (SEC-6): enrolment or nothing, on the portal and on the API."""
+
+from __future__ import annotations
+
+from allauth.mfa.models import Authenticator
+
+from accounts.services import totp_enrol
+from accounts.stepup import mfa_enrolment_required
+from tests.accounts.conftest import PASSWORD, totp_code, with_verified_email
+
+ENROL = "/accounts/2fa/totp/activate/"
+REAUTHENTICATE = "/accounts/reauthenticate/?next=%2Faccounts%2F2fa%2Ftotp%2Factivate%2F"
+
+
+def test_legal_without_mfa_is_sent_to_enrolment_from_every_portal_page(client, personas):
+    client.force_login(personas.dana)
+    for path in ("/", "/admin/", "/some/portal/page/"):
+        response = client.get(path)
+        assert response.status_code == 302 and response["Location"] == ENROL, path
+
+
+def test_legal_without_mfa_gets_a_403_error_on_the_api(client, personas):
+    client.force_login(personas.erin)
+    for method in (client.get, client.post):
+        response = method("/api/v1/licenses/")
+        assert response.status_code == 403
+        assert response.json() == {"code": "mfa_required", "message": response.json()["message"], "field": None}
+
+
+def test_account_pages_health_and_verify_stay_reachable_without_mfa(client, personas):
+    client.force_login(personas.dana)
+    for path in ("/accounts/logout/", "/accounts/2fa/", "/accounts/email/", "/healthz", "/verify/"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_legal_with_mfa_producers_and_talent_without_it_use_the_portal(client, personas):
+    totp_enrol(user=personas.dana)
+    for user in (personas.dana, personas.bob, personas.alice):
+        client.force_login(user)
+        assert client.get("/").status_code == 200, user
+
+
+def test_a_legal_user_enrols_through_allauth_and_the_secrets_are_stored_encrypted(client, personas):
+    dana = with_verified_email(personas.dana)
+    assert client.post("/accounts/login/", {"login": "dana", "password": PASSWORD}).status_code == 302
+    response = client.get("/", follow=True)
+    # allauth asks for the password again before adding an authenticator, then shows the QR code.
+    assert [url for url, _ in response.redirect_chain][:2] == [ENROL, REAUTHENTICATE]
+    response = client.post(REAUTHENTICATE, {"password": PASSWORD}, follow=True)
+    assert response.status_code == 200 and b"<title>" in response.content and b"Sign out dana" in response.content
+    secret = response.context["form"].secret
+    response = client.post(ENROL, {"code": totp_code(secret)})
+    assert response.status_code == 302
+    stored = {a.type: a.data for a in Authenticator.objects.filter(user=dana)}
+    assert stored[Authenticator.Type.TOTP]["secret"].startswith("bsk1:") and secret not in str(stored)
+    assert stored[Authenticator.Type.RECOVERY_CODES]["seed"].startswith("bsk1:")
+    assert client.get("/").status_code == 200
+
+
+def test_the_enrolment_rule_covers_legal_and_staff_users_only(personas):
+    personas.charlie.is_staff = True
+    personas.charlie.save()
+    assert [mfa_enrolment_required(user) for user in (personas.dana, personas.erin, personas.charlie)] == [True] * 3
+    assert [mfa_enrolment_required(user) for user in (personas.alice, personas.bob)] == [False] * 2
+    totp_enrol(user=personas.dana)
+    assert not mfa_enrolment_required(personas.dana)

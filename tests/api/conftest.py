@@ -1,0 +1,46 @@
+"""API clients for the personas: signed in, MFA-enrolled where the role needs it, and with a
+fresh MFA confirmation (step-up) made through allauth's own reauthentication page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from tests.accounts.conftest import totp_code
+
+MFA_ROLES = ("alice", "dana", "erin")
+
+
+@pytest.fixture
+def mfa_personas(personas, settings):  # type: ignore[no-untyped-def]
+    """Legal staff must have MFA to use the portal or API at all; the talent needs it to sign."""
+    from accounts.services import totp_enrol
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bespoke-api"}}
+    cache.clear()  # used TOTP codes are remembered in the cache
+    personas.totp_secrets = {name: totp_enrol(user=getattr(personas, name)) for name in MFA_ROLES}
+    yield personas
+    cache.clear()
+
+
+@pytest.fixture
+def api(mfa_personas) -> Callable[[str | None], APIClient]:  # type: ignore[no-untyped-def]
+    """api("alice") -> a client signed in as Alice who has just confirmed her authenticator code."""
+    clients: dict[str | None, APIClient] = {}
+
+    def client_for(name: str | None) -> APIClient:
+        if name not in clients:
+            client = APIClient()
+            if name is not None:
+                client.force_login(getattr(mfa_personas, name))
+                if name in MFA_ROLES:
+                    code = totp_code(mfa_personas.totp_secrets[name])
+                    response = client.post("/accounts/2fa/reauthenticate/", {"code": code})
+                    assert response.status_code == 302, response.content
+            clients[name] = client
+        return clients[name]
+
+    return client_for

@@ -1,0 +1,197 @@
+"""Every API route, every persona: generated from the router, so no route escapes it.
+
+Personas: talent Alice; Bob, producer at Alice's licensee; Charlie, producer at another
+studio; Dana and Erin, legal at the licensee; and anonymous. Anonymous gets 401 on
+every route; Charlie gets 404 on every object route and sees none of Alice's objects in
+lists; each insider gets what their role allows, and a refused insider changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Callable
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from bespoke.api.urls import router
+from bespoke.synthetic_faces import synthetic_face_photos
+from consent import services as consent
+from consent.models import IdentityVerification
+from generation.services import render, training
+from tests.conftest import LICENSE_TERMS, SMALL_RENDER, make_license, sign_context
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass
+class World:
+    personas: Any
+    license: Any
+    approval_job: Any
+    draft: Any
+    offered: Any
+    signed: Any
+    suspended: Any
+    pending_verification: Any
+    job: Any
+    training_job: Any
+
+
+def build_world(personas) -> World:  # type: ignore[no-untyped-def]
+    license = make_license(personas, allows_likeness_model=True)
+    for data in synthetic_face_photos(4):
+        consent.reference_photo_add(talent=personas.talent, data=data, filename="p.jpg", acting_user=personas.alice)
+    draft = make_license(personas, offered=False, signed=False, countersigned=False)
+    offered = make_license(personas, signed=False, countersigned=False)
+    signed = make_license(personas, countersigned=False)
+    suspended = make_license(personas)
+    consent.license_suspend(license=suspended, reason="strike", note="", acting_user=personas.dana)
+    pending = consent.identity_verification_request(talent=personas.talent, method="document", acting_user=personas.alice)
+    job = render.render_job_request(license_id=str(license.id), prompt="sks person walking", params=SMALL_RENDER,
+                                    acting_user=personas.bob)
+    training_job = training.training_job_request(license_id=str(license.id), acting_user=personas.bob)
+    per_use = make_license(personas, requires_use_approval=True)
+    approval_job = render.render_job_request(license_id=str(per_use.id), prompt="sks person smiling",
+                                             params=SMALL_RENDER, acting_user=personas.bob)
+    return World(personas, license, approval_job, draft, offered, signed, suspended, pending, job, training_job)
+
+
+def _license_body(w: World) -> dict:
+    today = timezone.localdate()
+    return {**LICENSE_TERMS, "talent": str(w.personas.talent.id), "licensee": str(w.personas.studio.id),
+            "permitted_media": ["video"], "max_renders": 2, "starts_on": str(today),
+            "ends_on": str(today + timedelta(days=30))}
+
+
+def _sign_body(license) -> dict:  # type: ignore[no-untyped-def]
+    return {"text_sha256": license.text_sha256, "disclosure_accepted": True}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    kwargs: Callable[[World], dict] | None  # None: a collection route
+    body: Callable[[World], Any] = lambda w: None
+    expect: dict[str, int] = None  # insiders: persona -> status; the allowed one is listed last
+    listed: Callable[[World], str] | None = None  # for list routes: an id Charlie must not see
+    multipart: bool = False
+
+
+OK, CREATED, FORBIDDEN, NOT_FOUND = 200, 201, 403, 404
+
+MATRIX: dict[str, Route] = {
+    "talent-list": Route("get", None, expect={"alice": OK, "bob": OK, "dana": OK}, listed=lambda w: str(w.personas.talent.id)),
+    "talent-detail": Route("get", lambda w: {"pk": w.personas.talent.id}, expect={"alice": OK, "bob": OK, "erin": OK}),
+    "talent-photos": Route("post", lambda w: {"pk": w.personas.talent.id}, multipart=True,
+                           body=lambda w: {"photo": _upload()}, expect={"bob": FORBIDDEN, "dana": FORBIDDEN, "alice": CREATED}),
+    "verification-list": Route("get", None, expect={"alice": OK, "dana": OK}, listed=lambda w: str(w.pending_verification.id)),
+    "verification-detail": Route("get", lambda w: {"pk": w.pending_verification.id},
+                                 expect={"bob": NOT_FOUND, "alice": OK, "erin": OK}),
+    "verification-decide": Route("post", lambda w: {"pk": w.pending_verification.id},
+                                 body=lambda w: {"approve": True, "note": ""},
+                                 expect={"bob": NOT_FOUND, "alice": FORBIDDEN, "dana": OK}),
+    "license-list": Route("get", None, expect={"alice": OK, "bob": OK, "dana": OK}, listed=lambda w: str(w.license.id)),
+    "license-detail": Route("get", lambda w: {"pk": w.license.id}, expect={"alice": OK, "bob": OK, "erin": OK}),
+    "license-offer": Route("post", lambda w: {"pk": w.draft.id}, expect={"alice": FORBIDDEN, "bob": FORBIDDEN, "erin": OK}),
+    "license-sign": Route("post", lambda w: {"pk": w.offered.id}, body=lambda w: _sign_body(w.offered),
+                          expect={"bob": FORBIDDEN, "dana": FORBIDDEN, "alice": OK}),
+    "license-countersign": Route("post", lambda w: {"pk": w.signed.id}, body=lambda w: _sign_body(w.signed),
+                                 expect={"alice": FORBIDDEN, "bob": FORBIDDEN, "dana": OK}),
+    "license-revoke": Route("post", lambda w: {"pk": w.license.id}, body=lambda w: {"reason": "Withdrawn."},
+                            expect={"bob": FORBIDDEN, "alice": OK}),
+    "license-suspend": Route("post", lambda w: {"pk": w.license.id}, body=lambda w: {"reason": "dispute"},
+                             expect={"bob": FORBIDDEN, "dana": OK}),
+    "license-resume": Route("post", lambda w: {"pk": w.suspended.id}, expect={"alice": FORBIDDEN, "bob": FORBIDDEN, "erin": OK}),
+    "license-amend": Route("post", lambda w: {"pk": w.license.id}, body=lambda w: {"changes": {"max_renders": 9}},
+                           expect={"alice": FORBIDDEN, "bob": FORBIDDEN, "erin": CREATED}),
+    "license-certificate": Route("get", lambda w: {"pk": w.license.id}, expect={"bob": OK, "alice": OK, "dana": OK}),
+    "license-disclosure": Route("get", None, expect={"alice": OK, "bob": OK}),
+    "render-list": Route("get", None, expect={"alice": OK, "bob": OK, "dana": OK}, listed=lambda w: str(w.job.id)),
+    "render-detail": Route("get", lambda w: {"pk": w.job.id}, expect={"alice": OK, "dana": OK, "bob": OK}),
+    "render-cancel": Route("post", lambda w: {"pk": w.job.id}, expect={"alice": FORBIDDEN, "bob": OK}),
+    "render-approve": Route("post", lambda w: {"pk": w.approval_job.id}, expect={"bob": FORBIDDEN, "dana": FORBIDDEN,
+                                                                                 "alice": OK}),
+    "render-decline": Route("post", lambda w: {"pk": w.approval_job.id}, body=lambda w: {"reason": "Not this scene."},
+                            expect={"bob": FORBIDDEN, "alice": OK}),
+    "me-export": Route("get", None, expect={"bob": FORBIDDEN, "alice": OK}),
+    "me-erase": Route("post", None, body=lambda w: {"confirm": True}, expect={"bob": FORBIDDEN, "alice": OK}),
+    "render-download": Route("get", lambda w: {"pk": w.job.id}, expect={"bob": NOT_FOUND}),  # no output yet
+    "training-list": Route("get", None, expect={"alice": OK, "bob": OK}, listed=lambda w: str(w.training_job.id)),
+    "training-detail": Route("get", lambda w: {"pk": w.training_job.id}, expect={"alice": OK, "bob": OK}),
+    "training-cancel": Route("post", lambda w: {"pk": w.training_job.id}, expect={"alice": FORBIDDEN, "dana": OK}),
+}
+CREATE_ROUTES: dict[str, tuple[Callable[[World], Any], dict[str, int]]] = {
+    "verification-list": (lambda w: {"method": "document"}, {"bob": FORBIDDEN, "alice": 409}),  # one is pending already
+    "license-list": (_license_body, {"alice": NOT_FOUND, "bob": NOT_FOUND, "erin": CREATED}),
+    "render-list": (lambda w: {"license": str(w.license.id), "prompt": "sks person", "params": SMALL_RENDER},
+                    {"alice": NOT_FOUND, "dana": NOT_FOUND, "bob": CREATED}),
+    "training-list": (lambda w: {"license": str(w.license.id)}, {"alice": NOT_FOUND, "bob": CREATED}),
+}
+
+
+def _upload():  # type: ignore[no-untyped-def]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("portrait.jpg", synthetic_face_photos(1, seed=9)[0], content_type="image/jpeg")
+
+
+def _route_names() -> set[str]:
+    return {pattern.name for pattern in router.urls}
+
+
+def test_no_api_route_is_missing_from_the_matrix():
+    assert _route_names() == set(MATRIX), "add the new route to MATRIX (and CREATE_ROUTES if it creates)"
+
+
+def _call(client, method: str, url: str, route: Route, world: World, body: Any = None):  # type: ignore[no-untyped-def]
+    data = body if body is not None else route.body(world)
+    if route.multipart:
+        return getattr(client, method)(url, data=data, format="multipart")
+    return getattr(client, method)(url, data=data, format="json")
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_each_persona_gets_what_its_role_allows(mfa_personas, api, name):
+    world = build_world(mfa_personas)
+    route = MATRIX[name]
+    url = reverse(f"{name}", kwargs=route.kwargs(world) if route.kwargs else None)
+
+    anonymous = _call(api(None), route.method, url, route, world)
+    assert anonymous.status_code == 401, anonymous.content
+    assert anonymous.json()["code"] == "not_authenticated"
+
+    outsider = _call(api("charlie"), route.method, url, route, world)
+    if route.kwargs is not None:
+        assert outsider.status_code == 404, outsider.content
+        assert set(outsider.json()) == {"code", "message", "field", "errors"}
+    elif route.listed is not None:
+        assert outsider.status_code == 200
+        assert route.listed(world) not in outsider.content.decode()
+
+    for persona, expected in route.expect.items():
+        response = _call(api(persona), route.method, url, route, world)
+        assert response.status_code == expected, (persona, response.content)
+        if route.listed is not None and expected == 200:
+            assert route.listed(world) in response.content.decode()
+
+
+@pytest.mark.parametrize("name", sorted(CREATE_ROUTES))
+def test_each_persona_may_create_only_what_its_role_allows(mfa_personas, api, name):
+    world = build_world(mfa_personas)
+    body, expectations = CREATE_ROUTES[name]
+    url = reverse(name)
+    assert api(None).post(url, body(world), format="json").status_code == 401
+    assert api("charlie").post(url, body(world), format="json").status_code in (403, 404)
+    for persona, expected in expectations.items():
+        response = api(persona).post(url, body(world), format="json")
+        assert response.status_code == expected, (persona, response.content)
+
+
+def test_the_verification_queue_shows_legal_every_pending_request(mfa_personas, api):
+    world = build_world(mfa_personas)
+    ids = [item["id"] for item in api("erin").get(reverse("verification-list")).json()["results"]]
+    assert str(world.pending_verification.id) in ids
+    assert IdentityVerification.objects.filter(status="pending").count() == 1
