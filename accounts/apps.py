@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from allauth.mfa import signals
+
+        from accounts import audit
+
+        signals.authenticator_added.connect(audit.authenticator_added, dispatch_uid="accounts.audit.added")
+        signals.authenticator_removed.connect(audit.authenticator_removed, dispatch_uid="accounts.audit.removed")

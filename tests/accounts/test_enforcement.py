@@ -40,7 +40,8 @@ def test_legal_with_mfa_producers_and_talent_without_it_use_the_portal(client, p
         assert client.get("/").status_code == 200, user
 
 
-def test_a_legal_user_enrols_through_allauth_and_the_secrets_are_stored_encrypted(client, personas):
+def test_a_legal_user_enrols_through_allauth_and_the_secrets_are_stored_encrypted(client, personas,
+                                                                                 django_capture_on_commit_callbacks):
     dana = with_verified_email(personas.dana)
     assert client.post("/accounts/login/", {"login": "dana", "password": PASSWORD}).status_code == 302
     response = client.get("/", follow=True)
@@ -49,12 +50,18 @@ def test_a_legal_user_enrols_through_allauth_and_the_secrets_are_stored_encrypte
     response = client.post(REAUTHENTICATE, {"password": PASSWORD}, follow=True)
     assert response.status_code == 200 and b"<title>" in response.content and b"Sign out dana" in response.content
     secret = response.context["form"].secret
-    response = client.post(ENROL, {"code": totp_code(secret)})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(ENROL, {"code": totp_code(secret)})
     assert response.status_code == 302
     stored = {a.type: a.data for a in Authenticator.objects.filter(user=dana)}
     assert stored[Authenticator.Type.TOTP]["secret"].startswith("bsk1:") and secret not in str(stored)
     assert stored[Authenticator.Type.RECOVERY_CODES]["seed"].startswith("bsk1:")
     assert client.get("/").status_code == 200
+    from audit.models import AuditEvent
+
+    events = AuditEvent.objects.filter(action="account.mfa_added", subject=f"user:{dana.pk}")
+    assert {'"type":"totp"' in e.body or '"type":"recovery_codes"' in e.body for e in events} == {True}
+    assert len(events) == 2 and not any(secret in e.body for e in events)
 
 
 def test_the_enrolment_rule_covers_legal_and_staff_users_only(personas):

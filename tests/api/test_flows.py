@@ -123,3 +123,10 @@ def test_the_openapi_schema_is_served(mfa_personas, api):
     assert document["openapi"].startswith("3.")
     assert "/api/v1/licenses/{id}/sign/" in document["paths"]
     assert document["components"]["schemas"]["Error"]["required"] == ["code", "message", "field", "errors"]
+
+
+@pytest.mark.parametrize("query", ["limit=1111493419172712153088", "offset=99999999999999999999999", "limit=-3&offset=-630"])
+def test_out_of_range_pagination_is_clamped_not_an_error(mfa_personas, api, query):
+    make_license(mfa_personas)
+    response = api("bob").get(f"{reverse('license-list')}?{query}")
+    assert response.status_code == 200 and "results" in response.json()

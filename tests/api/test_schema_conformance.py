@@ -25,7 +25,21 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 
 
-def test_every_operation_answers_within_its_schema(mfa_personas):
+@pytest.fixture
+def keep_test_connection():  # type: ignore[no-untyped-def]
+    """The WSGI app runs in this process and transaction: as Django's own test client does,
+    keep the end of each request from closing the test's database connection."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def test_every_operation_answers_within_its_schema(mfa_personas, keep_test_connection):
     from django.core.wsgi import get_wsgi_application
     from rest_framework.authtoken.models import Token
 
