@@ -36,7 +36,7 @@ def _license() -> Any:
     users = {u.username: u for u in get_user_model().objects.filter(username__in=["alice", "bob", "dana", "erin"])}
     talent = Talent.objects.get(user=users["alice"])
     if not talent.verifications.filter(status=IdentityVerification.Status.APPROVED).exists():
-        verification = services.identity_verification_request(talent=talent, method="video_call", acting_user=users["alice"])
+        verification = services.identity_verification_request(talent=talent, method="in_person", acting_user=users["alice"])
         services.identity_verification_decide(verification=verification, approve=True, note="", acting_user=users["dana"])
     today = timezone.localdate()
     license = services.license_draft(
@@ -146,7 +146,7 @@ def _bespoke_render(license: Any, producer: Any, params: dict, prompt: str) -> f
 
 
 def run() -> dict[str, Any]:
-    from consent.photos import prepare_reference_photo
+    from consent.uploads import prepare_reference_photo
     from bespoke.synthetic_faces import synthetic_face_photos
     from generation.params import render_params_parse
     from generation.pipeline.loading import pipeline_cache

@@ -24,7 +24,15 @@ from consent import selectors, services
 from consent.certificate import certificate_of_completion, certificate_text
 from consent.export import talent_export
 from consent.lifecycle import effective_state
-from consent.models import IdentityVerification, LikenessLicense, Membership, Organization, SignatureEvent, Talent
+from consent.models import (
+    IdentityEvidence,
+    IdentityVerification,
+    LikenessLicense,
+    Membership,
+    Organization,
+    SignatureEvent,
+    Talent,
+)
 from consent.terms import DISCLOSURE_VERSION, ELECTRONIC_RECORDS_DISCLOSURE
 
 
@@ -61,10 +69,27 @@ class PhotoOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class EvidenceOutput(serializers.ModelSerializer):
+    class Meta:
+        model = IdentityEvidence
+        fields = ["id", "kind", "media_type", "created_at"]
+
+
 class VerificationOutput(serializers.ModelSerializer):
+    evidence = serializers.SerializerMethodField()
+
     class Meta:
         model = IdentityVerification
-        fields = ["id", "talent", "method", "status", "requested_at", "decided_at", "decision_note"]
+        fields = ["id", "talent", "method", "status", "challenge_code", "requested_at", "decided_at", "decision_note",
+                  "evidence"]
+
+    def get_evidence(self, verification: IdentityVerification) -> list[dict[str, Any]]:
+        return EvidenceOutput(verification.evidence.filter(deleted_at__isnull=True), many=True).data
+
+
+class EvidenceInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=IdentityEvidence.Kind.choices)
+    file = serializers.FileField(max_length=200, allow_empty_file=True)
 
 
 class VerificationInput(serializers.Serializer):
@@ -198,6 +223,27 @@ class VerificationViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins
         data = _validated(VerificationInput, request)
         return idempotent(request, lambda: Response(VerificationOutput(services.identity_verification_request(
             talent=talent, method=data["method"], acting_user=request.user)).data, status=status.HTTP_201_CREATED))
+
+    @extend_schema(request={"multipart/form-data": EvidenceInput}, responses={201: EvidenceOutput})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def evidence(self, request: Request, pk: str) -> Response:
+        verification = selectors.verification_get_for_user(user=request.user, verification_id=pk)
+        data = _validated(EvidenceInput, request)
+        evidence = services.identity_evidence_add(verification=verification, kind=data["kind"], data=data["file"].read(),
+                                                  filename=data["file"].name, acting_user=request.user)
+        return Response(EvidenceOutput(evidence).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True, methods=["get"], url_path=f"evidence/(?P<evidence_id>{UUID_PATTERN})")
+    def evidence_file(self, request: Request, pk: str, evidence_id: str) -> HttpResponse:
+        """Legal staff view the decrypted evidence to decide; each viewing is audited."""
+        verification = selectors.verification_get_for_user(user=request.user, verification_id=pk)
+        evidence = selectors.evidence_get(verification=verification, evidence_id=evidence_id)
+        content = services.identity_evidence_open(evidence=evidence, acting_user=request.user)
+        response = HttpResponse(content, content_type=evidence.media_type)
+        response["Content-Disposition"] = f'attachment; filename="{evidence.kind}-{evidence.id}"'
+        response["Cache-Control"] = "no-store"
+        return response
 
     @extend_schema(request=VerificationDecisionInput, responses=VerificationOutput)
     @action(detail=True, methods=["post"])

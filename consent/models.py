@@ -65,9 +65,34 @@ class IdentityVerification(models.Model):
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.TextField(blank=True)
+    challenge_code = models.CharField(max_length=12, help_text="Shown to the talent to say or hold up in the consent capture.")
 
     def __str__(self) -> str:
         return f"verification of {self.talent} ({self.status})"
+
+
+class IdentityEvidence(models.Model):
+    """An ID document image or a consent capture (a photo or video showing the challenge
+    code), stored only sealed under the talent's key."""
+
+    class Kind(models.TextChoices):
+        ID_DOCUMENT = "id_document", "Identity document"
+        CONSENT_CAPTURE = "consent_capture", "Photo or video with the challenge code"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    verification = models.ForeignKey(IdentityVerification, on_delete=models.PROTECT, related_name="evidence")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    media_type = models.CharField(max_length=40)
+    stored_name = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def object_ref(self) -> str:
+        return f"identity_evidence:{self.id}"
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.verification_id}"
 
 
 class LikenessLicense(models.Model):

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from consent.models import IdentityVerification, LikenessLicense, Membership, Talent
+from consent.models import IdentityEvidence, IdentityVerification, LikenessLicense, Membership, Talent
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -79,3 +79,10 @@ def verification_get_for_user(*, user: User, verification_id: object) -> Identit
         return verifications_for_user(user=user).get(pk=verification_id)
     except (IdentityVerification.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404("No such verification.") from None
+
+
+def evidence_get(*, verification: IdentityVerification, evidence_id: object) -> IdentityEvidence:
+    try:
+        return verification.evidence.get(pk=evidence_id, deleted_at__isnull=True)
+    except (IdentityEvidence.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404("No such evidence.") from None

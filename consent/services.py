@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -21,6 +22,7 @@ from consent.keys import talent_key_destroy
 from consent.lifecycle import TRANSITIONS, add_years, minor_term_cap, next_status
 from consent.likeness import likeness_models_destroy_for_talent, likeness_models_retire
 from consent.models import (
+    IdentityEvidence,
     IdentityVerification,
     LicenseRevocation,
     LicenseSuspension,
@@ -33,9 +35,9 @@ from consent.models import (
     Talent,
     TalentKey,
 )
-from consent.photos import prepare_reference_photo
+from consent.uploads import check_video, prepare_image, prepare_reference_photo
 from consent.signals import license_revoked
-from consent.vault import vault_delete, vault_put
+from consent.vault import vault_delete, vault_get, vault_put
 from consent.terms import DISCLOSURE_VERSION, LicenseTerms, render_license_text, text_sha256
 
 MIN_USE_DESCRIPTION = 40
@@ -92,16 +94,66 @@ def identity_verification_request(*, talent: Talent, method: str, acting_user: A
         raise ValidationFailed(f"Unknown verification method {method!r}.", field="method")
     if talent.verifications.filter(status=IdentityVerification.Status.PENDING).exists():
         raise InvalidTransition("A verification for this talent is already waiting for a decision.")
-    verification = IdentityVerification.objects.create(talent=talent, method=method, requested_by=acting_user)
+    verification = IdentityVerification.objects.create(talent=talent, method=method, requested_by=acting_user,
+                                                       challenge_code=secrets.token_hex(3).upper())
     audit_append(action="identity.verification_requested", actor=user_actor(acting_user),
                  subject=f"talent:{talent.id}", data={"verification": str(verification.id), "method": method})
     return verification
 
 
+def identity_evidence_add(*, verification: IdentityVerification, kind: str, data: bytes, filename: str,
+                          acting_user: AbstractBaseUser) -> IdentityEvidence:
+    """The talent uploads evidence for their pending verification; it is checked and sealed."""
+    if acting_user.pk != verification.talent.user_id:
+        raise NotAllowed("Only the talent uploads evidence for their verification.")
+    verification.refresh_from_db(fields=["status"])
+    if verification.status != IdentityVerification.Status.PENDING:
+        raise InvalidTransition("This verification was already decided.")
+    if kind not in IdentityEvidence.Kind.values:
+        raise ValidationFailed("Evidence is an id_document or a consent_capture.", field="kind")
+    limits = {"max_bytes": settings.BESPOKE_EVIDENCE_MAX_BYTES, "max_pixels": settings.BESPOKE_PHOTO_MAX_PIXELS}
+    is_video = data[4:8] == b"ftyp" or data[:4] == b"\x1a\x45\xdf\xa3"  # MP4, or WebM (EBML)
+    if is_video and kind != IdentityEvidence.Kind.CONSENT_CAPTURE:
+        raise ValidationFailed("An identity document is an image: a photo or scan of it.", field="file")
+    if is_video:
+        media_type = check_video(data, max_bytes=limits["max_bytes"], max_seconds=settings.BESPOKE_EVIDENCE_MAX_SECONDS)
+        plaintext = data
+    else:
+        plaintext = prepare_image(data, filename=filename, min_side=settings.BESPOKE_PHOTO_MIN_SIDE, field="file",
+                                  **limits).png
+        media_type = "image/png"
+    evidence = IdentityEvidence(verification=verification, kind=kind, media_type=media_type)
+    stored = ""
+    try:
+        with transaction.atomic():
+            stored = vault_put(talent_id=verification.talent_id, object_ref=evidence.object_ref, plaintext=plaintext,
+                               name=f"likeness/{verification.talent_id}/evidence/{evidence.id}.sealed")
+            evidence.stored_name = stored
+            evidence.save()
+            audit_append(action="identity.evidence_added", actor=user_actor(acting_user),
+                         subject=f"talent:{verification.talent_id}",
+                         data={"verification": str(verification.id), "evidence": str(evidence.id), "kind": kind})
+    except BaseException:
+        vault_delete(stored)
+        raise
+    return evidence
+
+
+@transaction.atomic
+def identity_evidence_open(*, evidence: IdentityEvidence, acting_user: AbstractBaseUser) -> bytes:
+    """Decrypt evidence for the legal staff deciding the verification; the viewing is audited."""
+    if not _is_legal(acting_user):
+        raise NotAllowed("Only legal staff review identity evidence.")
+    talent_id = evidence.verification.talent_id
+    audit_append(action="identity.evidence_viewed", actor=user_actor(acting_user), subject=f"talent:{talent_id}",
+                 data={"evidence": str(evidence.id)})
+    return vault_get(talent_id=talent_id, object_ref=evidence.object_ref, name=evidence.stored_name)
+
+
 @transaction.atomic
 def identity_verification_decide(*, verification: IdentityVerification, approve: bool, note: str,
                                  acting_user: AbstractBaseUser) -> IdentityVerification:
-    verification = IdentityVerification.objects.select_for_update().get(pk=verification.pk)
+    verification.refresh_from_db(from_queryset=IdentityVerification.objects.select_for_update())
     if verification.status != IdentityVerification.Status.PENDING:
         raise InvalidTransition(f"This verification was already {verification.status}.")
     if not _is_legal(acting_user):
@@ -110,6 +162,11 @@ def identity_verification_decide(*, verification: IdentityVerification, approve:
         raise NotAllowed("Four eyes: the person who asked for a verification cannot decide it.")
     if not approve and not note.strip():
         raise ValidationFailed("Say why the verification is rejected.", field="note")
+    if approve and verification.method != IdentityVerification.Method.IN_PERSON:
+        kinds = set(verification.evidence.filter(deleted_at__isnull=True).values_list("kind", flat=True))
+        if kinds != set(IdentityEvidence.Kind.values):
+            raise InvalidTransition("Approve only once the talent has uploaded an identity document and a consent "
+                                    "capture showing the challenge code.")
     verification.status = IdentityVerification.Status.APPROVED if approve else IdentityVerification.Status.REJECTED
     verification.decided_by = acting_user
     verification.decided_at = timezone.now()
@@ -435,10 +492,11 @@ def talent_erase(*, talent: Talent, acting_user: AbstractBaseUser) -> dict[str, 
         revoked.append(str(license.id))
     destroyed = likeness_models_destroy_for_talent(talent_id=talent.id, reason="erasure", actor=actor)
     photos = list(ReferencePhoto.objects.filter(talent=talent, deleted_at__isnull=True))
-    for photo in photos:
-        stored = photo.stored_name
+    evidence = list(IdentityEvidence.objects.filter(verification__talent=talent, deleted_at__isnull=True))
+    for stored in [item.stored_name for item in photos + evidence]:
         transaction.on_commit(lambda name=stored: vault_delete(name))
     ReferencePhoto.objects.filter(pk__in=[p.pk for p in photos]).update(deleted_at=timezone.now(), stored_name="")
+    IdentityEvidence.objects.filter(pk__in=[e.pk for e in evidence]).update(deleted_at=timezone.now(), stored_name="")
     talent_key_destroy(talent_id=talent.id)
     talent.display_name = "Erased talent"
     talent.save(update_fields=["display_name"])

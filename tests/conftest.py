@@ -127,7 +127,7 @@ def make_license(personas: Personas, *, verified: bool = True, offered: bool = T
 
     if verified and not personas.talent.verifications.filter(status=IdentityVerification.Status.APPROVED).exists():
         verification = services.identity_verification_request(
-            talent=personas.talent, method=IdentityVerification.Method.VIDEO_CALL, acting_user=personas.alice)
+            talent=personas.talent, method=IdentityVerification.Method.IN_PERSON, acting_user=personas.alice)
         services.identity_verification_decide(verification=verification, approve=True, note="", acting_user=personas.dana)
     today = timezone.localdate()
     license = services.license_draft(

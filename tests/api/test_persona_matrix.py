@@ -50,6 +50,8 @@ def build_world(personas) -> World:  # type: ignore[no-untyped-def]
     suspended = make_license(personas)
     consent.license_suspend(license=suspended, reason="strike", note="", acting_user=personas.dana)
     pending = consent.identity_verification_request(talent=personas.talent, method="document", acting_user=personas.alice)
+    for kind, data in (("id_document", synthetic_face_photos(1, seed=3)[0]), ("consent_capture", synthetic_face_photos(1, seed=4)[0])):
+        consent.identity_evidence_add(verification=pending, kind=kind, data=data, filename="e.jpg", acting_user=personas.alice)
     job = render.render_job_request(license_id=str(license.id), prompt="sks person walking", params=SMALL_RENDER,
                                     acting_user=personas.bob)
     training_job = training.training_job_request(license_id=str(license.id), acting_user=personas.bob)
@@ -90,6 +92,12 @@ MATRIX: dict[str, Route] = {
     "verification-list": Route("get", None, expect={"alice": OK, "dana": OK}, listed=lambda w: str(w.pending_verification.id)),
     "verification-detail": Route("get", lambda w: {"pk": w.pending_verification.id},
                                  expect={"bob": NOT_FOUND, "alice": OK, "erin": OK}),
+    "verification-evidence": Route("post", lambda w: {"pk": w.pending_verification.id}, multipart=True,
+                                   body=lambda w: {"kind": "id_document", "file": _upload()},
+                                   expect={"bob": NOT_FOUND, "dana": FORBIDDEN, "alice": CREATED}),
+    "verification-evidence-file": Route("get", lambda w: {"pk": w.pending_verification.id,
+                                                         "evidence_id": w.pending_verification.evidence.first().id},
+                                        expect={"bob": NOT_FOUND, "alice": FORBIDDEN, "erin": OK}),
     "verification-decide": Route("post", lambda w: {"pk": w.pending_verification.id},
                                  body=lambda w: {"approve": True, "note": ""},
                                  expect={"bob": NOT_FOUND, "alice": FORBIDDEN, "dana": OK}),

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_verification_cannot_be_decided_by_its_requester(personas):
-    verification = services.identity_verification_request(talent=personas.talent, method="document", acting_user=personas.dana)
+    verification = services.identity_verification_request(talent=personas.talent, method="in_person", acting_user=personas.dana)
     with pytest.raises(NotAllowed, match="Four eyes"):
         services.identity_verification_decide(verification=verification, approve=True, note="", acting_user=personas.dana)
     services.identity_verification_decide(verification=verification, approve=True, note="", acting_user=personas.erin)

@@ -38,7 +38,7 @@ def _spec(root: Path) -> ModelSpec:
 @pytest.fixture(scope="module")
 def trained(tiny_model_root):  # type: ignore[no-untyped-def]
     """One LoRA trained on four synthetic talent photos, shared by the pipeline-level tests."""
-    from consent.photos import prepare_reference_photo
+    from consent.uploads import prepare_reference_photo
 
     photos = [decode_png(prepare_reference_photo(data, filename="a.jpg", resolution=64, max_bytes=10**7,
                                                  max_pixels=10**7, min_side=64).png)
@@ -73,7 +73,7 @@ def test_the_lora_sealed_unsealed_and_reloaded_reproduces_the_trained_unet_exact
 
 def test_a_text_encoder_lora_trains_and_reloads(tiny_model_root):
     from bespoke.synthetic_faces import synthetic_face_photos as faces
-    from consent.photos import prepare_reference_photo
+    from consent.uploads import prepare_reference_photo
 
     photos = [decode_png(prepare_reference_photo(d, filename="a.jpg", resolution=64, max_bytes=10**7, max_pixels=10**7,
                                                  min_side=64).png) for d in faces(2, seed=5)]
