@@ -19,10 +19,9 @@ from rest_framework.response import Response
 
 from bespoke.api import UUID_PATTERN
 from bespoke.api.idempotency import idempotent
-from bespoke.errors import NotAllowed, ValidationFailed
+from bespoke.errors import NotAllowed
 from consent import selectors, services
 from consent.certificate import certificate_of_completion, certificate_text
-from consent.export import talent_export
 from consent.lifecycle import effective_state
 from consent.models import (
     IdentityEvidence,
@@ -352,33 +351,3 @@ class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
     @action(detail=False, methods=["get"], url_path="disclosure")
     def disclosure(self, request: Request) -> Response:
         return Response({"version": DISCLOSURE_VERSION, "text": ELECTRONIC_RECORDS_DISCLOSURE})
-
-
-class EraseInput(serializers.Serializer):
-    confirm = serializers.BooleanField(help_text="true: I understand that erasure cannot be undone.")
-
-
-class MeViewSet(viewsets.ViewSet):
-    """The signed-in talent's own data: export it, or erase it."""
-
-    @extend_schema(request=None, responses={(200, "application/zip"): bytes})
-    @action(detail=False, methods=["get"])
-    def export(self, request: Request) -> HttpResponse:
-        talent = Talent.objects.filter(user=request.user).first()
-        if talent is None:
-            raise NotAllowed("Only an enrolled talent has likeness data to export.")
-        step_up(request)
-        response = HttpResponse(talent_export(talent=talent, acting_user=request.user), content_type="application/zip")
-        response["Content-Disposition"] = 'attachment; filename="bespoke-export.zip"'
-        return response
-
-    @extend_schema(request=EraseInput, responses={200: {"type": "object"}})
-    @action(detail=False, methods=["post"])
-    def erase(self, request: Request) -> Response:
-        talent = Talent.objects.filter(user=request.user).first()
-        if talent is None:
-            raise NotAllowed("Only an enrolled talent has likeness data to erase.")
-        if not _validated(EraseInput, request)["confirm"]:
-            raise ValidationFailed("Confirm the erasure: it revokes every license and cannot be undone.", field="confirm")
-        step_up(request)
-        return Response(services.talent_erase(talent=talent, acting_user=request.user))

@@ -38,7 +38,9 @@ def _rows(queryset: Any, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     return [model_to_dict(row, exclude=list(exclude)) | {"id": str(row.pk)} for row in queryset]
 
 
-def talent_export(*, talent: Talent, acting_user: AbstractBaseUser) -> bytes:
+def talent_export(*, talent: Talent, acting_user: AbstractBaseUser,
+                  related: dict[str, list[dict[str, Any]]] | None = None) -> bytes:
+    """`related`: records other apps keep about the talent (their renders, say), added as they are."""
     if acting_user.pk != talent.user_id:
         raise NotAllowed("Only the talent can export their data.")
     licenses = LikenessLicense.objects.filter(talent=talent)
@@ -62,6 +64,7 @@ def talent_export(*, talent: Talent, acting_user: AbstractBaseUser) -> bytes:
         "likeness_models": _rows(LikenessModel.objects.filter(talent=talent), exclude=("stored_name",)),
         "audit_events": [json.loads(body) for body in AuditEvent.objects.filter(
             Q(subject__in=subjects) | Q(actor=user_actor(user))).order_by("seq").values_list("body", flat=True)],
+        **(related or {}),
     }
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:

@@ -2,7 +2,8 @@
 
 from rest_framework.routers import DefaultRouter
 
-from consent.api import LicenseViewSet, MeViewSet, TalentViewSet, VerificationViewSet
+from bespoke.api.me import MeViewSet
+from consent.api import LicenseViewSet, TalentViewSet, VerificationViewSet
 from generation.api import RenderViewSet, TrainingViewSet
 
 router = DefaultRouter(trailing_slash=True)

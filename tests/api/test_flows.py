@@ -130,3 +130,18 @@ def test_out_of_range_pagination_is_clamped_not_an_error(mfa_personas, api, quer
     make_license(mfa_personas)
     response = api("bob").get(f"{reverse('license-list')}?{query}")
     assert response.status_code == 200 and "results" in response.json()
+
+
+def test_an_auditor_reads_the_studios_licenses_and_changes_nothing(mfa_personas, django_user_model):
+    from consent import services as consent
+
+    auditor = django_user_model.objects.create_user(username="ada", password="pw-ada-auditor")
+    consent.membership_add(organization=mfa_personas.studio, user=auditor, role="auditor", acting_user=mfa_personas.dana)
+    license = make_license(mfa_personas, signed=False, countersigned=False)
+    client = APIClient()
+    client.force_login(auditor)
+    assert client.get(reverse("license-detail", kwargs={"pk": license.id})).status_code == 200
+    before = AuditEvent.objects.count()
+    assert client.post(reverse("license-revoke", kwargs={"pk": license.id}), {"reason": "x"}, format="json").status_code in (401, 403)
+    assert client.post(reverse("render-list"), _render_body(license), format="json").status_code == 404
+    assert AuditEvent.objects.count() == before

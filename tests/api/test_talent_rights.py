@@ -51,6 +51,8 @@ def test_a_declined_use_is_cancelled_with_the_talents_reason(mfa_personas, api):
 
 def test_the_export_holds_every_record_and_file_about_the_talent(mfa_personas, api):
     license = make_license(mfa_personas)
+    job = render.render_job_request(license_id=str(license.id), prompt="sks person at the market", params=SMALL_RENDER,
+                                    acting_user=mfa_personas.bob)
     for data in synthetic_face_photos(2):
         consent.reference_photo_add(talent=mfa_personas.talent, data=data, filename="p.jpg", acting_user=mfa_personas.alice)
     response = api("alice").get(reverse("me-export"))
@@ -61,6 +63,7 @@ def test_the_export_holds_every_record_and_file_about_the_talent(mfa_personas, a
     assert [row["id"] for row in data["licenses"]] == [str(license.id)]
     assert {row["role"] for row in data["signatures"]} == {"talent", "licensee"}
     assert len(data["identity_verifications"]) == 1 and data["audit_events"]
+    assert [(r["id"], r["prompt"]) for r in data["renders"]] == [(str(job.id), "sks person at the market")]
     photos = [name for name in archive.namelist() if name.startswith("reference_photos/")]
     assert len(photos) == 2 and archive.read(photos[0]).startswith(b"\x89PNG")
 
