@@ -165,7 +165,7 @@ BESPOKE_REAPER_INTERVAL_SECONDS = env_int("BESPOKE_REAPER_INTERVAL_SECONDS", 30,
 BESPOKE_REQUEUE_QUEUED_AFTER_SECONDS = env_int("BESPOKE_REQUEUE_QUEUED_AFTER_SECONDS", 300, minimum=1)
 
 # --- Celery (invariant 3: the job row is the truth; the broker only carries ids) ------
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://localhost//"
 if not CELERY_BROKER_URL.startswith(("filesystem://", "redis://", "rediss://", "amqp://", "amqps://")):
     raise ImproperlyConfigured("CELERY_BROKER_URL must be filesystem://, redis://, rediss://, amqp:// or amqps://")
 if CELERY_BROKER_URL.startswith("filesystem://"):

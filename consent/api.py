@@ -106,9 +106,15 @@ class SignatureOutput(serializers.ModelSerializer):
         fields = ["role", "signed_at", "authentication_method", "disclosure_version", "document_sha256", "intent"]
 
 
+REVOCATION_EFFECTS = ("Revoking stops every further render and training under this license at once, and destroys "
+                      "the likeness model it allowed unless another license still allows it. It does not recall "
+                      "outputs already delivered before the revocation: those are listed in the revocation record.")
+
+
 class LicenseOutput(serializers.ModelSerializer):
     state = serializers.SerializerMethodField()
     signatures = SignatureOutput(many=True, read_only=True)
+    revocation_effects = serializers.SerializerMethodField(help_text="What revoking does, and does not, undo.")
 
     class Meta:
         model = LikenessLicense
@@ -117,10 +123,13 @@ class LicenseOutput(serializers.ModelSerializer):
                   "interactive", "derivatives", "allows_likeness_model", "excluded_categories",
                   "requires_use_approval", "max_renders", "starts_on", "ends_on", "capacity", "representation",
                   "representation_detail", "compensation_basis", "compensation_rate", "compensation_currency",
-                  "text", "text_sha256", "created_at", "signatures"]
+                  "authority_document_sha256", "text", "text_sha256", "created_at", "signatures", "revocation_effects"]
 
     def get_state(self, license: LikenessLicense) -> str:
         return effective_state(license, timezone.localdate())
+
+    def get_revocation_effects(self, _: LikenessLicense) -> str:
+        return REVOCATION_EFFECTS
 
 
 class LicenseInput(serializers.Serializer):
@@ -150,6 +159,10 @@ class LicenseInput(serializers.Serializer):
     compensation_basis = serializers.ChoiceField(choices=LikenessLicense.CompensationBasis.choices)
     compensation_rate = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
     compensation_currency = serializers.RegexField(r"^[A-Z]{3}$", help_text="ISO 4217, e.g. EUR")
+
+
+class AuthorityDocumentInput(serializers.Serializer):
+    file = serializers.FileField(max_length=200, allow_empty_file=True, help_text="A PDF or an image")
 
 
 class AmendInput(serializers.Serializer):
@@ -284,6 +297,15 @@ class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
             data["representative"] = get_user_model().objects.filter(pk=representative).first()
         return idempotent(request, lambda: self._output(services.license_draft(
             talent=talent, licensee=licensee, acting_user=request.user, **data), status.HTTP_201_CREATED))
+
+    @extend_schema(request={"multipart/form-data": AuthorityDocumentInput}, responses=LicenseOutput)
+    @action(detail=True, methods=["post"], url_path="authority-document", parser_classes=[MultiPartParser, FormParser])
+    def authority_document(self, request: Request, pk: str) -> Response:
+        """The estate's authority to sign for a deceased person (required before offering)."""
+        license = self._license(pk)
+        upload = _validated(AuthorityDocumentInput, request)["file"]
+        return self._output(services.license_authority_document_attach(license=license, data=upload.read(),
+                                                                       filename=upload.name, acting_user=request.user))
 
     @extend_schema(request=None, responses=LicenseOutput)
     @action(detail=True, methods=["post"])

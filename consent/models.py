@@ -156,6 +156,8 @@ class LikenessLicense(models.Model):
     talent_birth_date = models.DateField(null=True, blank=True)
     representative = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                        related_name="+", help_text="The guardian or estate representative who signs.")
+    authority_document_name = models.CharField(max_length=300, blank=True,
+                                               help_text="The estate's authority document, stored sealed.")
     authority_document_sha256 = models.CharField(max_length=64, blank=True)
     representation = models.CharField(max_length=16, choices=Representation.choices, default=Representation.NONE)
     representation_detail = models.CharField(max_length=200, blank=True)
@@ -175,6 +177,10 @@ class LikenessLicense(models.Model):
             models.CheckConstraint(condition=models.Q(max_renders__gt=0), name="license_max_renders_positive"),
             models.CheckConstraint(condition=models.Q(compensation_rate__gte=0), name="license_rate_not_negative"),
         ]
+
+    @property
+    def authority_document_ref(self) -> str:
+        return f"authority_document:{self.id}"
 
     def __str__(self) -> str:
         return f"license {self.id} v{self.version} ({self.status})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -315,7 +316,45 @@ def license_offer(*, license: LikenessLicense, acting_user: AbstractBaseUser) ->
     license = _locked(license)
     if not _is_legal(acting_user, license.licensee):
         raise NotAllowed("Only the licensee's legal staff can offer its licenses.")
+    if license.capacity == LikenessLicense.Capacity.DECEASED and not license.authority_document_sha256:
+        raise InvalidTransition("Attach the estate's authority document before offering this license.")
     _move(license, "offer", user_actor(acting_user))
+    return license
+
+
+def license_authority_document_attach(*, license: LikenessLicense, data: bytes, filename: str,
+                                      acting_user: AbstractBaseUser) -> LikenessLicense:
+    """Attach the document that gives the estate representative authority (a deceased
+    person's license): a PDF or an image, stored sealed under the talent's key."""
+    if not _is_legal(acting_user, license.licensee):
+        raise NotAllowed("Only the licensee's legal staff attach authority documents.")
+    if license.status != LikenessLicense.Status.DRAFT or license.capacity != LikenessLicense.Capacity.DECEASED:
+        raise InvalidTransition("An authority document is attached to the draft of a deceased person's license.")
+    if data.startswith(b"%PDF-"):
+        if len(data) > settings.BESPOKE_EVIDENCE_MAX_BYTES:
+            raise ValidationFailed("The document is too large.", field="file")
+        plaintext = data
+    else:
+        plaintext = prepare_image(data, filename=filename, max_bytes=settings.BESPOKE_EVIDENCE_MAX_BYTES,
+                                  max_pixels=settings.BESPOKE_PHOTO_MAX_PIXELS, min_side=settings.BESPOKE_PHOTO_MIN_SIDE,
+                                  field="file").png
+    stored = ""
+    try:
+        with transaction.atomic():
+            license = _locked(license)
+            previous = license.authority_document_name
+            stored = vault_put(talent_id=license.talent_id, object_ref=license.authority_document_ref,
+                               plaintext=plaintext, name=f"likeness/{license.talent_id}/authority/{license.id}.sealed")
+            license.authority_document_name = stored
+            license.authority_document_sha256 = hashlib.sha256(plaintext).hexdigest()
+            license.save(update_fields=["authority_document_name", "authority_document_sha256"])
+            audit_append(action="license.authority_document_attached", actor=user_actor(acting_user),
+                         subject=f"license:{license.id}", data={"sha256": license.authority_document_sha256})
+            if previous:
+                transaction.on_commit(lambda: vault_delete(previous))
+    except BaseException:
+        vault_delete(stored)
+        raise
     return license
 
 
@@ -493,7 +532,10 @@ def talent_erase(*, talent: Talent, acting_user: AbstractBaseUser) -> dict[str, 
     destroyed = likeness_models_destroy_for_talent(talent_id=talent.id, reason="erasure", actor=actor)
     photos = list(ReferencePhoto.objects.filter(talent=talent, deleted_at__isnull=True))
     evidence = list(IdentityEvidence.objects.filter(verification__talent=talent, deleted_at__isnull=True))
-    for stored in [item.stored_name for item in photos + evidence]:
+    authority = [name for name in LikenessLicense.objects.filter(talent=talent).exclude(authority_document_name="")
+                 .values_list("authority_document_name", flat=True)]
+    LikenessLicense.objects.filter(talent=talent).update(authority_document_name="")
+    for stored in [item.stored_name for item in photos + evidence] + authority:
         transaction.on_commit(lambda name=stored: vault_delete(name))
     ReferencePhoto.objects.filter(pk__in=[p.pk for p in photos]).update(deleted_at=timezone.now(), stored_name="")
     IdentityEvidence.objects.filter(pk__in=[e.pk for e in evidence]).update(deleted_at=timezone.now(), stored_name="")

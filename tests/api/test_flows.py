@@ -46,14 +46,17 @@ def test_a_refused_create_releases_its_key_and_keeps_the_refusal_audited(mfa_per
     assert not RenderJob.objects.exists()
 
 
-@pytest.mark.parametrize("action", ["sign", "revoke"])
-def test_high_risk_actions_without_a_fresh_mfa_confirmation_are_refused_and_change_nothing(mfa_personas, action):
-    license = make_license(mfa_personas, signed=action != "sign", countersigned=action != "sign")
+@pytest.mark.parametrize("action, persona", [("sign", "alice"), ("countersign", "dana"), ("revoke", "alice"),
+                                             ("erase", "alice")])
+def test_high_risk_actions_without_a_fresh_mfa_confirmation_are_refused_and_change_nothing(mfa_personas, action,
+                                                                                          persona):
+    license = make_license(mfa_personas, signed=action != "sign", countersigned=action not in ("sign", "countersign"))
     client = APIClient()
-    client.force_login(mfa_personas.alice)  # signed in, but no recent confirmation
+    client.force_login(getattr(mfa_personas, persona))  # signed in, but no recent confirmation
     before = (AuditEvent.objects.count(), SignatureEvent.objects.count(), license.status)
-    body = {"text_sha256": license.text_sha256, "disclosure_accepted": True} if action == "sign" else {"reason": "x"}
-    response = client.post(reverse(f"license-{action}", kwargs={"pk": license.id}), body, format="json")
+    body = {"text_sha256": license.text_sha256, "disclosure_accepted": True} if "sign" in action else {"reason": "x"}
+    url = reverse("me-erase") if action == "erase" else reverse(f"license-{action}", kwargs={"pk": license.id})
+    response = client.post(url, {"confirm": True} if action == "erase" else body, format="json")
     assert response.status_code == 401 and response.json()["code"] == "reauthentication_required"
     license.refresh_from_db()
     assert (AuditEvent.objects.count(), SignatureEvent.objects.count(), license.status) == before

@@ -31,6 +31,7 @@ class World:
     personas: Any
     license: Any
     approval_job: Any
+    estate_draft: Any
     draft: Any
     offered: Any
     signed: Any
@@ -58,7 +59,13 @@ def build_world(personas) -> World:  # type: ignore[no-untyped-def]
     per_use = make_license(personas, requires_use_approval=True)
     approval_job = render.render_job_request(license_id=str(per_use.id), prompt="sks person smiling",
                                              params=SMALL_RENDER, acting_user=personas.bob)
-    return World(personas, license, approval_job, draft, offered, signed, suspended, pending, job, training_job)
+    from django.contrib.auth import get_user_model
+
+    executor = get_user_model().objects.create_user(username="executor", password="pw-executor-estate")
+    estate_draft = make_license(personas, capacity="deceased", representative=executor, offered=False, signed=False,
+                                countersigned=False)
+    return World(personas, license, approval_job, estate_draft, draft, offered, signed, suspended, pending, job,
+                 training_job)
 
 
 def _license_body(w: World) -> dict:
@@ -103,6 +110,9 @@ MATRIX: dict[str, Route] = {
                                  expect={"bob": NOT_FOUND, "alice": FORBIDDEN, "dana": OK}),
     "license-list": Route("get", None, expect={"alice": OK, "bob": OK, "dana": OK}, listed=lambda w: str(w.license.id)),
     "license-detail": Route("get", lambda w: {"pk": w.license.id}, expect={"alice": OK, "bob": OK, "erin": OK}),
+    "license-authority-document": Route("post", lambda w: {"pk": w.estate_draft.id}, multipart=True,
+                                        body=lambda w: {"file": _pdf()},
+                                        expect={"alice": FORBIDDEN, "bob": FORBIDDEN, "erin": OK}),
     "license-offer": Route("post", lambda w: {"pk": w.draft.id}, expect={"alice": FORBIDDEN, "bob": FORBIDDEN, "erin": OK}),
     "license-sign": Route("post", lambda w: {"pk": w.offered.id}, body=lambda w: _sign_body(w.offered),
                           expect={"bob": FORBIDDEN, "dana": FORBIDDEN, "alice": OK}),
@@ -144,6 +154,12 @@ def _upload():  # type: ignore[no-untyped-def]
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("portrait.jpg", synthetic_face_photos(1, seed=9)[0], content_type="image/jpeg")
+
+
+def _pdf():  # type: ignore[no-untyped-def]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("letters-of-administration.pdf", b"%PDF-1.7\n% estate authority\n", content_type="application/pdf")
 
 
 def _route_names() -> set[str]:

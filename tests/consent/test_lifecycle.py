@@ -122,3 +122,17 @@ def test_a_license_whose_signed_hash_no_longer_matches_fails_the_gate(personas, 
     LikenessLicense.objects.filter(pk=active_license.pk).update(text=active_license.text.replace("Mara", "Maria"))
     active_license.refresh_from_db()
     assert gate.license_refusal(active_license)[0] == gate.Reason.TEXT_CHANGED
+
+
+def test_a_deceased_persons_license_needs_the_estates_authority_and_the_estate_signs(personas, django_user_model):
+    executor = django_user_model.objects.create_user(username="executor", password="pw-executor-estate")
+    license = make_license(personas, capacity="deceased", representative=executor, offered=False, signed=False,
+                           countersigned=False)
+    with pytest.raises(InvalidTransition, match="authority document"):
+        services.license_offer(license=license, acting_user=personas.erin)
+    services.license_authority_document_attach(license=license, data=b"%PDF-1.7\n% letters of administration\n",
+                                               filename="letters.pdf", acting_user=personas.erin)
+    assert len(license.authority_document_sha256) == 64
+    services.license_offer(license=license, acting_user=personas.erin)
+    services.license_sign(license=license, context=sign_context(license), acting_user=executor)
+    assert license.signatures.get().role == "estate"
