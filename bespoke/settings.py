@@ -106,6 +106,9 @@ def _database() -> dict:
                 "timeout": 30,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # A file, not shared-cache memory: browser tests run the portal and a worker in
+            # threads, and only a file database gives them WAL and the busy timeout.
+            "TEST": {"NAME": str(DATA_DIR / "test-bespoke.sqlite3")},
         }
     try:
         config = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0))

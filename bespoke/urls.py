@@ -5,13 +5,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from bespoke import views
+from bespoke.portal import views as portal_views
 from provenance import views as provenance_views
 
 # The admin signs in through allauth too (verified email, MFA), never through its own form.
 admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", portal_views.home, name="home"),
+    path("", include("bespoke.portal.urls")),
     path("healthz", views.health, name="health"),
     # The portal's templates link to "login" and "logout"; allauth serves both.
     path("accounts/login/", account_views.login, name="login"),

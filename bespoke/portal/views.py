@@ -1,0 +1,215 @@
+"""Portal views: thin, scoped through selectors (404 outside scope), one service per action.
+
+A refusal is shown in plain words on the page it came from; a high-risk action that needs
+a fresh confirmation sends the user to allauth's reauthentication page and back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.stepup import MFAEnrolmentRequired, StepUpRequired, reauthentication_url, require_step_up
+from bespoke.errors import ApplicationError
+from consent import gate, selectors as consent_selectors, services as consent
+from consent.api import REVOCATION_EFFECTS
+from consent.lifecycle import effective_state
+from consent.models import IdentityVerification, LikenessLicense, Membership
+from consent.terms import DISCLOSURE_VERSION, ELECTRONIC_RECORDS_DISCLOSURE
+from generation import selectors as generation_selectors
+from generation.models import RenderJob, RenderOutput
+from generation.services import render as renders
+from bespoke.portal.forms import RenderRequestForm, RevokeForm, SignForm
+
+
+def _step_up_or_redirect(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Turn a refused step-up into the page that satisfies it, then back here."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except MFAEnrolmentRequired as refusal:
+            messages.warning(request, refusal.message)
+            return redirect("mfa_activate_totp")
+        except StepUpRequired:
+            return redirect(reauthentication_url(request, next_url=request.get_full_path()))
+
+    return wrapper
+
+
+def _roles(user: Any) -> set[str]:
+    roles = set(Membership.objects.filter(user=user).values_list("role", flat=True))
+    if hasattr(user, "talent"):
+        roles.add("talent")
+    return roles
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return render(request, "portal/welcome.html")
+    user = request.user
+    today = timezone.localdate()
+    licenses = list(consent_selectors.licenses_for_user(user=user)[:50])
+    for license in licenses:
+        license.state = effective_state(license, today)
+    jobs = generation_selectors.render_jobs_for_user(user=user)
+    return render(request, "portal/home.html", {
+        "roles": _roles(user),
+        "licenses": licenses,
+        "awaiting_approval": jobs.filter(status=RenderJob.Status.AWAITING_APPROVAL,
+                                         license_id__in=consent_selectors.licenses_for_user(user=user)
+                                         .filter(talent__user=user).values("id")),
+        "jobs": jobs[:20],
+        "verifications": consent_selectors.verifications_for_user(user=user)
+        .filter(status=IdentityVerification.Status.PENDING)[:20] if consent_selectors.is_legal(user) else [],
+    })
+
+
+@login_required
+@require_GET
+def license_detail(request: HttpRequest, license_id: str) -> HttpResponse:
+    license = consent_selectors.license_get_for_user(user=request.user, license_id=license_id)
+    user = request.user
+    state = effective_state(license, timezone.localdate())
+    is_signer = user.pk == consent.talent_side_signer_id(license)
+    is_legal = consent_selectors.is_licensee_legal(user=user, license_id=license.id)
+    is_producer = gate.requester_is_licensee(user_id=user.pk, license_id=str(license.id))
+    return render(request, "portal/license.html", {
+        "license": license, "state": state, "signatures": license.signatures.select_related("signer"),
+        "can_sign": is_signer and license.status == LikenessLicense.Status.OFFERED,
+        "can_countersign": is_legal and license.status == LikenessLicense.Status.SIGNED,
+        "can_revoke": (is_signer or is_legal) and license.status in ("offered", "signed", "countersigned", "suspended"),
+        "can_request": is_producer and state == "active",
+        "refusal": gate.license_refusal(license)[1] if is_producer and state != "active" else "",
+        "sign_form": SignForm(initial={"text_sha256": license.text_sha256}),
+        "render_form": RenderRequestForm(),
+        "disclosure": ELECTRONIC_RECORDS_DISCLOSURE,
+    })
+
+
+def _signature(request: HttpRequest, form: SignForm, method: str) -> consent.SignatureContext:
+    return consent.SignatureContext(
+        text_sha256_seen=form.cleaned_data["text_sha256"], disclosure_accepted=form.cleaned_data["disclosure_accepted"],
+        authentication_method=method, ip_address=request.META.get("REMOTE_ADDR"),
+        user_agent=request.headers.get("User-Agent", ""), disclosure_version=DISCLOSURE_VERSION)
+
+
+@login_required
+@require_POST
+@_step_up_or_redirect
+def license_sign(request: HttpRequest, license_id: str, countersign: bool = False) -> HttpResponse:
+    license = consent_selectors.license_get_for_user(user=request.user, license_id=license_id)
+    form = SignForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("portal-license", license_id=license.id)
+    method = require_step_up(request, require_mfa=True)
+    action = consent.license_countersign if countersign else consent.license_sign
+    try:
+        action(license=license, context=_signature(request, form, method), acting_user=request.user)
+        messages.success(request, "Countersigned." if countersign else "Signed. Legal countersigns next.")
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    return redirect("portal-license", license_id=license.id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@_step_up_or_redirect
+def license_revoke(request: HttpRequest, license_id: str) -> HttpResponse:
+    """Consequences first (GET), then one action (POST)."""
+    license = consent_selectors.license_get_for_user(user=request.user, license_id=license_id)
+    form = RevokeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        require_step_up(request, require_mfa=True)
+        try:
+            revocation = consent.license_revoke(license=license, reason=form.cleaned_data["reason"],
+                                                acting_user=request.user)
+        except ApplicationError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, f"Revoked. {len(revocation.published_outputs)} output(s) were delivered before "
+                                      "the revocation; no further render will be made.")
+            return redirect("portal-license", license_id=license.id)
+    published = list(license.uses.values_list("output_ref", flat=True))
+    return render(request, "portal/revoke.html", {"license": license, "form": form, "effects": REVOCATION_EFFECTS,
+                                                  "published": published},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def render_request(request: HttpRequest, license_id: str) -> HttpResponse:
+    license = consent_selectors.license_get_for_user(user=request.user, license_id=license_id)
+    form = RenderRequestForm(request.POST)
+    if form.is_valid():
+        params = {k: v for k, v in form.cleaned_data.items() if k in ("num_frames", "steps", "seed") and v is not None}
+        try:
+            renders.render_job_request(license_id=str(license.id), prompt=form.cleaned_data["prompt"], params=params,
+                                       acting_user=request.user)
+        except gate.ConsentRefused as refusal:
+            form.add_error("prompt", f"Refused: {refusal.decision.message}")
+        except ApplicationError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, "Render requested. Its progress shows below.")
+            return redirect("portal-renders")
+    messages.error(request, "The render was not requested: " + " ".join(
+        str(e) for errors in form.errors.values() for e in errors))
+    return redirect("portal-license", license_id=license.id)
+
+
+@login_required
+@require_GET
+def render_list(request: HttpRequest) -> HttpResponse:
+    jobs = generation_selectors.render_jobs_for_user(user=request.user)[:50]
+    return render(request, "portal/renders.html", {"jobs": jobs})
+
+
+@login_required
+@require_GET
+def render_progress(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = generation_selectors.job_get_for_user(generation_selectors.render_jobs_for_user(user=request.user), job_id)
+    return render(request, "portal/_progress.html", {"job": job})
+
+
+@login_required
+@require_POST
+@_step_up_or_redirect
+def render_decide(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = generation_selectors.job_get_for_user(generation_selectors.render_jobs_for_user(user=request.user), job_id)
+    approve = request.POST.get("decision") == "approve"
+    require_step_up(request, require_mfa=True)
+    try:
+        renders.render_job_decide(job=job, approve=approve, reason=request.POST.get("reason", ""),
+                                  acting_user=request.user)
+        messages.success(request, "Approved: the render is queued." if approve else "Declined.")
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    return redirect("home")
+
+
+@login_required
+@require_GET
+def render_download(request: HttpRequest, job_id: str) -> FileResponse:
+    job = generation_selectors.job_get_for_user(generation_selectors.render_jobs_for_user(user=request.user), job_id)
+    output = RenderOutput.objects.filter(job=job).first()
+    if output is None:
+        raise Http404("This render has no published output.")
+    inline = request.GET.get("inline") == "1"
+    return FileResponse(default_storage.open(output.file.name, "rb"), as_attachment=not inline,
+                        filename=f"{output.id}.mp4", content_type="video/mp4")
+
+
