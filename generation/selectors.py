@@ -32,3 +32,12 @@ def job_get_for_user(queryset: QuerySet, job_id: object) -> LeasedJob:
         return queryset.get(pk=job_id)
     except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404("No such job.") from None
+
+
+def published_outputs_for_licenses(*, license_ids: QuerySet, published_from: object, published_to: object) -> QuerySet:
+    """Published outputs under these licenses, in a period (both dates included)."""
+    from generation.models import RenderOutput
+
+    return (RenderOutput.objects.filter(job__license_id__in=license_ids, created_at__date__gte=published_from,
+                                        created_at__date__lte=published_to)
+            .select_related("job").order_by("created_at"))

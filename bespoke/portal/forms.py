@@ -26,3 +26,32 @@ class RenderRequestForm(forms.Form):
     num_frames = forms.IntegerField(label="Frames", min_value=2, max_value=32, required=False, initial=8)
     steps = forms.IntegerField(label="Denoising steps", min_value=1, max_value=100, required=False, initial=12)
     seed = forms.IntegerField(label="Seed", min_value=0, max_value=2**32 - 1, required=False, initial=0)
+
+
+class VerificationStartForm(forms.Form):
+    method = forms.ChoiceField(label="How should legal check your identity?", choices=[
+        ("document", "Government ID document"), ("video_call", "Live video call"), ("in_person", "In person")])
+
+
+class EvidenceForm(forms.Form):
+    kind = forms.ChoiceField(label="What is this?", choices=[
+        ("id_document", "A photo or scan of my identity document"),
+        ("consent_capture", "A photo or short video of me showing the code")])
+    file = forms.FileField(label="File", error_messages={"required": "Choose a file to upload."})
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")], widget=forms.HiddenInput)
+    note = forms.CharField(label="Note (required to reject)", required=False, max_length=2000,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ReportForm(forms.Form):
+    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):  # type: ignore[no-untyped-def]
+        cleaned = super().clean()
+        if cleaned.get("start") and cleaned.get("end") and cleaned["end"] < cleaned["start"]:
+            self.add_error("end", "The period must end on or after its start.")
+        return cleaned

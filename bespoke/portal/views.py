@@ -24,12 +24,21 @@ from bespoke.errors import ApplicationError
 from consent import gate, selectors as consent_selectors, services as consent
 from consent.api import REVOCATION_EFFECTS
 from consent.lifecycle import effective_state
-from consent.models import IdentityVerification, LikenessLicense, Membership
+from consent.models import IdentityVerification, LikenessLicense, Membership, Organization, Talent
 from consent.terms import DISCLOSURE_VERSION, ELECTRONIC_RECORDS_DISCLOSURE
 from generation import selectors as generation_selectors
 from generation.models import RenderJob, RenderOutput
 from generation.services import render as renders
-from bespoke.portal.forms import RenderRequestForm, RevokeForm, SignForm
+from bespoke.portal.reports import compliance_csv, compliance_rows
+from bespoke.portal.forms import (
+    DecisionForm,
+    EvidenceForm,
+    RenderRequestForm,
+    ReportForm,
+    RevokeForm,
+    SignForm,
+    VerificationStartForm,
+)
 
 
 def _step_up_or_redirect(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -81,6 +90,11 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def license_detail(request: HttpRequest, license_id: str) -> HttpResponse:
     license = consent_selectors.license_get_for_user(user=request.user, license_id=license_id)
+    return _license_page(request, license)
+
+
+def _license_page(request: HttpRequest, license: LikenessLicense, *, render_form: RenderRequestForm | None = None,
+                  status: int = 200) -> HttpResponse:
     user = request.user
     state = effective_state(license, timezone.localdate())
     is_signer = user.pk == consent.talent_side_signer_id(license)
@@ -94,9 +108,9 @@ def license_detail(request: HttpRequest, license_id: str) -> HttpResponse:
         "can_request": is_producer and state == "active",
         "refusal": gate.license_refusal(license)[1] if is_producer and state != "active" else "",
         "sign_form": SignForm(initial={"text_sha256": license.text_sha256}),
-        "render_form": RenderRequestForm(),
+        "render_form": render_form or RenderRequestForm(),
         "disclosure": ELECTRONIC_RECORDS_DISCLOSURE,
-    })
+    }, status=status)
 
 
 def _signature(request: HttpRequest, form: SignForm, method: str) -> consent.SignatureContext:
@@ -152,6 +166,7 @@ def license_revoke(request: HttpRequest, license_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def render_request(request: HttpRequest, license_id: str) -> HttpResponse:
+    """A refused or invalid request re-shows the form with each error next to its field."""
     license = consent_selectors.license_get_for_user(user=request.user, license_id=license_id)
     form = RenderRequestForm(request.POST)
     if form.is_valid():
@@ -166,9 +181,7 @@ def render_request(request: HttpRequest, license_id: str) -> HttpResponse:
         else:
             messages.success(request, "Render requested. Its progress shows below.")
             return redirect("portal-renders")
-    messages.error(request, "The render was not requested: " + " ".join(
-        str(e) for errors in form.errors.values() for e in errors))
-    return redirect("portal-license", license_id=license.id)
+    return _license_page(request, license, render_form=form, status=400)
 
 
 @login_required
@@ -213,3 +226,97 @@ def render_download(request: HttpRequest, job_id: str) -> FileResponse:
                         filename=f"{output.id}.mp4", content_type="video/mp4")
 
 
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def my_verification(request: HttpRequest) -> HttpResponse:
+    """The talent starts an identity verification and uploads its evidence."""
+    talent = Talent.objects.filter(user=request.user).first()
+    if talent is None:
+        raise Http404("Only talent verify their identity here.")
+    pending = talent.verifications.filter(status=IdentityVerification.Status.PENDING).first()
+    start_form = VerificationStartForm(request.POST if "method" in request.POST else None)
+    evidence_form = EvidenceForm(request.POST if "kind" in request.POST else None, request.FILES or None)
+    status = 200
+    try:
+        if start_form.is_bound and start_form.is_valid():
+            consent.identity_verification_request(talent=talent, method=start_form.cleaned_data["method"],
+                                                  acting_user=request.user)
+            return redirect("portal-my-verification")
+        if pending and evidence_form.is_bound and evidence_form.is_valid():
+            upload = evidence_form.cleaned_data["file"]
+            consent.identity_evidence_add(verification=pending, kind=evidence_form.cleaned_data["kind"],
+                                          data=upload.read(), filename=upload.name, acting_user=request.user)
+            messages.success(request, "Uploaded and stored encrypted.")
+            return redirect("portal-my-verification")
+    except ApplicationError as error:
+        form = evidence_form if evidence_form.is_bound else start_form
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+    if start_form.errors or evidence_form.errors:
+        status = 400
+    return render(request, "portal/my_verification.html", {
+        "pending": pending, "latest": talent.verifications.order_by("-requested_at").first(),
+        "start_form": start_form, "evidence_form": evidence_form,
+        "evidence": pending.evidence.filter(deleted_at__isnull=True) if pending else [],
+    }, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@_step_up_or_redirect
+def verification_review(request: HttpRequest, verification_id: str) -> HttpResponse:
+    """Legal reviews the evidence and decides (never on a request they made)."""
+    verification = consent_selectors.verification_get_for_user(user=request.user, verification_id=verification_id)
+    if not consent_selectors.is_legal(request.user):
+        raise Http404("No such verification.")
+    form = DecisionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        require_step_up(request, require_mfa=True)
+        try:
+            consent.identity_verification_decide(verification=verification,
+                                                 approve=form.cleaned_data["decision"] == "approve",
+                                                 note=form.cleaned_data["note"], acting_user=request.user)
+        except ApplicationError as error:
+            form.add_error("note" if error.field == "note" else None, error.message)
+        else:
+            messages.success(request, f"Verification {verification.status}.")
+            return redirect("home")
+    return render(request, "portal/verification.html", {
+        "verification": verification, "form": form,
+        "evidence": verification.evidence.filter(deleted_at__isnull=True)}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def verification_evidence(request: HttpRequest, verification_id: str, evidence_id: str) -> HttpResponse:
+    verification = consent_selectors.verification_get_for_user(user=request.user, verification_id=verification_id)
+    evidence = consent_selectors.evidence_get(verification=verification, evidence_id=evidence_id)
+    try:
+        content = consent.identity_evidence_open(evidence=evidence, acting_user=request.user)
+    except ApplicationError:
+        raise Http404("No such evidence.") from None
+    response = HttpResponse(content, content_type=evidence.media_type)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_GET
+def compliance_report(request: HttpRequest) -> HttpResponse:
+    """Legal staff: every published output of their organisation in a period, as a page or CSV."""
+    organization = Organization.objects.filter(memberships__user=request.user,
+                                               memberships__role=Membership.Role.LEGAL).first()
+    if organization is None:
+        raise Http404("Compliance reports are for legal staff.")
+    today = timezone.localdate()
+    form = ReportForm({"start": request.GET.get("start", today.replace(day=1)), "end": request.GET.get("end", today)})
+    rows = compliance_rows(organization=organization, start=form.cleaned_data["start"],
+                           end=form.cleaned_data["end"]) if form.is_valid() else []
+    if form.is_valid() and request.GET.get("as") == "csv":
+        response = HttpResponse(compliance_csv(rows), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (f'attachment; filename="compliance-{form.cleaned_data["start"]}-'
+                                           f'{form.cleaned_data["end"]}.csv"')
+        return response
+    return render(request, "portal/report.html", {"organization": organization, "form": form, "rows": rows},
+                  status=200 if form.is_valid() else 400)

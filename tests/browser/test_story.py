@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bespoke.synthetic_faces import synthetic_face_photos
 from tests.accounts.conftest import PASSWORD, totp_code, with_verified_email
 from tests.conftest import SMALL_RENDER, make_license
 
@@ -86,7 +87,10 @@ def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model
     for user in (personas.alice, personas.bob, personas.dana):
         with_verified_email(user)
     alice_secret, dana_secret = totp_enrol(user=personas.alice), totp_enrol(user=personas.dana)
-    license = make_license(personas, signed=False, countersigned=False, requires_use_approval=True)
+    license = make_license(personas, verified=False, signed=False, countersigned=False, requires_use_approval=True)
+    document, capture = tmp_path / "id-card.jpg", tmp_path / "holding-the-code.jpg"
+    for path, data in zip((document, capture), synthetic_face_photos(2, seed=7)):
+        path.write_bytes(data)
     license_url = f"{live_server.url}/licenses/{license.id}/"
 
     # slow each denoising step a little so the progress bar can be seen moving
@@ -98,13 +102,30 @@ def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model
     monkeypatch.setattr(renders, "render_frames", paced)
 
     alice = _sign_in(browser, live_server, personas.alice, alice_secret)
+    alice.goto(f"{live_server.url}/verification/")
+    alice.select_option("select[name=method]", "document")
+    alice.click("button:text-is('Ask for verification')")
+    alice.wait_for_selector("#challenge-code")
+    for kind, path in (("id_document", document), ("consent_capture", capture)):
+        alice.select_option("select[name=kind]", kind)
+        alice.set_input_files("input[name=file]", str(path))
+        alice.click("button:text-is('Upload')")
+        alice.wait_for_selector("text=Uploaded and stored encrypted.")
+    _shot(alice, "00-talent-verification-evidence")
+
+    dana = _sign_in(browser, live_server, personas.dana, dana_secret)
+    dana.click("a:has-text('Alice Avery')")
+    dana.wait_for_selector("text=each viewing is recorded")
+    _shot(dana, "00-legal-verification-review")
+    dana.click("button:text-is('Approve')")
+    dana.wait_for_selector("text=Verification approved.")
+
     alice.goto(license_url)
     _shot(alice, "01-talent-license-to-sign")
     alice.check("input[name=disclosure_accepted]")
     alice.click("button:text-is('Sign')")
     alice.wait_for_selector("text=Signed. Legal countersigns next.")
 
-    dana = _sign_in(browser, live_server, personas.dana, dana_secret)
     dana.goto(license_url)
     dana.check("input[name=disclosure_accepted]")
     dana.click("button:has-text('Countersign')")
@@ -113,6 +134,10 @@ def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model
 
     bob = _sign_in(browser, live_server, personas.bob, None)
     bob.goto(license_url)
+    bob.fill("textarea[name=prompt]", "sks person speaking at an election rally")
+    bob.click("text=Request render")
+    bob.wait_for_selector("text=Refused: The prompt touches the excluded category 'political'")
+    assert "Traceback" not in bob.content()
     bob.fill("textarea[name=prompt]", "sks person walking through the night market")
     bob.fill("input[name=num_frames]", str(SMALL_RENDER["num_frames"]))
     bob.fill("input[name=steps]", "24")

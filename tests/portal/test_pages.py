@@ -1,0 +1,64 @@
+"""Portal pages outside the browser story: scope (404), plain errors, the compliance report."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from generation.models import RenderOutput
+from generation.services import render as renders
+from tests.conftest import SMALL_RENDER, make_license
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(client, user):  # type: ignore[no-untyped-def]
+    from accounts.services import totp_enrol
+
+    totp_enrol(user=user)
+    client.force_login(user)
+    return client
+
+
+def test_the_compliance_report_lists_every_published_output_one_for_one(client, personas, tiny_model):
+    license = make_license(personas)
+    for prompt in ("sks person walking", "sks person reading"):
+        job = renders.render_job_request(license_id=str(license.id), prompt=prompt, params=SMALL_RENDER,
+                                         acting_user=personas.bob)
+        renders.render_job_execute(job_id=str(job.id), worker="w")
+    unpublished = renders.render_job_request(license_id=str(license.id), prompt="sks person waiting",
+                                             params=SMALL_RENDER, acting_user=personas.bob)
+    response = _client(client, personas.dana).get(reverse("portal-compliance-report"), {"as": "csv"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    outputs = RenderOutput.objects.order_by("created_at")
+    assert [row["output_id"] for row in rows] == [str(o.id) for o in outputs]
+    assert [row["manifest_label"] for row in rows] == [o.manifest_label for o in outputs]
+    assert {row["visible_label"] for row in rows} == {"AI-generated"}
+    assert str(unpublished.id) not in response.content.decode()
+
+
+def test_the_report_is_for_legal_staff_only_and_a_bad_period_is_explained(client, personas):
+    assert _client(client, personas.bob).get(reverse("portal-compliance-report")).status_code == 404
+    client.logout()
+    response = _client(client, personas.dana).get(reverse("portal-compliance-report"),
+                                                  {"start": "2026-11-30", "end": "2026-11-01"})
+    assert response.status_code == 400 and b"must end on or after its start" in response.content
+
+
+@pytest.mark.parametrize("name", ["portal-license", "portal-license-revoke"])
+def test_a_page_outside_ones_scope_is_a_404(client, personas, name):
+    license = make_license(personas)
+    assert _client(client, personas.charlie).get(reverse(name, kwargs={"license_id": license.id})).status_code == 404
+
+
+def test_an_invalid_render_request_shows_the_error_next_to_its_field(client, personas):
+    license = make_license(personas)
+    response = _client(client, personas.bob).post(reverse("portal-render-request", kwargs={"license_id": license.id}),
+                                                  {"prompt": "", "num_frames": 99})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Describe the scene to render." in page and "less than or equal to 32" in page
