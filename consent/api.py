@@ -17,7 +17,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bespoke.api import UUID_PATTERN
+from bespoke.api import UUID_PATTERN, validated
 from bespoke.api.idempotency import idempotent
 from bespoke.errors import NotAllowed
 from consent import selectors, services
@@ -195,12 +195,6 @@ class RevocationOutput(serializers.Serializer):
                 "here and are not recalled by it.")
 
 
-def _validated(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 # --- views -----------------------------------------------------------------------------
 
 class TalentViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
@@ -214,7 +208,7 @@ class TalentViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retri
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
     def photos(self, request: Request, pk: str) -> Response:
         talent = selectors.talent_get_for_user(user=request.user, talent_id=pk)
-        upload = _validated(PhotoInput, request)["photo"]
+        upload = validated(PhotoInput, request)["photo"]
         photo = services.reference_photo_add(talent=talent, data=upload.read(), filename=upload.name,
                                              acting_user=request.user)
         return Response(PhotoOutput(photo).data, status=status.HTTP_201_CREATED)
@@ -232,7 +226,7 @@ class VerificationViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins
         talent = Talent.objects.filter(user=request.user).first()
         if talent is None:
             raise NotAllowed("Only an enrolled talent can ask for their identity to be verified.")
-        data = _validated(VerificationInput, request)
+        data = validated(VerificationInput, request)
         return idempotent(request, lambda: Response(VerificationOutput(services.identity_verification_request(
             talent=talent, method=data["method"], acting_user=request.user)).data, status=status.HTTP_201_CREATED))
 
@@ -240,7 +234,7 @@ class VerificationViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
     def evidence(self, request: Request, pk: str) -> Response:
         verification = selectors.verification_get_for_user(user=request.user, verification_id=pk)
-        data = _validated(EvidenceInput, request)
+        data = validated(EvidenceInput, request)
         evidence = services.identity_evidence_add(verification=verification, kind=data["kind"], data=data["file"].read(),
                                                   filename=data["file"].name, acting_user=request.user)
         return Response(EvidenceOutput(evidence).data, status=status.HTTP_201_CREATED)
@@ -261,7 +255,7 @@ class VerificationViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins
     @action(detail=True, methods=["post"])
     def decide(self, request: Request, pk: str) -> Response:
         verification = selectors.verification_get_for_user(user=request.user, verification_id=pk)
-        data = _validated(VerificationDecisionInput, request)
+        data = validated(VerificationDecisionInput, request)
         step_up(request)
         verification = services.identity_verification_decide(verification=verification, approve=data["approve"],
                                                              note=data["note"], acting_user=request.user)
@@ -284,7 +278,7 @@ class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
 
     @extend_schema(request=LicenseInput, responses={201: LicenseOutput})
     def create(self, request: Request) -> Response:
-        data = _validated(LicenseInput, request)
+        data = validated(LicenseInput, request)
         licensee = Organization.objects.filter(pk=data.pop("licensee"), memberships__user=request.user,
                                                memberships__role=Membership.Role.LEGAL).first()
         talent = selectors.talents_for_user(user=request.user).filter(pk=data.pop("talent")).first()
@@ -303,7 +297,7 @@ class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
     def authority_document(self, request: Request, pk: str) -> Response:
         """The estate's authority to sign for a deceased person (required before offering)."""
         license = self._license(pk)
-        upload = _validated(AuthorityDocumentInput, request)["file"]
+        upload = validated(AuthorityDocumentInput, request)["file"]
         return self._output(services.license_authority_document_attach(license=license, data=upload.read(),
                                                                        filename=upload.name, acting_user=request.user))
 
@@ -316,7 +310,7 @@ class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
     @action(detail=True, methods=["post"])
     def sign(self, request: Request, pk: str) -> Response:
         license = self._license(pk)
-        data = _validated(SignInput, request)
+        data = validated(SignInput, request)
         context = signature_context(request, data, step_up(request))
         return self._output(services.license_sign(license=license, context=context, acting_user=request.user))
 
@@ -324,7 +318,7 @@ class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
     @action(detail=True, methods=["post"])
     def countersign(self, request: Request, pk: str) -> Response:
         license = self._license(pk)
-        data = _validated(SignInput, request)
+        data = validated(SignInput, request)
         context = signature_context(request, data, step_up(request))
         return self._output(services.license_countersign(license=license, context=context, acting_user=request.user))
 
@@ -332,7 +326,7 @@ class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str) -> Response:
         license = self._license(pk)
-        data = _validated(RevokeInput, request)
+        data = validated(RevokeInput, request)
         step_up(request)
         revocation = services.license_revoke(license=license, reason=data["reason"], acting_user=request.user)
         return Response(RevocationOutput(revocation).data)
@@ -341,7 +335,7 @@ class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
     @action(detail=True, methods=["post"])
     def suspend(self, request: Request, pk: str) -> Response:
         license = self._license(pk)
-        data = _validated(SuspendInput, request)
+        data = validated(SuspendInput, request)
         services.license_suspend(license=license, reason=data["reason"], note=data["note"], acting_user=request.user)
         return self._output(license)
 
@@ -354,7 +348,7 @@ class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
     @action(detail=True, methods=["post"])
     def amend(self, request: Request, pk: str) -> Response:
         license = self._license(pk)
-        changes = _validated(AmendInput, request)["changes"]
+        changes = validated(AmendInput, request)["changes"]
         return self._output(services.license_amend(license=license, changes=changes, acting_user=request.user),
                             status.HTTP_201_CREATED)
 

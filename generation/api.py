@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from bespoke.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from bespoke.api import UUID_PATTERN
+from bespoke.api import UUID_PATTERN, validated
 from bespoke.api.idempotency import idempotent
 from generation import selectors
 from generation.models import RenderJob, RenderOutput, TrainingJob
@@ -64,12 +64,6 @@ class TrainingInput(serializers.Serializer):
     params = serializers.DictField(default=dict)
 
 
-def _validated(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 class RenderViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     serializer_class = RenderOutputSerializer
     lookup_value_regex = UUID_PATTERN
@@ -79,7 +73,7 @@ class RenderViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retri
 
     @extend_schema(request=RenderInput, responses={201: RenderOutputSerializer}, parameters=[IDEMPOTENCY_PARAMETER])
     def create(self, request: Request) -> Response:
-        data = _validated(RenderInput, request)
+        data = validated(RenderInput, request)
 
         def request_render() -> Response:
             job = render.render_job_request(
@@ -102,7 +96,7 @@ class RenderViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retri
         from consent.api import step_up
 
         job = selectors.job_get_for_user(self.get_queryset(), pk)
-        reason = _validated(UseDecisionInput, request)["reason"]
+        reason = validated(UseDecisionInput, request)["reason"]
         step_up(request)
         job = render.render_job_decide(job=job, approve=approve, reason=reason, acting_user=request.user)
         job.refresh_from_db()
@@ -142,7 +136,7 @@ class TrainingViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Ret
 
     @extend_schema(request=TrainingInput, responses={201: TrainingOutput}, parameters=[IDEMPOTENCY_PARAMETER])
     def create(self, request: Request) -> Response:
-        data = _validated(TrainingInput, request)
+        data = validated(TrainingInput, request)
         return idempotent(request, lambda: Response(TrainingOutput(training.training_job_request(
             license_id=str(data["license"]), params=data["params"], acting_user=request.user)).data,
             status=status.HTTP_201_CREATED))

@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from bespoke.api import validated
 from bespoke.errors import NotAllowed, ValidationFailed
 from consent import services
 from consent.api import step_up
@@ -63,9 +64,7 @@ class MeViewSet(viewsets.ViewSet):
     def erase(self, request: Request) -> Response:
         """Revoke every license, destroy likeness models and photos, and destroy the talent's key."""
         talent = _own_talent(request, "erase")
-        serializer = EraseInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        if not serializer.validated_data["confirm"]:
+        if not validated(EraseInput, request)["confirm"]:
             raise ValidationFailed("Confirm the erasure: it revokes every license and cannot be undone.", field="confirm")
         step_up(request)
         return Response(services.talent_erase(talent=talent, acting_user=request.user))
