@@ -84,7 +84,7 @@ def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model
     from provenance.services import media_verify
 
     settings.MEDIA_ROOT = tmp_path / "media"
-    for user in (personas.alice, personas.bob, personas.dana):
+    for user in (personas.alice, personas.bob, personas.charlie, personas.dana):
         with_verified_email(user)
     alice_secret, dana_secret = totp_enrol(user=personas.alice), totp_enrol(user=personas.dana)
     license = make_license(personas, verified=False, signed=False, countersigned=False, requires_use_approval=True)
@@ -192,6 +192,13 @@ def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model
     visitor.wait_for_selector("#result")
     assert visitor.inner_text("#consent-state") == "revoked"
     _shot(visitor, "08-verify-revoked")
+
+    charlie = _sign_in(browser, live_server, personas.charlie, None)
+    verification = personas.talent.verifications.get()
+    for url in (license_url, f"{license_url}revoke/", f"{live_server.url}/verifications/{verification.id}/",
+                f"{live_server.url}/renders/{job.id}/download/"):
+        assert charlie.goto(url).status == 404, url  # another studio's producer sees none of it
+    assert bob.goto(f"{live_server.url}/verifications/{verification.id}/").status == 404
 
     bob.goto(license_url)
     bob.wait_for_selector("text=Renders under this license are refused: The talent revoked this license.")
