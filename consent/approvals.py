@@ -16,7 +16,7 @@ from django.utils import timezone
 from audit.actors import user_actor
 from audit.services import audit_append
 from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
-from consent.models import LikenessLicense, UseApproval
+from consent.models import UseApproval
 
 
 def use_approval_request(*, license_id: str, job_ref: str, prompt: str, params: dict[str, Any],
@@ -28,14 +28,10 @@ def use_approval_request(*, license_id: str, job_ref: str, prompt: str, params: 
     return approval
 
 
-def _talent_side(license: LikenessLicense) -> object:
-    return license.talent.user_id if license.capacity == LikenessLicense.Capacity.ADULT else license.representative_id
-
-
 @transaction.atomic
 def use_approval_decide(*, job_ref: str, approve: bool, reason: str, acting_user: AbstractBaseUser) -> UseApproval:
     approval = UseApproval.objects.select_for_update().select_related("license__talent").get(job_ref=job_ref)
-    if acting_user.pk != _talent_side(approval.license):
+    if acting_user.pk != approval.license.talent_side_signer_id:
         raise NotAllowed("Only the talent (or their guardian or estate) decides on a use of their likeness.")
     if approval.status != UseApproval.Status.PENDING:
         raise InvalidTransition(f"This use was already {approval.status}.")

@@ -179,6 +179,11 @@ class LikenessLicense(models.Model):
         ]
 
     @property
+    def talent_side_signer_id(self) -> object:
+        """Who signs and decides for the talent: the talent, or a minor's guardian, or the estate."""
+        return self.talent.user_id if self.capacity == self.Capacity.ADULT else self.representative_id
+
+    @property
     def authority_document_ref(self) -> str:
         return f"authority_document:{self.id}"
 

@@ -376,10 +376,6 @@ def talent_side_role(license: LikenessLicense) -> str:
             LikenessLicense.Capacity.DECEASED: SignatureEvent.Role.ESTATE}[license.capacity]
 
 
-def talent_side_signer_id(license: LikenessLicense) -> object:
-    return license.talent.user_id if license.capacity == LikenessLicense.Capacity.ADULT else license.representative_id
-
-
 def _record_signature(license: LikenessLicense, role: str, context: SignatureContext, acting_user: AbstractBaseUser,
                       intent: str) -> SignatureEvent:
     if context.text_sha256_seen != license.text_sha256 or text_sha256(license.text) != license.text_sha256:
@@ -400,7 +396,7 @@ def _record_signature(license: LikenessLicense, role: str, context: SignatureCon
 def license_sign(*, license: LikenessLicense, context: SignatureContext, acting_user: AbstractBaseUser) -> LikenessLicense:
     """The talent (or a minor's guardian, or the estate) signs the exact text they were shown."""
     license = _locked(license)
-    if acting_user.pk != talent_side_signer_id(license):
+    if acting_user.pk != license.talent_side_signer_id:
         raise NotAllowed("Only the talent named in a license (or their guardian or estate) can sign it.")
     next_status(license, "sign")
     event = _record_signature(license, talent_side_role(license), context, acting_user,
@@ -432,7 +428,7 @@ def license_countersign(*, license: LikenessLicense, context: SignatureContext,
 def license_suspend(*, license: LikenessLicense, reason: str, note: str, acting_user: AbstractBaseUser) -> LicenseSuspension:
     """Pause a license (a strike, a dispute): the gate refuses while it lasts; nothing is revoked."""
     license = _locked(license)
-    if not _is_legal(acting_user, license.licensee) and acting_user.pk != talent_side_signer_id(license):
+    if not _is_legal(acting_user, license.licensee) and acting_user.pk != license.talent_side_signer_id:
         raise NotAllowed("Only the talent or the licensee's legal staff can suspend this license.")
     if reason not in LicenseSuspension.Reason.values:
         raise ValidationFailed("The reason is strike, dispute or other.", field="reason")

@@ -97,7 +97,7 @@ def _license_page(request: HttpRequest, license: LikenessLicense, *, render_form
                   status: int = 200) -> HttpResponse:
     user = request.user
     state = effective_state(license, timezone.localdate())
-    is_signer = user.pk == consent.talent_side_signer_id(license)
+    is_signer = user.pk == license.talent_side_signer_id
     is_legal = consent_selectors.is_licensee_legal(user=user, license_id=license.id)
     is_producer = gate.requester_is_licensee(user_id=user.pk, license_id=str(license.id))
     return render(request, "portal/license.html", {
