@@ -1,4 +1,4 @@
-"""MFA secrets (TOTP keys, recovery-code seeds) encrypted at rest.
+"""allauth adapters: MFA secrets (TOTP keys, recovery-code seeds) encrypted at rest; sign-up closed.
 
 allauth stores them in `Authenticator.data` and passes every value through the MFA
 adapter's `encrypt`/`decrypt`. Here they are sealed with AES-256-GCM under a key
@@ -12,6 +12,7 @@ import base64
 import os
 from functools import lru_cache
 
+from allauth.account.adapter import DefaultAccountAdapter
 from allauth.mfa.adapter import DefaultMFAAdapter
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
 
 PREFIX = "bsk1:"
 KEY_INFO = b"bespoke/v1|mfa-secrets"
@@ -66,3 +68,10 @@ class BespokeMFAAdapter(DefaultMFAAdapter):
 
     def decrypt(self, encrypted_text: str) -> str:
         return open_secret(encrypted_text)
+
+
+class BespokeAccountAdapter(DefaultAccountAdapter):
+    """Accounts come only from invitations (accounts.invitations) and operator tooling: no open sign-up."""
+
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        return False

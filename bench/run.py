@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("generation",)
+BENCHMARKS = ("generation", "watermark")
 
 
 def main(argv: list[str]) -> int:

@@ -8,7 +8,9 @@ deployment hardening and requires the secrets and hosts to be given explicitly.
 
 from __future__ import annotations
 
+import base64
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import dj_database_url
@@ -23,6 +25,16 @@ PRODUCTION = BESPOKE_MODE == "production"
 DATA_DIR = Path(env_str("BESPOKE_DATA_DIR") or BASE_DIR / "var").resolve()
 
 
+def _development_secret(name: str, make: Callable[[], str]) -> str:
+    """A secret kept in a file of the data dir, created on first use (development only)."""
+    key_file = DATA_DIR / name
+    if not key_file.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(make(), encoding="utf-8")
+        key_file.chmod(0o600)
+    return key_file.read_text(encoding="utf-8").strip()
+
+
 def _secret_key() -> str:
     key = env_str("DJANGO_SECRET_KEY")
     if key:
@@ -31,12 +43,7 @@ def _secret_key() -> str:
         return key
     if PRODUCTION:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) is required in production")
-    key_file = DATA_DIR / "secret_key"
-    if not key_file.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_urlsafe(64), encoding="utf-8")
-        key_file.chmod(0o600)
-    return key_file.read_text(encoding="utf-8").strip()
+    return _development_secret("secret_key", lambda: secrets.token_urlsafe(64))
 
 
 SECRET_KEY = _secret_key()
@@ -158,7 +165,15 @@ BESPOKE_PRELOAD_MODEL = env_bool("BESPOKE_PRELOAD_MODEL", True)
 BESPOKE_DEVICE = env_choice("BESPOKE_DEVICE", "auto", ("auto", "cpu", "cuda"))
 BESPOKE_TORCH_THREADS = env_int("BESPOKE_TORCH_THREADS", 0, minimum=0)
 BESPOKE_PKI_DIR = Path(env_str("BESPOKE_PKI_DIR") or DATA_DIR / "pki")
+# Who signs manifests: "module:factory" returning a provenance.signing.ManifestSigner
+# (the local PEM key of BESPOKE_PKI_DIR by default; a KMS/HSM callback signer in production).
+BESPOKE_SIGNER = env_str("BESPOKE_SIGNER") or "provenance.services:dev_pki_signer"
+# RFC 3161 time-stamping: off by default. When set but unreachable, outputs are signed
+# without a time-stamp (and say so) unless BESPOKE_TSA_REQUIRED makes that a failure.
 BESPOKE_TSA_URL = env_str("BESPOKE_TSA_URL") or None
+BESPOKE_TSA_REQUIRED = env_bool("BESPOKE_TSA_REQUIRED", False)
+if BESPOKE_TSA_REQUIRED and not BESPOKE_TSA_URL:
+    raise ImproperlyConfigured("BESPOKE_TSA_REQUIRED needs BESPOKE_TSA_URL")
 
 BESPOKE_RENDER_LEASE_SECONDS = env_int("BESPOKE_RENDER_LEASE_SECONDS", 120, minimum=2)
 BESPOKE_RENDER_MAX_ATTEMPTS = env_int("BESPOKE_RENDER_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
@@ -166,6 +181,12 @@ BESPOKE_RENDER_TIME_LIMIT_SECONDS = env_int("BESPOKE_RENDER_TIME_LIMIT_SECONDS",
 BESPOKE_GATE_CHECK_EVERY_STEPS = env_int("BESPOKE_GATE_CHECK_EVERY_STEPS", 3, minimum=1)
 BESPOKE_REAPER_INTERVAL_SECONDS = env_int("BESPOKE_REAPER_INTERVAL_SECONDS", 30, minimum=1)
 BESPOKE_REQUEUE_QUEUED_AFTER_SECONDS = env_int("BESPOKE_REQUEUE_QUEUED_AFTER_SECONDS", 300, minimum=1)
+# Signed Merkle checkpoints of the audit log: the key and the checkpoints live outside the database.
+BESPOKE_AUDIT_CHECKPOINT_KEY = Path(env_str("BESPOKE_AUDIT_CHECKPOINT_KEY") or DATA_DIR / "keys" / "audit-checkpoint.key")
+_audit_public_key = env_str("BESPOKE_AUDIT_CHECKPOINT_PUBLIC_KEY")  # verify with this one when set
+BESPOKE_AUDIT_CHECKPOINT_PUBLIC_KEY = Path(_audit_public_key) if _audit_public_key else None
+BESPOKE_AUDIT_CHECKPOINT_DIR = Path(env_str("BESPOKE_AUDIT_CHECKPOINT_DIR") or DATA_DIR / "audit-checkpoints")
+BESPOKE_AUDIT_CHECKPOINT_INTERVAL_SECONDS = env_int("BESPOKE_AUDIT_CHECKPOINT_INTERVAL_SECONDS", 300, minimum=1)
 
 # --- Celery (invariant 3: the job row is the truth; the broker only carries ids) ------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://localhost//"
@@ -207,6 +228,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3600.0},
     },
+    "audit-checkpoint": {
+        "task": "audit.tasks.audit_checkpoint",
+        "schedule": float(BESPOKE_AUDIT_CHECKPOINT_INTERVAL_SECONDS),
+        "options": {"expires": float(BESPOKE_AUDIT_CHECKPOINT_INTERVAL_SECONDS)},
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
@@ -245,17 +271,25 @@ def _master_key() -> str:
         if BESPOKE_KEY_PROVIDER == "consent.keys.LocalMasterKeyProvider":
             raise ImproperlyConfigured("BESPOKE_MASTER_KEY (or BESPOKE_MASTER_KEY_FILE) is required in production")
         return ""
-    key_file = DATA_DIR / "master_key"
-    if not key_file.exists():
-        import base64
-
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode("ascii"), encoding="utf-8")
-        key_file.chmod(0o600)
-    return key_file.read_text(encoding="utf-8").strip()
+    return _development_secret("master_key", lambda: base64.b64encode(secrets.token_bytes(32)).decode("ascii"))
 
 
 BESPOKE_MASTER_KEY = _master_key()
+
+
+def _watermark_key() -> bytes:
+    """The secret that seeds the invisible watermark; without it no output can be traced."""
+    key = env_str("BESPOKE_WATERMARK_KEY")
+    if not key:
+        if PRODUCTION:
+            raise ImproperlyConfigured("BESPOKE_WATERMARK_KEY (or BESPOKE_WATERMARK_KEY_FILE) is required in production")
+        key = _development_secret("watermark_key", lambda: secrets.token_hex(32))
+    if len(key) < 32:
+        raise ImproperlyConfigured("BESPOKE_WATERMARK_KEY must be at least 32 characters")
+    return key.encode("utf-8")
+
+
+BESPOKE_WATERMARK_KEY = _watermark_key()
 BESPOKE_PHOTO_MAX_BYTES = env_int("BESPOKE_PHOTO_MAX_BYTES", 15 * 1024 * 1024, minimum=1024)
 BESPOKE_PHOTO_MAX_PIXELS = env_int("BESPOKE_PHOTO_MAX_PIXELS", 40_000_000, minimum=4096)
 BESPOKE_PHOTO_MIN_SIDE = env_int("BESPOKE_PHOTO_MIN_SIDE", 128, minimum=16)
@@ -296,7 +330,10 @@ ACCOUNT_RATE_LIMITS = {
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("BESPOKE_TRUSTED_PROXY_COUNT", 0, minimum=0)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_ADAPTER = "accounts.adapter.BespokeMFAAdapter"
+ACCOUNT_ADAPTER = "accounts.adapter.BespokeAccountAdapter"  # accounts by invitation only
 MFA_TOTP_ISSUER = "Bespoke"
+# How long an invitation link (sent by legal staff, see accounts.invitations) stays usable.
+BESPOKE_INVITATION_DAYS = env_int("BESPOKE_INVITATION_DAYS", 7, minimum=1, maximum=90)
 
 
 def _caches() -> dict:
@@ -359,5 +396,10 @@ SPECTACULAR_SETTINGS = {
         "LicenseStatusEnum": "consent.models.LikenessLicense.Status",
         "VerificationStatusEnum": "consent.models.IdentityVerification.Status",
         "JobStatusEnum": "generation.models.JobStatus",
+        "InvitationStatusEnum": "accounts.models.Invitation.Status",
+        "InvitationKindEnum": "accounts.models.Invitation.Kind",
+        "EvidenceKindEnum": "consent.models.IdentityEvidence.Kind",
+        "MembershipRoleEnum": "consent.models.Membership.Role",
+        "SignatureRoleEnum": "consent.models.SignatureEvent.Role",
     },
 }

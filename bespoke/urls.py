@@ -21,6 +21,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("verify/", provenance_views.verify_upload, name="verify"),
     path("verify/consent/<str:license_id>", provenance_views.consent_status_view, name="consent-status"),
+    path("verify/watermark/<int:watermark_id>", provenance_views.watermark_status_view, name="watermark-status"),
     path("api/v1/", include("bespoke.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("admin/", admin.site.urls),

@@ -95,7 +95,42 @@ class IdentityEvidence(models.Model):
         return f"{self.kind} for {self.verification_id}"
 
 
-class LikenessLicense(models.Model):
+class UseTerms(models.Model):
+    """The terms of use a license grants, and a license template proposes."""
+
+    class Representation(models.TextChoices):
+        NONE = "none", "Not represented"
+        COUNSEL = "counsel", "Legal counsel"
+        UNION = "union", "Union agreement"
+
+    class CompensationBasis(models.TextChoices):
+        FLAT = "flat", "Flat fee"
+        PER_RENDER = "per_render", "Per published output"
+        PER_DAY = "per_day", "Per day of use"
+
+    use_description = models.TextField()
+    permitted_media = models.JSONField(default=list)
+    territories = models.JSONField(default=list)
+    languages = models.JSONField(default=list)
+    dubbing = models.BooleanField(default=False)
+    advertising = models.BooleanField(default=False)
+    interactive = models.BooleanField(default=False)
+    derivatives = models.BooleanField(default=False)
+    allows_likeness_model = models.BooleanField(default=False)
+    excluded_categories = models.JSONField(default=list)
+    requires_use_approval = models.BooleanField(default=False)
+    max_renders = models.PositiveIntegerField()
+    representation = models.CharField(max_length=16, choices=Representation.choices, default=Representation.NONE)
+    representation_detail = models.CharField(max_length=200, blank=True)
+    compensation_basis = models.CharField(max_length=16, choices=CompensationBasis.choices)
+    compensation_rate = models.DecimalField(max_digits=12, decimal_places=2)
+    compensation_currency = models.CharField(max_length=3)
+
+    class Meta:
+        abstract = True
+
+
+class LikenessLicense(UseTerms):
     """A likeness license: a structured, reasonably specific description of one use of a
     person's likeness, bound by the SHA-256 of its exact text to every signature on it."""
 
@@ -118,16 +153,6 @@ class LikenessLicense(models.Model):
         MINOR = "minor", "Minor (a guardian signs)"
         DECEASED = "deceased", "Deceased (the estate signs)"
 
-    class Representation(models.TextChoices):
-        NONE = "none", "Not represented"
-        COUNSEL = "counsel", "Legal counsel"
-        UNION = "union", "Union agreement"
-
-    class CompensationBasis(models.TextChoices):
-        FLAT = "flat", "Flat fee"
-        PER_RENDER = "per_render", "Per published output"
-        PER_DAY = "per_day", "Per day of use"
-
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     talent = models.ForeignKey(Talent, on_delete=models.PROTECT, related_name="licenses")
     licensee = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="licenses")
@@ -137,18 +162,6 @@ class LikenessLicense(models.Model):
 
     project = models.CharField(max_length=200)
     role = models.CharField(max_length=200)
-    use_description = models.TextField()
-    permitted_media = models.JSONField(default=list)
-    territories = models.JSONField(default=list)
-    languages = models.JSONField(default=list)
-    dubbing = models.BooleanField(default=False)
-    advertising = models.BooleanField(default=False)
-    interactive = models.BooleanField(default=False)
-    derivatives = models.BooleanField(default=False)
-    allows_likeness_model = models.BooleanField(default=False)
-    excluded_categories = models.JSONField(default=list)
-    requires_use_approval = models.BooleanField(default=False)
-    max_renders = models.PositiveIntegerField()
     starts_on = models.DateField()
     ends_on = models.DateField()
 
@@ -159,11 +172,6 @@ class LikenessLicense(models.Model):
     authority_document_name = models.CharField(max_length=300, blank=True,
                                                help_text="The estate's authority document, stored sealed.")
     authority_document_sha256 = models.CharField(max_length=64, blank=True)
-    representation = models.CharField(max_length=16, choices=Representation.choices, default=Representation.NONE)
-    representation_detail = models.CharField(max_length=200, blank=True)
-    compensation_basis = models.CharField(max_length=16, choices=CompensationBasis.choices)
-    compensation_rate = models.DecimalField(max_digits=12, decimal_places=2)
-    compensation_currency = models.CharField(max_length=3)
 
     text = models.TextField()
     text_sha256 = models.CharField(max_length=64)
@@ -352,3 +360,35 @@ class UseApproval(models.Model):
 
     def __str__(self) -> str:
         return f"approval of {self.job_ref} ({self.status})"
+
+
+class LicenseTemplate(UseTerms):
+    """An organisation's starting point for drafting: default terms that legal staff
+    adjust for each talent and project. The license keeps no link to it: the drafted
+    terms are what bind."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="license_templates")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+
+    project = models.CharField(max_length=200, blank=True)
+    role = models.CharField(max_length=200, blank=True)
+    term_months = models.PositiveIntegerField(help_text="A license drafted from it ends this many months after it starts.")
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], condition=models.Q(archived_at__isnull=True),
+                                    name="license_template_unique_live_name"),
+            models.CheckConstraint(condition=models.Q(max_renders__gt=0), name="license_template_max_renders_positive"),
+            models.CheckConstraint(condition=models.Q(term_months__gt=0), name="license_template_term_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.organization})"

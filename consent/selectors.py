@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from consent.models import IdentityEvidence, IdentityVerification, LikenessLicense, Membership, Talent
+from consent.lifecycle import TRANSITIONS
+from consent.models import (
+    IdentityEvidence,
+    IdentityVerification,
+    LikenessLicense,
+    LikenessModel,
+    Membership,
+    ReferencePhoto,
+    Talent,
+    TalentKey,
+)
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -86,3 +98,29 @@ def evidence_get(*, verification: IdentityVerification, evidence_id: object) -> 
         return verification.evidence.get(pk=evidence_id, deleted_at__isnull=True)
     except (IdentityEvidence.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404("No such evidence.") from None
+
+
+def reference_photos_of_talent(*, talent: Talent) -> QuerySet[ReferencePhoto]:
+    """The talent's reference photos still held (sealed), newest first."""
+    return ReferencePhoto.objects.filter(talent=talent, deleted_at__isnull=True).order_by("-created_at")
+
+
+def licenses_revoked_on_erasure(*, talent: Talent) -> QuerySet[LikenessLicense]:
+    """The talent's licenses that erasing their data revokes: every one still revocable."""
+    return (LikenessLicense.objects.filter(talent=talent, status__in=TRANSITIONS["revoke"][0])
+            .select_related("licensee").order_by("created_at"))
+
+
+def active_likeness_models_of_talent(*, talent: Talent) -> QuerySet[LikenessModel]:
+    return LikenessModel.objects.filter(talent=talent, status=LikenessModel.Status.ACTIVE)
+
+
+def identity_evidence_of_talent(*, talent: Talent) -> QuerySet[IdentityEvidence]:
+    """The identity evidence files the talent uploaded and that are still held (sealed)."""
+    return IdentityEvidence.objects.filter(verification__talent=talent, deleted_at__isnull=True)
+
+
+def talent_erased_at(*, talent: Talent) -> datetime | None:
+    """When the talent's data key was destroyed (their data erased), or None."""
+    return (TalentKey.objects.filter(talent=talent, destroyed_at__isnull=False)
+            .values_list("destroyed_at", flat=True).first())

@@ -36,6 +36,7 @@ from consent.models import (
     Talent,
     TalentKey,
 )
+from consent.selectors import licenses_revoked_on_erasure
 from consent.uploads import check_video, prepare_image, prepare_reference_photo
 from consent.signals import license_revoked
 from consent.vault import vault_delete, vault_get, vault_put
@@ -60,6 +61,9 @@ def organization_create(*, name: str, acting_user: AbstractBaseUser) -> Organiza
         raise ValidationFailed(f"An organisation named {name!r} already exists.", field="name")
     organization = Organization.objects.create(name=name)
     audit_append(action="organization.created", actor=user_actor(acting_user), subject=f"organization:{organization.id}")
+    from consent.license_templates import license_templates_install_built_in  # it builds on this module
+
+    license_templates_install_built_in(organization=organization, acting_user=acting_user)
     return organization
 
 
@@ -522,7 +526,7 @@ def talent_erase(*, talent: Talent, acting_user: AbstractBaseUser) -> dict[str, 
         raise NotAllowed("Only the talent can erase their data.")
     actor = user_actor(acting_user)
     revoked = []
-    for license in LikenessLicense.objects.filter(talent=talent, status__in=TRANSITIONS["revoke"][0]):
+    for license in licenses_revoked_on_erasure(talent=talent):
         license_revoke(license=license, reason="Erasure requested by the talent.", acting_user=acting_user)
         revoked.append(str(license.id))
     destroyed = likeness_models_destroy_for_talent(talent_id=talent.id, reason="erasure", actor=actor)

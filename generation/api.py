@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.files.storage import default_storage
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -26,7 +24,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParamet
 class OutputSummary(serializers.ModelSerializer):
     class Meta:
         model = RenderOutput
-        fields = ["id", "sha256", "size_bytes", "manifest_label", "disclosure", "created_at"]
+        fields = ["id", "sha256", "size_bytes", "manifest_label", "disclosure", "watermark_id", "compliance", "created_at"]
 
 
 class RenderOutputSerializer(serializers.ModelSerializer):

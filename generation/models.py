@@ -99,6 +99,10 @@ class RenderOutput(models.Model):
     manifest_label = models.CharField(max_length=200)
     model_sha256 = models.CharField(max_length=64)
     disclosure = models.JSONField()
+    # The id carried by the invisible watermark: traces a copy whose manifest was stripped.
+    watermark_id = models.PositiveBigIntegerField(unique=True, null=True)
+    # What was disclosed and how (label, watermark, manifest, consent, model hashes).
+    compliance = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

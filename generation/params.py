@@ -12,9 +12,9 @@ MAX_PROMPT_CHARS = 1000
 
 @dataclass(frozen=True)
 class RenderParams:
-    num_frames: int = 8
-    width: int = 128
-    height: int = 128
+    num_frames: int = 16
+    width: int = 256
+    height: int = 256
     steps: int = 12
     guidance_scale: float = 7.5
     seed: int = 0
@@ -27,8 +27,9 @@ class RenderParams:
 
 _INT_BOUNDS: dict[str, tuple[int, int]] = {
     "num_frames": (2, 32),
-    "width": (64, 1024),
-    "height": (64, 1024),
+    # The invisible watermark needs at least 128 pixels a side (provenance.watermark.MIN_SIDE).
+    "width": (128, 1024),
+    "height": (128, 1024),
     "steps": (1, 100),
     "seed": (0, 2**32 - 1),
     "fps": (1, 60),

@@ -7,15 +7,22 @@ configured timestamp authority.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from c2pa import Builder, C2paError, C2paSignerInfo, Context, Reader, Signer
+from c2pa import Builder, C2paError, Context, Reader, Signer
 
-from provenance.manifest import CONSENT_ASSERTION_LABEL, OUTPUT_ASSERTION_LABEL, ConsentReference
-from provenance.pki import SigningMaterial
+from provenance.manifest import (
+    CONSENT_ASSERTION_LABEL,
+    OUTPUT_ASSERTION_LABEL,
+    SOFT_BINDING_LABEL,
+    ConsentReference,
+)
+from provenance.signing import ManifestSigner
 
 _OFFLINE = {"remote_manifest_fetch": False, "ocsp_fetch": False}
 _STATES = {"Trusted": "trusted", "Valid": "valid", "Invalid": "invalid"}
@@ -56,6 +63,7 @@ class ManifestReport:
     manifest_label: str | None = None
     digital_source_type: str | None = None
     disclosure: dict[str, Any] | None = None
+    watermark_id: int | None = None
 
     @property
     def is_trusted(self) -> bool:
@@ -75,6 +83,7 @@ class ManifestReport:
             "manifest_label": self.manifest_label,
             "digital_source_type": self.digital_source_type,
             "disclosure": None if self.disclosure is None else dict(self.disclosure),
+            "watermark_id": self.watermark_id,
         }
 
 
@@ -83,27 +92,26 @@ def sign_file(
     src: Path,
     dst: Path,
     manifest: dict[str, Any],
-    signing: SigningMaterial,
+    signer: ManifestSigner,
+    tsa_url: str | None = None,
     mime_type: str = "video/mp4",
 ) -> None:
-    """Embed ``manifest``, signed with ``signing``, into a copy of ``src`` written to ``dst``.
+    """Embed ``manifest``, signed by ``signer``, into a copy of ``src`` written to ``dst``.
 
+    With ``tsa_url`` the signature carries an RFC 3161 time-stamp from that authority.
     Raises ``SigningError`` on any failure; ``dst`` is then absent.
     """
     if Path(dst).resolve() == Path(src).resolve():
         raise SigningError(f"refusing to sign {src} in place; dst must be another path")
     settings = {"builder": {"thumbnail": {"enabled": False}}, "verify": _OFFLINE}
     try:
-        info = C2paSignerInfo(
-            signing.alg, signing.chain_pem, signing.private_key_pem, signing.tsa_url
-        )
         with (
-            Signer.from_info(info) as signer,
+            signer.c2pa_signer(tsa_url=tsa_url) as c2pa_signer,
             Context.from_dict(settings) as context,
             Builder(manifest, context) as builder,
             open(src, "rb") as source,
         ):
-            _sign_into(builder, signer, mime_type, source, Path(dst))
+            _sign_into(builder, c2pa_signer, mime_type, source, Path(dst))
     except (C2paError, OSError, ValueError) as exc:
         raise SigningError(f"could not sign {src} into {dst}: {exc}") from exc
 
@@ -174,6 +182,7 @@ def _report_from_store(store: dict[str, Any]) -> ManifestReport:
         manifest_label=label,
         digital_source_type=_created_source_type(assertions),
         disclosure=output.get("disclosure"),
+        watermark_id=_soft_binding_value(assertions.get(SOFT_BINDING_LABEL)),
     )
 
 
@@ -195,3 +204,13 @@ def _created_source_type(assertions: dict[str, Any]) -> str | None:
             if action.get("action") == "c2pa.created":
                 return action.get("digitalSourceType")
     return None
+
+
+def _soft_binding_value(data: Any) -> int | None:
+    """The watermark id a soft-binding assertion declares (its first block's value)."""
+    try:
+        value = data["blocks"][0]["value"]
+        raw = base64.b64decode(value, validate=True) if isinstance(value, str) else bytes(value)
+    except (KeyError, IndexError, TypeError, ValueError, binascii.Error):
+        return None
+    return int.from_bytes(raw, "big") if raw else None

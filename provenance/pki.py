@@ -65,7 +65,6 @@ class SigningMaterial:
     chain_pem: bytes
     private_key_pem: bytes = field(repr=False)
     alg: str = "es256"
-    tsa_url: str | None = None
 
 
 def create_dev_pki(
@@ -124,13 +123,12 @@ def pki_is_usable(
     return leaf.not_valid_before_utc <= now and leaf.not_valid_after_utc - now >= min_remaining
 
 
-def load_signing_material(directory: Path, *, tsa_url: str | None = None) -> SigningMaterial:
+def load_signing_material(directory: Path) -> SigningMaterial:
     """Read the signer chain and private key from a PKI directory."""
     pki = DevPki(Path(directory))
     return SigningMaterial(
         chain_pem=pki.signer_chain_path.read_bytes(),
         private_key_pem=pki.signer_key_path.read_bytes(),
-        tsa_url=tsa_url,
     )
 
 

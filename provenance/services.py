@@ -1,20 +1,29 @@
-"""Labelling, signing and verifying outputs (invariant 5), on top of the pure modules."""
+"""Labelling, watermarking, signing and verifying outputs (invariant 5), on top of the pure modules."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import importlib
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from consent import gate
+from provenance import watermark
 from provenance.c2pa_io import ManifestReport, SigningError, read_file, sign_file
 from provenance.labels import LabelSpec, burn_disclosure
-from provenance.manifest import ConsentReference, GeneratorInfo, build_manifest
+from provenance.manifest import ConsentReference, GeneratorInfo, WatermarkBinding, build_manifest
 from provenance.pki import load_signing_material, load_trust_anchor
+from provenance.signing import LocalKeySigner, ManifestSigner
+
+logger = logging.getLogger(__name__)
 
 GENERATOR_NAME = "Bespoke generator"
 GENERATOR_VERSION = "0.1.0"
@@ -25,12 +34,46 @@ def disclosure_apply(frames: np.ndarray) -> tuple[np.ndarray, LabelSpec]:
     return burn_disclosure(frames)
 
 
+def watermark_id_new(*, taken: Callable[[int], bool]) -> int:
+    """A fresh, unguessable, non-zero watermark id that ``taken`` says is unused."""
+    for _ in range(32):
+        candidate = secrets.randbits(watermark.PAYLOAD_BITS)
+        if candidate and not taken(candidate):
+            return candidate
+    raise RuntimeError("could not find an unused watermark id")
+
+
+def watermark_apply(frames: np.ndarray, *, watermark_id: int, fps: int) -> tuple[np.ndarray, WatermarkBinding]:
+    """Embed the invisible watermark carrying ``watermark_id`` in every frame (EU AI Act Art. 50(2))."""
+    marked = watermark.watermark_embed(frames, watermark_id, key=settings.BESPOKE_WATERMARK_KEY)
+    binding = WatermarkBinding(algorithm=watermark.ALGORITHM, version=str(watermark.VERSION), watermark_id=watermark_id,
+                               payload_bits=watermark.PAYLOAD_BITS, duration_ms=round(1000 * len(frames) / fps))
+    return marked, binding
+
+
+def dev_pki_signer() -> ManifestSigner:
+    """The default signer: the key and chain in ``BESPOKE_PKI_DIR``."""
+    return LocalKeySigner(load_signing_material(settings.BESPOKE_PKI_DIR))
+
+
+def configured_signer() -> ManifestSigner:
+    """The signer named by ``BESPOKE_SIGNER`` ("module:factory")."""
+    module_name, _, attribute = settings.BESPOKE_SIGNER.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ImproperlyConfigured(f"BESPOKE_SIGNER={settings.BESPOKE_SIGNER!r} names no signer factory") from exc
+    return factory()
+
+
 @dataclass(frozen=True)
 class SignedOutput:
     path: Path
     sha256: str
     size_bytes: int
     manifest_label: str
+    time_stamped: bool
+    compliance: dict[str, Any]
 
 
 def file_sha256(path: Path) -> str:
@@ -41,39 +84,127 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def output_sign(*, src: Path, dst: Path, output_id: str, license_id: str, model_sha256: str, label: LabelSpec) -> SignedOutput:
-    """Embed a signed C2PA manifest, then read it back: only a Trusted result is accepted."""
+def _sign_with_time_stamp_policy(*, src: Path, dst: Path, manifest: dict[str, Any]) -> bool:
+    """Sign, time-stamped when a TSA is configured. Returns whether the signature is time-stamped.
+
+    An unreachable TSA must not stop publication unless ``BESPOKE_TSA_REQUIRED`` says so.
+    """
+    signer = configured_signer()
+    tsa_url = settings.BESPOKE_TSA_URL
+    try:
+        sign_file(src=src, dst=dst, manifest=manifest, signer=signer, tsa_url=tsa_url)
+        return bool(tsa_url)
+    except SigningError as exc:
+        if not tsa_url or settings.BESPOKE_TSA_REQUIRED:
+            raise
+        logger.warning("time-stamping through %s failed (%s); signing without a time-stamp", tsa_url, exc)
+    sign_file(src=src, dst=dst, manifest=manifest, signer=signer, tsa_url=None)
+    return False
+
+
+def output_sign(*, src: Path, dst: Path, output_id: str, license_id: str, model_sha256: str,
+                likeness_model_sha256: str | None, label: LabelSpec, watermark_binding: WatermarkBinding) -> SignedOutput:
+    """Embed a signed C2PA manifest, then read it back: only a Trusted result is accepted.
+
+    The returned compliance record says what was disclosed and how: it is kept with the
+    output and included in exports.
+    """
     reference = gate.consent_reference(license_id=license_id)
-    manifest = build_manifest(
-        title=f"{output_id}.mp4",
-        output_id=output_id,
-        consent=ConsentReference(reference.license_id, reference.license_text_sha256, reference.status_url),
-        generator=GeneratorInfo(name=GENERATOR_NAME, version=GENERATOR_VERSION, model_sha256=model_sha256),
-        label=label,
-        claim_generator_version=GENERATOR_VERSION,
-    )
-    sign_file(src=src, dst=dst, manifest=manifest, signing=load_signing_material(settings.BESPOKE_PKI_DIR, tsa_url=settings.BESPOKE_TSA_URL))
+    consent = ConsentReference(reference.license_id, reference.license_text_sha256, reference.status_url)
+    generator = GeneratorInfo(name=GENERATOR_NAME, version=GENERATOR_VERSION, model_sha256=model_sha256,
+                              likeness_model_sha256=likeness_model_sha256)
+    manifest = build_manifest(title=f"{output_id}.mp4", output_id=output_id, consent=consent, generator=generator,
+                              label=label, claim_generator_version=GENERATOR_VERSION, watermark=watermark_binding)
+    time_stamped = _sign_with_time_stamp_policy(src=src, dst=dst, manifest=manifest)
     report = read_file(dst, trust_anchor_pem=load_trust_anchor(settings.BESPOKE_PKI_DIR))
-    if not report.is_trusted or report.output_id != output_id:
+    if not report.is_trusted or report.output_id != output_id or report.watermark_id != watermark_binding.watermark_id:
         dst.unlink(missing_ok=True)
         raise SigningError(f"the signed output did not verify as trusted ({report.state}: {', '.join(report.failures)})")
+    compliance = {
+        "output_id": output_id,
+        "visible_label": label.as_dict(),
+        "watermark": {"algorithm": watermark_binding.algorithm, "version": watermark_binding.version,
+                      "watermark_id": watermark_binding.watermark_id, "payload_bits": watermark_binding.payload_bits},
+        "manifest": {"label": report.manifest_label, "signer": report.signer, "time_stamped": time_stamped,
+                     "assertions": list(report.assertion_labels), "digital_source_type": report.digital_source_type},
+        "consent": asdict(consent),
+        "models": {"base_sha256": model_sha256, "likeness_model_sha256": likeness_model_sha256},
+    }
     return SignedOutput(path=dst, sha256=file_sha256(dst), size_bytes=dst.stat().st_size,
-                        manifest_label=report.manifest_label or "")
+                        manifest_label=report.manifest_label or "", time_stamped=time_stamped, compliance=compliance)
+
+
+@dataclass(frozen=True)
+class OutputTrace:
+    """What the watermark led to: the published output and the facts its manifest carried."""
+
+    watermark_id: int
+    confidence: float
+    output_id: str
+    render_id: str
+    manifest_label: str
+    license_id: str
+    published_at: str
+    disclosure: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
 class MediaVerification:
     manifest: ManifestReport
     consent: gate.ConsentStatus | None
+    trace: OutputTrace | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"manifest": self.manifest.as_dict(), "consent": self.consent.as_dict() if self.consent else None}
+        return {"manifest": self.manifest.as_dict(), "consent": self.consent.as_dict() if self.consent else None,
+                "trace": self.trace.as_dict() if self.trace else None}
+
+
+def output_trace(*, path: Path) -> OutputTrace | None:
+    """Find the published output a video came from by its invisible watermark."""
+    from generation.selectors import output_by_watermark
+
+    try:
+        reading = watermark.watermark_read_file(Path(path), key=settings.BESPOKE_WATERMARK_KEY)
+    except watermark.WatermarkError:
+        return None
+    if reading is None:
+        return None
+    output = output_by_watermark(watermark_id=reading.watermark_id)
+    if output is None:
+        return None
+    return OutputTrace(watermark_id=reading.watermark_id, confidence=round(reading.confidence, 3),
+                       output_id=str(output.id), render_id=str(output.job_id), manifest_label=output.manifest_label,
+                       license_id=str(output.job.license_id), published_at=output.created_at.isoformat(),
+                       disclosure=output.compliance or {"visible_label": output.disclosure})
+
+
+def watermark_status(*, watermark_id: int) -> dict[str, Any]:
+    """Public facts about the output carrying ``watermark_id`` and its consent today; no personal data."""
+    from generation.selectors import output_by_watermark
+
+    output = output_by_watermark(watermark_id=watermark_id)
+    if output is None:
+        return {"watermark_id": watermark_id, "output_id": None, "manifest_label": None,
+                "consent": {"license_id": None, "state": "unknown", "since": None}}
+    return {"watermark_id": watermark_id, "output_id": str(output.id), "manifest_label": output.manifest_label,
+            "published_at": output.created_at.isoformat(),
+            "consent": gate.consent_status(license_id=str(output.job.license_id)).as_dict()}
 
 
 def media_verify(*, path: Path) -> MediaVerification:
-    """Is the file ours, is its manifest valid and trusted, and is its consent still in force?"""
-    report = read_file(Path(path), trust_anchor_pem=load_trust_anchor(settings.BESPOKE_PKI_DIR))
-    status = None
-    if report.consent is not None and report.state != "no_manifest":
-        status = gate.consent_status(license_id=report.consent.license_id)
-    return MediaVerification(manifest=report, consent=status)
+    """Is the file ours, is its manifest valid and trusted, and is its consent still in force?
+
+    A video without a trusted manifest (stripped by re-encoding, say) is traced through its
+    watermark to the output it came from, and that output's consent is reported.
+    """
+    path = Path(path)
+    report = read_file(path, trust_anchor_pem=load_trust_anchor(settings.BESPOKE_PKI_DIR))
+    trace = None
+    if not report.is_trusted and path.suffix.lower() == ".mp4":
+        trace = output_trace(path=path)
+    license_id = trace.license_id if trace else (report.consent.license_id if report.consent else None)
+    status = gate.consent_status(license_id=license_id) if license_id else None
+    return MediaVerification(manifest=report, consent=status, trace=trace)

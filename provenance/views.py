@@ -8,11 +8,12 @@ from pathlib import Path
 from django import forms
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from consent import gate
 from provenance.c2pa_io import MediaReadError
-from provenance.services import media_verify
+from provenance.services import media_verify, watermark_status
 
 MAX_VERIFY_BYTES = 200 * 1024 * 1024
 SUFFIXES = {"video/mp4": ".mp4", "image/png": ".png", "image/jpeg": ".jpg"}
@@ -59,6 +60,16 @@ def verify_upload(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@never_cache
 def consent_status_view(request: HttpRequest, license_id: str) -> JsonResponse:
+    """The status URL in every manifest: is the consent behind it in force today?"""
     status = gate.consent_status(license_id=license_id)
     return JsonResponse(status.as_dict(), status=404 if status.state == "unknown" else 200)
+
+
+@require_GET
+@never_cache
+def watermark_status_view(request: HttpRequest, watermark_id: int) -> JsonResponse:
+    """The same answer for a watermark id read from a copy whose manifest was stripped."""
+    status = watermark_status(watermark_id=watermark_id)
+    return JsonResponse(status, status=404 if status["consent"]["state"] == "unknown" else 200)

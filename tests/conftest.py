@@ -60,9 +60,23 @@ def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def bespoke_settings(settings, pki_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
     settings.BESPOKE_PKI_DIR = pki_dir
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.BESPOKE_AUDIT_CHECKPOINT_KEY = tmp_path / "keys" / "audit-checkpoint.key"
+    settings.BESPOKE_AUDIT_CHECKPOINT_DIR = tmp_path / "audit-checkpoints"
     settings.BESPOKE_PUBLIC_URL = "https://bespoke.test"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, not security
     return settings
+
+
+@pytest.fixture
+def empty_cache(settings):  # type: ignore[no-untyped-def]
+    """Rate-limit counters and used TOTP codes live in the cache: a test that signs in starts empty."""
+    from django.core.cache import cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": "bespoke-tests"}}
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -150,4 +164,4 @@ def active_license(personas: Personas):  # type: ignore[no-untyped-def]
     return make_license(personas)
 
 
-SMALL_RENDER = {"num_frames": 4, "width": 64, "height": 64, "steps": 3, "fps": 4}
+SMALL_RENDER = {"num_frames": 4, "width": 128, "height": 128, "steps": 3, "fps": 4}

@@ -43,6 +43,11 @@ def test_demo_tells_the_whole_story_and_writes_a_report(tiny_model, tmp_path, se
     assert steps["output verified"]["manifest_state"] == "trusted"
     assert steps["output re-verified after revocation"]["consent"]["state"] == "revoked"
     assert steps["render after revocation refused"]["reason"] == "license_revoked"
+    traced = steps["copy with its manifest stripped traced by the watermark"]
+    assert traced["manifest_state"] == "no_manifest"
+    assert traced["trace"]["output_id"] == steps["rendered, labelled and signed"]["output"]
+    assert steps["stripped copy re-traced after revocation"]["consent"]["state"] == "revoked"
+    assert steps["audit log checkpoint signed and verified"]["checkpoints_checked"] >= 1
     clip = out / steps["rendered, labelled and signed"]["file"]
     assert clip.read_bytes()[4:8] == b"ftyp"
     assert steps["license revoked by talent"]["published_outputs"] == [steps["rendered, labelled and signed"]["output"]]
@@ -96,6 +101,7 @@ def test_production_settings_require_secrets_and_pass_the_deploy_checklist(tmp_p
     env = _clean_env(tmp_path, BESPOKE_MODE="production", DJANGO_ALLOWED_HOSTS="bespoke.example",
                      DJANGO_SECRET_KEY="k" * 20 + "s3cr3t-v4lu3-th4t-is-l0ng-3n0ugh-!x7Qz",
                      BESPOKE_MASTER_KEY=base64.b64encode(bytes(range(32))).decode(),
+                     BESPOKE_WATERMARK_KEY="w" * 64,
                      BESPOKE_CACHE_URL="redis://cache.bespoke.example:6379/0")
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr

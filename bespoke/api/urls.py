@@ -2,6 +2,7 @@
 
 from rest_framework.routers import DefaultRouter
 
+from accounts.api import InvitationViewSet
 from bespoke.api.me import MeViewSet
 from consent.api import LicenseViewSet, TalentViewSet, VerificationViewSet
 from generation.api import RenderViewSet, TrainingViewSet
@@ -14,5 +15,6 @@ router.register("licenses", LicenseViewSet, basename="license")
 router.register("renders", RenderViewSet, basename="render")
 router.register("trainings", TrainingViewSet, basename="training")
 router.register("me", MeViewSet, basename="me")
+router.register("invitations", InvitationViewSet, basename="invitation")
 
 urlpatterns = router.urls

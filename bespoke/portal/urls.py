@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bespoke.portal import views
+from bespoke.portal import invitation_views, legal_views, talent_views, views
 
 urlpatterns = [
     path("licenses/<uuid:license_id>/", views.license_detail, name="portal-license"),
@@ -18,4 +18,32 @@ urlpatterns = [
     path("renders/<uuid:job_id>/progress/", views.render_progress, name="portal-render-progress"),
     path("renders/<uuid:job_id>/decide/", views.render_decide, name="portal-render-decide"),
     path("renders/<uuid:job_id>/download/", views.render_download, name="portal-render-download"),
+]
+
+urlpatterns += [
+    path("me/likeness/", talent_views.my_likeness, name="portal-my-likeness"),
+    path("me/likeness/<uuid:output_id>/thumbnail.jpg", talent_views.likeness_thumbnail,
+         name="portal-likeness-thumbnail"),
+    path("me/photos/", talent_views.my_photos, name="portal-my-photos"),
+    path("me/export/", talent_views.my_export, name="portal-my-export"),
+    path("me/erase/", talent_views.my_erase, name="portal-my-erase"),
+    path("renders/<uuid:job_id>/cancel/", talent_views.render_cancel, name="portal-render-cancel"),
+]
+
+urlpatterns += [
+    path("invitations/", invitation_views.invitation_list, name="portal-invitations"),
+    path("invitations/<uuid:invitation_id>/revoke/", invitation_views.invitation_revoke,
+         name="portal-invitation-revoke"),
+    path("invitations/accept/<str:token>/", invitation_views.invitation_accept, name="portal-invitation-accept"),
+]
+
+urlpatterns += [
+    path("licenses/new/", legal_views.license_draft, name="portal-license-draft"),
+    path("licenses/<uuid:license_id>/suspend/", legal_views.license_suspend, name="portal-license-suspend"),
+    path("licenses/<uuid:license_id>/resume/", legal_views.license_resume, name="portal-license-resume"),
+    path("templates/", legal_views.template_list, name="portal-templates"),
+    path("templates/new/", legal_views.template_create, name="portal-template-create"),
+    path("templates/<uuid:template_id>/", legal_views.template_edit, name="portal-template-edit"),
+    path("templates/<uuid:template_id>/archive/", legal_views.template_archive, name="portal-template-archive"),
+    path("audit/", legal_views.audit_log, name="portal-audit-log"),
 ]

@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -29,7 +31,8 @@ from consent.terms import DISCLOSURE_VERSION, ELECTRONIC_RECORDS_DISCLOSURE
 from generation import selectors as generation_selectors
 from generation.models import RenderJob, RenderOutput
 from generation.services import render as renders
-from bespoke.portal.reports import compliance_csv, compliance_rows
+from bespoke.portal.legal_views import suspension_context
+from bespoke.portal.reports import compliance_csv, compliance_pdf, compliance_rows
 from bespoke.portal.forms import (
     DecisionForm,
     EvidenceForm,
@@ -52,9 +55,23 @@ def _step_up_or_redirect(view: Callable[..., HttpResponse]) -> Callable[..., Htt
             messages.warning(request, refusal.message)
             return redirect("mfa_activate_totp")
         except StepUpRequired:
-            return redirect(reauthentication_url(request, next_url=request.get_full_path()))
+            return redirect(reauthentication_url(request, next_url=_page_to_return_to(request)))
 
     return wrapper
+
+
+def _page_to_return_to(request: HttpRequest) -> str:
+    """After re-authenticating, a GET comes back to itself; a form post to the page that holds
+    the form (a POST-only address cannot be reopened), where the person submits it again."""
+    if request.method == "GET":
+        return request.get_full_path()
+    messages.info(request, "Once you have confirmed it is you, submit the form again.")
+    referer = request.META.get("HTTP_REFERER", "")
+    if url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()},
+                                       require_https=request.is_secure()):
+        parts = urlsplit(referer)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return request.get_full_path()
 
 
 def _roles(user: Any) -> set[str]:
@@ -110,6 +127,7 @@ def _license_page(request: HttpRequest, license: LikenessLicense, *, render_form
         "sign_form": SignForm(initial={"text_sha256": license.text_sha256}),
         "render_form": render_form or RenderRequestForm(),
         "disclosure": ELECTRONIC_RECORDS_DISCLOSURE,
+        **suspension_context(user=user, license=license, state=state),
     }, status=status)
 
 
@@ -317,6 +335,13 @@ def compliance_report(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(compliance_csv(rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (f'attachment; filename="compliance-{form.cleaned_data["start"]}-'
                                            f'{form.cleaned_data["end"]}.csv"')
+        return response
+    if form.is_valid() and request.GET.get("as") == "pdf":
+        pdf = compliance_pdf(rows, organization=organization, start=form.cleaned_data["start"],
+                             end=form.cleaned_data["end"])
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = (f'attachment; filename="compliance-{form.cleaned_data["start"]}-'
+                                           f'{form.cleaned_data["end"]}.pdf"')
         return response
     return render(request, "portal/report.html", {"organization": organization, "form": form, "rows": rows},
                   status=200 if form.is_valid() else 400)

@@ -24,3 +24,18 @@ def encode_mp4(frames: np.ndarray, path: Path, *, fps: int, crf: int = 18) -> No
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+def decode_mp4(path: Path, *, max_frames: int | None = None) -> np.ndarray:
+    """The frames of a video file as a (count, height, width, 3) uint8 RGB array."""
+    import av
+
+    frames = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            if max_frames is not None and len(frames) >= max_frames:
+                break
+    if not frames:
+        raise ValueError(f"{Path(path).name} has no video frames")
+    return np.stack(frames)

@@ -23,9 +23,9 @@ from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
 from consent import gate
 from consent.approvals import use_approval_decide, use_approval_request
 from consent.likeness import likeness_model_weights
-from consent.selectors import is_licensee_legal
 from generation.models import RenderJob, RenderOutput
 from generation.params import RenderParams, prompt_clean, render_params_parse
+from generation.selectors import render_job_cancellable_by, watermark_id_taken
 from generation.pipeline.adapters import likeness_adapter
 from generation.pipeline.loading import ModelSpec, pipeline_cache
 from generation.pipeline.rendering import RenderSettings, render_frames
@@ -137,7 +137,7 @@ def render_job_decide(*, job: RenderJob, approve: bool, reason: str, acting_user
 
 def render_job_cancel(*, job: RenderJob, acting_user: AbstractBaseUser) -> RenderJob:
     """The producer who asked, or the licensee's legal staff, may cancel a render."""
-    if acting_user.pk != job.requested_by_id and not is_licensee_legal(user=acting_user, license_id=job.license_id):
+    if not render_job_cancellable_by(job=job, user=acting_user):
         raise NotAllowed("Only the producer who asked for this render, or legal, can cancel it.")
     return job_cancel(job, actor=user_actor(acting_user))
 
@@ -156,7 +156,7 @@ def render_job_checkpoint(*, job_id: str, attempt: int, step: int, total: int, c
 
 
 def render_job_publish(*, job_id: str, attempt: int, output_id: str, signed: provenance.SignedOutput,
-                       model_sha256: str, disclosure: dict) -> RenderOutput | None:
+                       model_sha256: str, disclosure: dict, watermark_id: int) -> RenderOutput | None:
     """Publish atomically: the fenced job, the gate's locked last check and use record,
     the stored file and the output row commit together, or nothing is published."""
     stored_name: str | None = None
@@ -173,6 +173,7 @@ def render_job_publish(*, job_id: str, attempt: int, output_id: str, signed: pro
             output = RenderOutput.objects.create(
                 id=output_id, job=job, file=stored_name, sha256=signed.sha256, size_bytes=signed.size_bytes,
                 manifest_label=signed.manifest_label, model_sha256=model_sha256, disclosure=disclosure,
+                watermark_id=watermark_id, compliance=signed.compliance,
             )
             job.status = RenderJob.Status.SUCCEEDED
             job.finished_at = timezone.now()
@@ -181,7 +182,8 @@ def render_job_publish(*, job_id: str, attempt: int, output_id: str, signed: pro
             job.save(update_fields=["status", "finished_at", "lease_expires_at", "outcome_code", "updated_at"])
             audit_append(action="render.published", actor=SYSTEM_WORKER, subject=job.audit_subject,
                          data={"output": output_id, "attempt": attempt, "sha256": signed.sha256,
-                               "manifest": signed.manifest_label, "license": str(job.license_id)})
+                               "manifest": signed.manifest_label, "license": str(job.license_id),
+                               "watermark_id": watermark_id, "time_stamped": signed.time_stamped})
     except BaseException:
         if stored_name:
             default_storage.delete(stored_name)
@@ -215,13 +217,17 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
                 seed=params.seed,
             ), on_step=on_step)
         labelled, label = provenance.disclosure_apply(frames)
+        watermark_id = provenance.watermark_id_new(taken=watermark_id_taken)
+        marked, binding = provenance.watermark_apply(labelled, watermark_id=watermark_id, fps=params.fps)
         unsigned = workdir / "unsigned.mp4"
-        encode_mp4(labelled, unsigned, fps=params.fps)
+        encode_mp4(marked, unsigned, fps=params.fps)
         output_id = str(uuid.uuid4())
         signed = provenance.output_sign(src=unsigned, dst=workdir / f"{output_id}.mp4", output_id=output_id,
-                                        license_id=str(job.license_id), model_sha256=loaded.model_sha256, label=label)
+                                        license_id=str(job.license_id), model_sha256=loaded.model_sha256,
+                                        likeness_model_sha256=likeness.weights_sha256 if likeness else None,
+                                        label=label, watermark_binding=binding)
         render_job_publish(job_id=job_id, attempt=attempt, output_id=output_id, signed=signed,
-                           model_sha256=loaded.model_sha256, disclosure=label.as_dict())
+                           model_sha256=loaded.model_sha256, disclosure=label.as_dict(), watermark_id=watermark_id)
     except RenderStopped as stop:
         logger.info("render %s attempt %s stopped: %s", job_id, attempt, stop.code)
     except Exception as exc:

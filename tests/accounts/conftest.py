@@ -9,19 +9,13 @@ import struct
 import time
 
 import pytest
-from django.core.cache import cache
 
 PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(autouse=True)
-def clean_cache(settings):  # type: ignore[no-untyped-def]
-    """Rate-limit counters and used TOTP codes live in the shared cache: start each test empty."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": "bespoke-accounts-tests"}}
-    cache.clear()
-    yield
-    cache.clear()
+def clean_cache(empty_cache):  # type: ignore[no-untyped-def]
+    """Every accounts test signs in: each starts with an empty cache."""
 
 
 def with_verified_email(user, *, verified: bool = True):  # type: ignore[no-untyped-def]

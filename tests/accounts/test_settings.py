@@ -16,8 +16,9 @@ def _settings_in_production(tmp_path: Path, **extra: str) -> subprocess.Complete
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BESPOKE_", "DJANGO_", "DATABASE_URL", "CELERY_"))}
     env.update(BESPOKE_DATA_DIR=str(tmp_path), BESPOKE_MODE="production", DJANGO_ALLOWED_HOSTS="bespoke.example",
                DJANGO_SECRET_KEY="k" * 20 + "s3cr3t-v4lu3-th4t-is-l0ng-3n0ugh-!x7Qz",
-               BESPOKE_MASTER_KEY=base64.b64encode(bytes(range(32))).decode(),
-               DJANGO_SETTINGS_MODULE="bespoke.settings", **extra)
+               BESPOKE_MASTER_KEY=base64.b64encode(bytes(range(32))).decode(), BESPOKE_WATERMARK_KEY="w" * 64,
+               DJANGO_SETTINGS_MODULE="bespoke.settings")
+    env.update(extra)
     return subprocess.run([sys.executable, "-c", SHOW_CACHE], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=60)
 
@@ -29,3 +30,10 @@ def test_production_requires_a_redis_cache(tmp_path):
     assert wrong.returncode != 0 and "redis://" in wrong.stderr
     redis = _settings_in_production(tmp_path, BESPOKE_CACHE_URL="rediss://cache.bespoke.example:6380/0")
     assert redis.stdout.strip() == "django.core.cache.backends.redis.RedisCache", redis.stderr
+
+
+def test_production_requires_the_watermark_key(tmp_path):
+    missing = _settings_in_production(tmp_path, BESPOKE_CACHE_URL="redis://cache:6379/0", BESPOKE_WATERMARK_KEY="")
+    assert missing.returncode != 0 and "BESPOKE_WATERMARK_KEY" in missing.stderr
+    short = _settings_in_production(tmp_path, BESPOKE_CACHE_URL="redis://cache:6379/0", BESPOKE_WATERMARK_KEY="short")
+    assert short.returncode != 0 and "at least 32 characters" in short.stderr

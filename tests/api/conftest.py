@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tests.accounts.conftest import totp_code
@@ -15,15 +14,12 @@ MFA_ROLES = ("alice", "dana", "erin")
 
 
 @pytest.fixture
-def mfa_personas(personas, settings):  # type: ignore[no-untyped-def]
+def mfa_personas(personas, empty_cache):  # type: ignore[no-untyped-def]
     """Legal staff must have MFA to use the portal or API at all; the talent needs it to sign."""
     from accounts.services import totp_enrol
 
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bespoke-api"}}
-    cache.clear()  # used TOTP codes are remembered in the cache
     personas.totp_secrets = {name: totp_enrol(user=getattr(personas, name)) for name in MFA_ROLES}
-    yield personas
-    cache.clear()
+    return personas
 
 
 @pytest.fixture

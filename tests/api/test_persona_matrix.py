@@ -16,12 +16,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.invitations import invitation_create
 from bespoke.api.urls import router
 from bespoke.synthetic_faces import synthetic_face_photos
 from consent import services as consent
 from consent.models import IdentityVerification
 from generation.services import render, training
-from tests.conftest import LICENSE_TERMS, SMALL_RENDER, make_license, sign_context
+from tests.conftest import LICENSE_TERMS, SMALL_RENDER, make_license
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +40,7 @@ class World:
     pending_verification: Any
     job: Any
     training_job: Any
+    invitation: Any = None
 
 
 def build_world(personas) -> World:  # type: ignore[no-untyped-def]
@@ -64,8 +66,10 @@ def build_world(personas) -> World:  # type: ignore[no-untyped-def]
     executor = get_user_model().objects.create_user(username="executor", password="pw-executor-estate")
     estate_draft = make_license(personas, capacity="deceased", representative=executor, offered=False, signed=False,
                                 countersigned=False)
+    invitation, _ = invitation_create(organization=personas.studio, kind="member", role="producer",
+                                      email="new-producer@example.org", acting_user=personas.dana)
     return World(personas, license, approval_job, estate_draft, draft, offered, signed, suspended, pending, job,
-                 training_job)
+                 training_job, invitation)
 
 
 def _license_body(w: World) -> dict:
@@ -140,6 +144,11 @@ MATRIX: dict[str, Route] = {
     "training-list": Route("get", None, expect={"alice": OK, "bob": OK}, listed=lambda w: str(w.training_job.id)),
     "training-detail": Route("get", lambda w: {"pk": w.training_job.id}, expect={"alice": OK, "bob": OK}),
     "training-cancel": Route("post", lambda w: {"pk": w.training_job.id}, expect={"alice": FORBIDDEN, "dana": OK}),
+    "invitation-list": Route("get", None, expect={"erin": OK}, listed=lambda w: str(w.invitation.id)),
+    "invitation-detail": Route("get", lambda w: {"pk": w.invitation.id},
+                               expect={"alice": NOT_FOUND, "bob": NOT_FOUND, "erin": OK}),
+    "invitation-revoke": Route("post", lambda w: {"pk": w.invitation.id},
+                               expect={"alice": NOT_FOUND, "bob": NOT_FOUND, "erin": OK}),
 }
 CREATE_ROUTES: dict[str, tuple[Callable[[World], Any], dict[str, int]]] = {
     "verification-list": (lambda w: {"method": "document"}, {"bob": FORBIDDEN, "alice": 409}),  # one is pending already
@@ -147,6 +156,9 @@ CREATE_ROUTES: dict[str, tuple[Callable[[World], Any], dict[str, int]]] = {
     "render-list": (lambda w: {"license": str(w.license.id), "prompt": "sks person", "params": SMALL_RENDER},
                     {"alice": NOT_FOUND, "dana": NOT_FOUND, "bob": CREATED}),
     "training-list": (lambda w: {"license": str(w.license.id)}, {"alice": NOT_FOUND, "bob": CREATED}),
+    "invitation-list": (lambda w: {"organization": str(w.personas.studio.id), "kind": "talent",
+                                   "display_name": "Tess Talbot", "email": "tess@example.org"},
+                        {"alice": NOT_FOUND, "bob": NOT_FOUND, "dana": CREATED}),
 }
 
 

@@ -1,10 +1,15 @@
 """The whole story through the portal, in Debian's Chromium driven by Playwright, as four people.
 
-Talent Alice signs with MFA, legal Dana countersigns, producer Bob requests a render and
-watches its progress bar, Alice approves the use, Bob downloads the clip, the public verify
-page shows it trusted with consent in force; Alice revokes, the verify page shows the
-consent revoked, and Bob's license page shows renders refused with the reason.
-Screenshots of each main screen are saved to BESPOKE_ARTIFACTS_DIR (test-artifacts/).
+Legal Dana invites a new talent, Maya, who creates her account from the link and enrols an
+authenticator app; Maya uploads identity evidence and Dana approves it; Dana drafts a license
+from a template and offers it; Maya signs with MFA and Dana countersigns; producer Bob
+requests a render and watches its progress bar; Maya approves the use; Bob downloads the
+clip; the public verify page shows it trusted with consent in force, and traces a copy whose
+manifest was stripped; Maya sees the render on her likeness page and revokes; the verify
+page shows the consent revoked; Bob's next request is refused with the reason. Another
+studio's producer gets 404 on every object page of the story, and the producer and the
+talent on every page outside their role. Screenshots of each main screen are saved to
+BESPOKE_ARTIFACTS_DIR (test-artifacts/).
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ import pytest
 
 from bespoke.synthetic_faces import synthetic_face_photos
 from tests.accounts.conftest import PASSWORD, totp_code, with_verified_email
-from tests.conftest import SMALL_RENDER, make_license
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("BESPOKE_ARTIFACTS_DIR", Path(__file__).resolve().parents[2] / "test-artifacts"))
@@ -50,8 +54,19 @@ def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+SERVER_ERRORS: list[str] = []
+
+
+def _new_page(browser):  # type: ignore[no-untyped-def]
+    """A page in its own browser context (its own cookies), recording any server error it meets."""
+    context = browser.new_context(accept_downloads=True)
+    context.on("response", lambda response: response.status >= 500 and SERVER_ERRORS.append(
+        f"{response.status} {response.request.method} {response.url}"))
+    return context.new_page()
+
+
 def _sign_in(browser, live_server, user, secret: str | None):  # type: ignore[no-untyped-def]
-    page = browser.new_context(accept_downloads=True).new_page()
+    page = _new_page(browser)
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("input[name=login]", user.username)
     page.fill("input[name=password]", PASSWORD)
@@ -77,21 +92,63 @@ def _run_worker(job_id: str) -> threading.Thread:
     return thread
 
 
+TALENT_PASSWORD = "maya-Okafor-likeness-2026"
+
+
+def _post(page, url: str) -> int:  # type: ignore[no-untyped-def]
+    """A form post from this signed-in page (the CSRF token as the portal's forms send it)."""
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    return page.request.post(url, form={"csrfmiddlewaretoken": token}, headers={"Referer": page.url},
+                             max_redirects=0).status
+
+
+def _status(page, url: str) -> int:  # type: ignore[no-untyped-def]
+    status = page.request.get(url, max_redirects=0).status
+    return _post(page, url) if status == 405 else status
+
+
+def _fresh_code(secret: str, *, used: str) -> str:
+    """A code from a later time step: an authenticator code works once."""
+    while (code := totp_code(secret)) == used:
+        time.sleep(1)
+    return code
+
+
+def _portal_routes(ids: dict[str, str]) -> dict[str, str]:
+    """Every portal page that names an object, filled with the story's objects."""
+    from django.urls import reverse
+
+    from bespoke.portal import urls
+
+    routes = {}
+    for pattern in urls.urlpatterns:
+        names = list(pattern.pattern.converters)
+        if not names or names == ["token"]:
+            continue
+        missing = [name for name in names if name not in ids]
+        assert not missing, f"the story has no object for {pattern.name}: {missing}"
+        routes[pattern.name] = reverse(pattern.name, kwargs={name: ids[name] for name in names})
+    return routes
+
+
 def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model, settings, tmp_path, monkeypatch):
     from accounts.services import totp_enrol
+    from consent.models import LikenessLicense, Talent
     from generation.models import RenderJob
+    from generation.pipeline.video import decode_mp4, encode_mp4
     from generation.services import render as renders
     from provenance.services import media_verify
 
     settings.MEDIA_ROOT = tmp_path / "media"
-    for user in (personas.alice, personas.bob, personas.charlie, personas.dana):
+    settings.BESPOKE_PUBLIC_URL = live_server.url
+    SERVER_ERRORS.clear()
+    for user in (personas.bob, personas.charlie, personas.dana):
         with_verified_email(user)
-    alice_secret, dana_secret = totp_enrol(user=personas.alice), totp_enrol(user=personas.dana)
-    license = make_license(personas, verified=False, signed=False, countersigned=False, requires_use_approval=True)
+    dana_secret = totp_enrol(user=personas.dana)
     document, capture = tmp_path / "id-card.jpg", tmp_path / "holding-the-code.jpg"
     for path, data in zip((document, capture), synthetic_face_photos(2, seed=7)):
         path.write_bytes(data)
-    license_url = f"{live_server.url}/licenses/{license.id}/"
+    url = live_server.url
 
     # slow each denoising step a little so the progress bar can be seen moving
     real_render = renders.render_frames
@@ -101,37 +158,95 @@ def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model
 
     monkeypatch.setattr(renders, "render_frames", paced)
 
-    alice = _sign_in(browser, live_server, personas.alice, alice_secret)
-    alice.goto(f"{live_server.url}/verification/")
-    alice.select_option("select[name=method]", "document")
-    alice.click("button:text-is('Ask for verification')")
-    alice.wait_for_selector("#challenge-code")
-    for kind, path in (("id_document", document), ("consent_capture", capture)):
-        alice.select_option("select[name=kind]", kind)
-        alice.set_input_files("input[name=file]", str(path))
-        alice.click("button:text-is('Upload')")
-        alice.wait_for_selector("text=Uploaded and stored encrypted.")
-    _shot(alice, "00-talent-verification-evidence")
-
+    # Legal invites the talent.
     dana = _sign_in(browser, live_server, personas.dana, dana_secret)
-    dana.click("a:has-text('Alice Avery')")
+    dana.click("a:text-is('Invitations')")
+    dana.click("button:text-is('Send invitation')")
+    dana.wait_for_selector("text=Give the address to send the link to.")
+    dana.check("input[name=kind][value=talent]")
+    dana.fill("input[name=display_name]", "Maya Okafor")
+    dana.fill("input[name=email]", "maya@example.com")
+    dana.click("button:text-is('Send invitation')")
+    link = dana.input_value("#invitation-link")
+    _shot(dana, "00-legal-invites-talent")
+
+    # The talent creates her account from the link and enrols an authenticator app.
+    maya = _new_page(browser)
+    maya.goto(link)
+    maya.fill("input[name=username]", "maya")
+    maya.fill("input[name=password]", TALENT_PASSWORD)
+    maya.fill("input[name=password_confirm]", "something else entirely")
+    maya.click("button:text-is('Create account')")
+    assert "Traceback" not in maya.content()
+    maya.fill("input[name=password]", TALENT_PASSWORD)
+    maya.fill("input[name=password_confirm]", TALENT_PASSWORD)
+    maya.click("button:text-is('Create account')")
+    if maya.locator("input[name=password]").count():  # allauth confirms the password before showing the secret
+        maya.fill("input[name=password]", TALENT_PASSWORD)
+        maya.click("button:text-is('Confirm')")
+    maya.wait_for_selector("#authenticator_secret")
+    _shot(maya, "01-talent-enrols-mfa")
+    secret = maya.input_value("#authenticator_secret")
+    activation_code = totp_code(secret)
+    maya.fill("input[name=code]", activation_code)
+    maya.click("button:text-is('Activate')")
+    maya.wait_for_load_state()
+    talent = Talent.objects.get(user__username="maya")
+
+    # Identity verification: the talent uploads evidence, legal approves it (four eyes).
+    maya.goto(f"{url}/verification/")
+    maya.select_option("select[name=method]", "document")
+    maya.click("button:text-is('Ask for verification')")
+    maya.wait_for_selector("#challenge-code")
+    for kind, path in (("id_document", document), ("consent_capture", capture)):
+        maya.select_option("select[name=kind]", kind)
+        maya.set_input_files("input[name=file]", str(path))
+        maya.click("button:text-is('Upload')")
+        maya.wait_for_selector("text=Uploaded and stored encrypted.")
+    _shot(maya, "02-talent-verification-evidence")
+    dana.goto(f"{url}/")
+    dana.click("a:has-text('Maya Okafor')")
     dana.wait_for_selector("text=each viewing is recorded")
-    _shot(dana, "00-legal-verification-review")
+    _shot(dana, "03-legal-verification-review")
     dana.click("button:text-is('Approve')")
     dana.wait_for_selector("text=Verification approved.")
 
-    alice.goto(license_url)
-    _shot(alice, "01-talent-license-to-sign")
-    alice.check("input[name=disclosure_accepted]")
-    alice.click("button:text-is('Sign')")
-    alice.wait_for_selector("text=Signed. Legal countersigns next.")
+    # Legal drafts the license from a template and offers it.
+    dana.goto(f"{url}/licenses/new/")
+    dana.select_option("#pick-template", label="Advertising — single campaign, 3 months, per-use approval")
+    dana.select_option("#pick-talent", label="Maya Okafor")
+    dana.click("button:text-is('Fill the form from this template')")
+    dana.fill("input[name=project]", "")
+    dana.click("button:text-is('Draft the license')")
+    assert "Traceback" not in dana.content()
+    dana.fill("input[name=project]", "Night Market campaign")
+    dana.check("input[name=offer]")
+    _shot(dana, "04-legal-drafts-from-template")
+    dana.click("button:text-is('Draft the license')")
+    dana.wait_for_url("**/licenses/*/")
+    license = LikenessLicense.objects.get(talent=talent)
+    license_url = f"{url}/licenses/{license.id}/"
+
+    maya.goto(license_url)
+    _shot(maya, "05-talent-license-to-sign")
+    maya.check("input[name=disclosure_accepted]")
+    maya.click("button:text-is('Sign')")
+    maya.wait_for_selector("text=Enter an authenticator code")  # signing asks for the second factor again
+    _shot(maya, "05b-talent-signs-with-mfa")
+    maya.fill("input[name=code]", _fresh_code(secret, used=activation_code))
+    maya.click("button:text-is('Confirm')")
+    maya.wait_for_url(license_url)  # back on the license, to sign again now that it is confirmed
+    maya.check("input[name=disclosure_accepted]")
+    maya.click("button:text-is('Sign')")
+    maya.wait_for_selector("text=Signed. Legal countersigns next.")
 
     dana.goto(license_url)
     dana.check("input[name=disclosure_accepted]")
     dana.click("button:has-text('Countersign')")
     dana.wait_for_selector("text=Countersigned.")
-    _shot(dana, "02-legal-countersigned")
+    _shot(dana, "06-legal-countersigned")
 
+    # The producer asks; an excluded scene is refused in plain words, an allowed one waits for the talent.
     bob = _sign_in(browser, live_server, personas.bob, None)
     bob.goto(license_url)
     bob.fill("textarea[name=prompt]", "sks person speaking at an election rally")
@@ -139,68 +254,107 @@ def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model
     bob.wait_for_selector("text=Refused: The prompt touches the excluded category 'political'")
     assert "Traceback" not in bob.content()
     bob.fill("textarea[name=prompt]", "sks person walking through the night market")
-    bob.fill("input[name=num_frames]", str(SMALL_RENDER["num_frames"]))
+    bob.fill("input[name=num_frames]", "8")
     bob.fill("input[name=steps]", "24")
-    _shot(bob, "03-producer-request-form")
+    _shot(bob, "07-producer-request-form")
     bob.click("text=Request render")
     bob.wait_for_selector("text=Waiting for the talent's approval")
 
-    alice.goto(f"{live_server.url}/")
-    alice.wait_for_selector("text=Uses waiting for your approval")
-    _shot(alice, "04-talent-approval")
-    alice.click("text=Approve this use")
-    alice.wait_for_selector("text=Approved: the render is queued.")
+    maya.goto(f"{url}/")
+    maya.wait_for_selector("text=Uses waiting for your approval")
+    _shot(maya, "08-talent-approval")
+    maya.click("text=Approve this use")
+    maya.wait_for_selector("text=Approved: the render is queued.")
 
     job = RenderJob.objects.get()
     worker = _run_worker(str(job.id))
-    bob.goto(f"{live_server.url}/renders/")
+    bob.goto(f"{url}/renders/")
     bob.wait_for_function("document.querySelector('progress') && document.querySelector('progress').value > 0",
                           timeout=30_000)
-    _shot(bob, "05-producer-progress")
-    bob.wait_for_selector("text=Done", timeout=60_000)
+    _shot(bob, "09-producer-progress")
+    bob.wait_for_selector("text=Done", timeout=90_000)
     worker.join(timeout=60)
     with bob.expect_download() as download_info:
-        bob.click("text=Download")
+        bob.click("a:text-is('Download')")
     clip = tmp_path / "clip.mp4"
     download_info.value.save_as(clip)
     assert media_verify(path=clip).manifest.is_trusted
+    job.refresh_from_db()
 
-    visitor = browser.new_context().new_page()
-    visitor.goto(f"{live_server.url}/verify/")
+    visitor = _new_page(browser)
+    visitor.goto(f"{url}/verify/")
+    visitor.click("button:text-is('Check')")
+    assert "Traceback" not in visitor.content()
     visitor.set_input_files("input[name=file]", str(clip))
     visitor.click("button:text-is('Check')")
     visitor.wait_for_selector("#result")
     assert visitor.inner_text("#manifest-state") == "trusted"
     assert visitor.inner_text("#consent-state") == "active"
-    _shot(visitor, "06-verify-trusted-active")
+    _shot(visitor, "10-verify-trusted-active")
 
-    alice.goto(license_url)
-    alice.click("a:has-text('Revoke this license')")
-    alice.wait_for_url("**/revoke/")
-    alice.wait_for_selector("role=note")
-    assert "does not recall outputs already delivered" in alice.inner_text("[role=note]")
-    _shot(alice, "07-talent-revoke-consequences")
-    alice.click("button:text-is('Revoke now')")
-    alice.wait_for_selector("text=Give a reason for the revocation.")
-    alice.fill("textarea[name=reason]", "I no longer consent.")
-    alice.click("button:text-is('Revoke now')")
-    alice.wait_for_selector("text=Revoked.")
-
-    visitor.goto(f"{live_server.url}/verify/")
-    visitor.set_input_files("input[name=file]", str(clip))
+    stripped = tmp_path / "reuploaded.mp4"
+    encode_mp4(decode_mp4(clip), stripped, fps=8, crf=28)
+    visitor.goto(f"{url}/verify/")
+    visitor.set_input_files("input[name=file]", str(stripped))
     visitor.click("button:text-is('Check')")
-    visitor.wait_for_selector("#result")
-    assert visitor.inner_text("#consent-state") == "revoked"
-    _shot(visitor, "08-verify-revoked")
+    visitor.wait_for_selector("#trace")
+    assert "no content credentials" in visitor.inner_text("#result")
+    assert str(job.output.id) in visitor.inner_text("#trace")
+    assert visitor.inner_text("#consent-state") == "active"
+    _shot(visitor, "11-verify-traced-by-watermark")
 
-    charlie = _sign_in(browser, live_server, personas.charlie, None)
-    verification = personas.talent.verifications.get()
-    for url in (license_url, f"{license_url}revoke/", f"{live_server.url}/verifications/{verification.id}/",
-                f"{live_server.url}/renders/{job.id}/download/"):
-        assert charlie.goto(url).status == 404, url  # another studio's producer sees none of it
-    assert bob.goto(f"{live_server.url}/verifications/{verification.id}/").status == 404
+    maya.goto(f"{url}/me/likeness/")
+    maya.wait_for_selector(f"text={job.output.manifest_label}")
+    maya.wait_for_function("[...document.images].every(img => img.complete && img.naturalWidth > 0)")
+    _shot(maya, "12-talent-my-likeness")
+
+    # The talent revokes, seeing the consequences first.
+    maya.goto(license_url)
+    maya.click("a:has-text('Revoke this license')")
+    maya.wait_for_url("**/revoke/")
+    maya.wait_for_selector("role=note")
+    assert "does not recall outputs already delivered" in maya.inner_text("[role=note]")
+    _shot(maya, "13-talent-revoke-consequences")
+    maya.click("button:text-is('Revoke now')")
+    maya.wait_for_selector("text=Give a reason for the revocation.")
+    maya.fill("textarea[name=reason]", "I no longer consent.")
+    maya.click("button:text-is('Revoke now')")
+    maya.wait_for_selector("text=Revoked.")
+
+    for copy in (clip, stripped):
+        visitor.goto(f"{url}/verify/")
+        visitor.set_input_files("input[name=file]", str(copy))
+        visitor.click("button:text-is('Check')")
+        visitor.wait_for_selector("#result")
+        assert visitor.inner_text("#consent-state") == "revoked"
+    _shot(visitor, "14-verify-revoked")
 
     bob.goto(license_url)
     bob.wait_for_selector("text=Renders under this license are refused: The talent revoked this license.")
-    _shot(bob, "09-producer-refused")
+    _shot(bob, "15-producer-refused")
     assert "Traceback" not in bob.content() and "Server Error" not in bob.content()
+
+    # Every object page of the story is 404 for another studio's producer; pages outside a
+    # persona's role are 404 for them too, in the browser as in the API.
+    from consent.license_templates import license_templates_for_user
+
+    verification = talent.verifications.get()
+    routes = _portal_routes({
+        "license_id": str(license.id), "verification_id": str(verification.id),
+        "evidence_id": str(verification.evidence.first().id), "job_id": str(job.id),
+        "output_id": str(job.output.id), "invitation_id": str(talent.user.invitation.id),
+        "template_id": str(license_templates_for_user(user=personas.dana).first().id),
+    })
+    charlie = _sign_in(browser, live_server, personas.charlie, None)
+    seen = {name: _status(charlie, f"{url}{path}") for name, path in routes.items()}
+    assert {name for name, status in seen.items() if status != 404} == set(), seen
+    legal_only = ("portal-verification", "portal-verification-evidence", "portal-invitation-revoke",
+                  "portal-template-edit", "portal-template-archive", "portal-license-suspend",
+                  "portal-license-resume", "portal-likeness-thumbnail")
+    for page, names in ((bob, legal_only), (maya, legal_only[:-1])):
+        statuses = {name: _status(page, f"{url}{routes[name]}") for name in names}
+        assert {name: status for name, status in statuses.items() if status != 404} == {}
+    for page in (bob, maya):
+        for path in ("/invitations/", "/templates/", "/audit/", "/licenses/new/"):
+            assert page.request.get(f"{url}{path}").status == 404, path
+    assert SERVER_ERRORS == [], "no page may answer with a server error"

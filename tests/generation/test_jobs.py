@@ -111,14 +111,14 @@ def test_a_stale_worker_whose_lease_was_taken_over_cannot_report_or_publish(pers
     signed = _signed_output(tmp=Path(settings.MEDIA_ROOT).parent / "work", license=active_license)
     with pytest.raises(services.LeaseLost):
         services.render_job_publish(job_id=str(job.id), attempt=stale.attempt, output_id=signed[0], signed=signed[1],
-                                    model_sha256="0" * 64, disclosure={})
+                                    model_sha256="0" * 64, disclosure={}, watermark_id=signed[2])
     assert not RenderOutput.objects.exists() and not _stored_files(settings) and not LicenseUse.objects.exists()
     output = services.render_job_publish(job_id=str(job.id), attempt=fresh.attempt, output_id=signed[0], signed=signed[1],
-                                         model_sha256="0" * 64, disclosure={})
+                                         model_sha256="0" * 64, disclosure={}, watermark_id=signed[2])
     assert output is not None and RenderOutput.objects.count() == 1
 
 
-def _signed_output(*, tmp: Path, license) -> tuple[str, object]:
+def _signed_output(*, tmp: Path, license) -> tuple[str, object, int]:
     import uuid
 
     import numpy as np
@@ -128,11 +128,13 @@ def _signed_output(*, tmp: Path, license) -> tuple[str, object]:
 
     tmp.mkdir(parents=True, exist_ok=True)
     output_id = str(uuid.uuid4())
-    frames, label = provenance.disclosure_apply(np.full((4, 64, 64, 3), 90, dtype=np.uint8))
-    encode_mp4(frames, tmp / "plain.mp4", fps=4)
+    frames, label = provenance.disclosure_apply(np.full((4, 128, 128, 3), 90, dtype=np.uint8))
+    marked, binding = provenance.watermark_apply(frames, watermark_id=7, fps=4)
+    encode_mp4(marked, tmp / "plain.mp4", fps=4)
     signed = provenance.output_sign(src=tmp / "plain.mp4", dst=tmp / "signed.mp4", output_id=output_id,
-                                    license_id=str(license.id), model_sha256="0" * 64, label=label)
-    return output_id, signed
+                                    license_id=str(license.id), model_sha256="0" * 64, likeness_model_sha256=None,
+                                    label=label, watermark_binding=binding)
+    return output_id, signed, binding.watermark_id
 
 
 def test_revocation_before_publication_means_nothing_is_published(personas, active_license, tiny_model, settings):
@@ -142,7 +144,7 @@ def test_revocation_before_publication_means_nothing_is_published(personas, acti
     revocation = consent.license_revoke(license=active_license, reason="Withdrawn.", acting_user=personas.alice)
     assert revocation.published_outputs == []
     result = services.render_job_publish(job_id=str(job.id), attempt=claimed.attempt, output_id=signed[0],
-                                         signed=signed[1], model_sha256="0" * 64, disclosure={})
+                                         signed=signed[1], model_sha256="0" * 64, disclosure={}, watermark_id=signed[2])
     job.refresh_from_db()
     assert result is None
     assert (job.status, job.outcome_code) == (RenderJob.Status.CANCELLED, "license_revoked")

@@ -19,7 +19,7 @@ from provenance.services import media_verify
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-LONG_RENDER = {"num_frames": 8, "width": 64, "height": 64, "steps": 100, "fps": 8}
+LONG_RENDER = {"num_frames": 8, "width": 128, "height": 128, "steps": 100, "fps": 8}
 PROMPT = "sks person walking through a market at dusk"
 
 

@@ -20,6 +20,7 @@ from provenance.manifest import (
     OUTPUT_ASSERTION_LABEL,
     ConsentReference,
     GeneratorInfo,
+    WatermarkBinding,
     build_manifest,
 )
 from provenance.pki import (
@@ -29,6 +30,7 @@ from provenance.pki import (
     load_trust_anchor,
     pki_is_usable,
 )
+from provenance.signing import CallbackSigner, LocalKeySigner
 
 OUTPUT_ID = "out_01HZX3K9"
 CONSENT = ConsentReference(
@@ -97,7 +99,7 @@ def labelled_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Label
 def signed_clip(labelled_clip: tuple[Path, LabelSpec], pki_dir: Path) -> Path:
     src, label = labelled_clip
     dst = src.with_name("signed.mp4")
-    sign_file(src=src, dst=dst, manifest=_manifest(label), signing=load_signing_material(pki_dir))
+    sign_file(src=src, dst=dst, manifest=_manifest(label), signer=LocalKeySigner(load_signing_material(pki_dir)))
     return dst
 
 
@@ -188,7 +190,7 @@ def test_key_that_does_not_match_the_certificate_fails_without_output(
     dst = tmp_path / "out.mp4"
 
     with pytest.raises(SigningError, match="signature does not match"):
-        sign_file(src=src, dst=dst, manifest=_manifest(label), signing=mismatched)
+        sign_file(src=src, dst=dst, manifest=_manifest(label), signer=LocalKeySigner(mismatched))
 
     assert not dst.exists()
 
@@ -201,7 +203,7 @@ def test_missing_source_is_a_signing_error(pki_dir, tmp_path, labelled_clip):
             src=tmp_path / "absent.mp4",
             dst=dst,
             manifest=_manifest(labelled_clip[1]),
-            signing=load_signing_material(pki_dir),
+            signer=LocalKeySigner(load_signing_material(pki_dir)),
         )
 
     assert not dst.exists()
@@ -213,7 +215,7 @@ def test_signing_in_place_is_refused_and_keeps_the_source(labelled_clip, pki_dir
     signing = load_signing_material(pki_dir)
 
     with pytest.raises(SigningError, match="in place"):
-        sign_file(src=src, dst=src, manifest=_manifest(label), signing=signing)
+        sign_file(src=src, dst=src, manifest=_manifest(label), signer=LocalKeySigner(signing))
 
     assert src.read_bytes() == before
 
@@ -275,34 +277,81 @@ def test_consent_reference_requires_a_sha256_digest():
         ConsentReference(license_id="lic", license_text_sha256="not-a-hash", status_url="u")
 
 
-def test_manifest_declares_ai_creation_the_disclosure_and_no_training(labelled_clip):
+def test_manifest_declares_ai_creation_the_disclosure_the_watermark_and_no_training(labelled_clip):
     label = labelled_clip[1]
-    watermarked = {"action": "c2pa.watermarked"}
-    soft_binding = {"label": "c2pa.soft-binding", "data": {"alg": "com.example.wm", "blocks": []}}
+    likeness_sha256 = hashlib.sha256(b"lora").hexdigest()
+    generator = GeneratorInfo(name=GENERATOR.name, version=GENERATOR.version, model_sha256=GENERATOR.model_sha256,
+                              likeness_model_sha256=likeness_sha256)
+    binding = WatermarkBinding(algorithm="com.bespoke.watermark.test.1", version="1", watermark_id=0x01020304,
+                               payload_bits=32, duration_ms=2000)
 
-    manifest = build_manifest(
-        title="render.mp4",
-        output_id=OUTPUT_ID,
-        consent=CONSENT,
-        generator=GENERATOR,
-        label=label,
-        claim_generator_version="0.1.0",
-        extra_actions=[watermarked],
-        extra_assertions=[soft_binding],
-    )
+    manifest = build_manifest(title="render.mp4", output_id=OUTPUT_ID, consent=CONSENT, generator=generator,
+                              label=label, claim_generator_version="0.1.0", watermark=binding)
 
     assertions = {a["label"]: a["data"] for a in manifest["assertions"]}
-    created, edited, extra = assertions["c2pa.actions.v2"]["actions"]
+    created, edited, watermarked = assertions["c2pa.actions.v2"]["actions"]
     assert created["action"] == "c2pa.created"
     assert created["digitalSourceType"] == IPTC_TRAINED_ALGORITHMIC_MEDIA
-    assert created["softwareAgent"] == {"name": GENERATOR.name, "version": GENERATOR.version}
-    assert created["parameters"] == {
-        "com.bespoke.output_id": OUTPUT_ID,
-        "com.bespoke.model_sha256": GENERATOR.model_sha256,
-    }
+    hashes = {"com.bespoke.model_sha256": GENERATOR.model_sha256, "com.bespoke.likeness_model_sha256": likeness_sha256}
+    assert created["softwareAgent"] == {"name": GENERATOR.name, "version": GENERATOR.version, **hashes}
+    assert created["parameters"] == {"com.bespoke.output_id": OUTPUT_ID, **hashes}
     assert edited["action"] == "c2pa.edited" and label.text in edited["description"]
-    assert extra == watermarked
+    assert watermarked["action"] == "c2pa.watermarked"
+    assert assertions["c2pa.soft-binding"]["alg"] == binding.algorithm
+    assert assertions["c2pa.soft-binding"]["blocks"] == [
+        {"scope": {"timespan": {"start": 0, "end": 2000}}, "value": [1, 2, 3, 4]}]
     entries = assertions["cawg.training-mining"]["entries"]
     assert len(entries) == 4 and all(e == {"use": "notAllowed"} for e in entries.values())
     assert manifest["claim_generator_info"] == [{"name": "Bespoke", "version": "0.1.0"}]
-    assert manifest["assertions"][-1] == soft_binding
+
+
+def test_without_a_watermark_there_is_no_soft_binding(labelled_clip):
+    manifest = build_manifest(title="t.mp4", output_id=OUTPUT_ID, consent=CONSENT, generator=GENERATOR,
+                              label=labelled_clip[1], claim_generator_version="0.1.0")
+    labels = [a["label"] for a in manifest["assertions"]]
+    assert "c2pa.soft-binding" not in labels
+    assert [a["action"] for a in manifest["assertions"][0]["data"]["actions"]] == ["c2pa.created", "c2pa.edited"]
+
+
+def _kms(pki_dir: Path, calls: list[int]):  # type: ignore[no-untyped-def]
+    """A stand-in for an HSM: the key stays inside this closure, only signatures leave."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = serialization.load_pem_private_key(load_signing_material(pki_dir).private_key_pem, password=None)
+
+    def sign(data: bytes) -> bytes:
+        calls.append(len(data))
+        return key.sign(data, ec.ECDSA(hashes.SHA256()))
+
+    return sign
+
+
+def test_a_callback_signer_validates_exactly_like_the_local_key(labelled_clip, pki_dir, tmp_path, signed_clip):
+    src, label = labelled_clip
+    calls: list[int] = []
+    signer = CallbackSigner(sign=_kms(pki_dir, calls), chain_pem=load_signing_material(pki_dir).chain_pem)
+    dst = tmp_path / "kms.mp4"
+
+    sign_file(src=src, dst=dst, manifest=_manifest(label), signer=signer)
+
+    anchor = load_trust_anchor(pki_dir)
+    by_callback, by_local_key = read_file(dst, trust_anchor_pem=anchor), read_file(signed_clip, trust_anchor_pem=anchor)
+    assert calls, "the callback was never asked to sign"
+    assert by_callback.state == by_local_key.state == "trusted"
+    assert by_callback.failures == by_local_key.failures == ()
+    assert by_callback.signer == by_local_key.signer
+    assert by_callback.assertion_labels == by_local_key.assertion_labels
+
+
+def test_a_failing_callback_signer_leaves_no_output(labelled_clip, pki_dir, tmp_path):
+    src, label = labelled_clip
+
+    def unavailable(data: bytes) -> bytes:
+        raise ConnectionError("the KMS did not answer")
+
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(SigningError):
+        sign_file(src=src, dst=dst, manifest=_manifest(label),
+                  signer=CallbackSigner(sign=unavailable, chain_pem=load_signing_material(pki_dir).chain_pem))
+    assert not dst.exists()

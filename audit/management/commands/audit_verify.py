@@ -1,14 +1,25 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.selectors import audit_chain_verify
+from audit.checkpoints import audit_log_verify
+
+MAX_PROBLEMS_SHOWN = 10
 
 
 class Command(BaseCommand):
-    help = "Verify the audit hash chain. Exit 0 when intact, 1 naming the first bad sequence number."
+    help = ("Verify the audit hash chain and its signed checkpoints. Exit 0 when intact, 1 naming the first bad "
+            "sequence number or the checkpoint the log no longer matches.")
 
     def handle(self, *args: object, **options: object) -> None:
-        report = audit_chain_verify()
-        if report.ok:
-            self.stdout.write(f"audit chain intact: {report.events} events")
+        result = audit_log_verify()
+        for warning in result.warnings:
+            self.stderr.write(f"warning: {warning}")
+        if result.ok:
+            self.stdout.write(f"audit chain intact: {result.events} events")
+            if result.latest_checkpoint_seq is not None:
+                self.stdout.write(f"{result.checkpoints_checked} signed checkpoints match; the latest covers "
+                                  f"#{result.latest_checkpoint_seq}, signed {result.latest_checkpoint_at.isoformat()}")
             return
-        raise CommandError(f"audit chain broken at sequence number {report.first_bad_seq}: {report.problem}", returncode=1)
+        lines = list(result.problems[:MAX_PROBLEMS_SHOWN])
+        if len(result.problems) > MAX_PROBLEMS_SHOWN:
+            lines.append(f"... and {len(result.problems) - MAX_PROBLEMS_SHOWN} more")
+        raise CommandError("\n".join(lines), returncode=1)

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from accounts.services import totp_enrol
 from consent import services as consent
+from consent.license_templates import license_templates_install_built_in
 from consent.models import Membership, Organization, Talent
 from generation.pipeline.single_file import sd15_config_folder
 from generation.pipeline.tiny import build_tiny_model, tiny_model_present
@@ -102,6 +103,8 @@ class Command(BaseCommand):
         for name in (LICENSEE, OTHER_STUDIO):
             organizations[name] = Organization.objects.filter(name=name).first() or \
                 consent.organization_create(name=name, acting_user=users["dana"])
+            if not organizations[name].license_templates.exists():  # made before templates existed
+                license_templates_install_built_in(organization=organizations[name], acting_user=users["dana"])
         for username, org_name, role in DEMO_ROLES:
             organization = organizations[org_name]
             if not Membership.objects.filter(user=users[username], organization=organization, role=role).exists():

@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from audit.selectors import audit_chain_verify
+from audit.checkpoints import audit_checkpoint_write, audit_log_verify
 from bespoke.errors import ApplicationError
 from bespoke.management.commands.bootstrap import LICENSEE
 from consent import gate
@@ -25,6 +25,7 @@ from consent import services as consent
 from bespoke.synthetic_faces import synthetic_face_photos
 from consent.models import IdentityVerification, LikenessModel, Organization, ReferencePhoto, Talent
 from generation.models import LeasedJob, RenderJob, TrainingJob
+from generation.pipeline.video import decode_mp4, encode_mp4
 from generation.services.render import render_job_execute, render_job_request
 from generation.services.training import training_job_execute, training_job_request
 from provenance.services import media_verify
@@ -125,7 +126,15 @@ class Command(BaseCommand):
 
         verified = media_verify(path=clip).as_dict()
         self._step("output verified", ok=verified["manifest"]["state"] == "trusted",
-                   manifest_state=verified["manifest"]["state"], consent=verified["consent"])
+                   manifest_state=verified["manifest"]["state"], consent=verified["consent"],
+                   watermark_id=verified["manifest"]["watermark_id"])
+
+        stripped = out / f"{output.id}-reencoded.mp4"
+        encode_mp4(decode_mp4(clip), stripped, fps=job.params["fps"], crf=28)
+        traced = media_verify(path=stripped).as_dict()
+        self._step("copy with its manifest stripped traced by the watermark", file=stripped.name,
+                   manifest_state=traced["manifest"]["state"], trace=traced["trace"], consent=traced["consent"],
+                   ok=bool(traced["trace"]) and traced["trace"]["output_id"] == str(output.id))
 
         revocation = consent.license_revoke(license=license, reason="Talent withdrew consent.", acting_user=alice)
         self._step("license revoked by talent", actor="alice", published_outputs=revocation.published_outputs)
@@ -136,10 +145,16 @@ class Command(BaseCommand):
         after = media_verify(path=clip).as_dict()
         self._step("output re-verified after revocation", manifest_state=after["manifest"]["state"],
                    consent=after["consent"], ok=after["consent"]["state"] == "revoked")
+        after = media_verify(path=stripped).as_dict()
+        self._step("stripped copy re-traced after revocation", consent=after["consent"],
+                   ok=bool(after["trace"]) and after["consent"]["state"] == "revoked")
         self._refused("render after revocation refused", bob, license, PROMPT)
 
-        chain = audit_chain_verify()
-        self._step("audit chain verified", ok=chain.ok, events=chain.events)
+        checkpoint = audit_checkpoint_write()
+        verification = audit_log_verify()
+        self._step("audit log checkpoint signed and verified", ok=verification.ok, events=verification.events,
+                   checkpoint=checkpoint.path.name if checkpoint else None,
+                   checkpoints_checked=verification.checkpoints_checked, problems=verification.problems)
         report = {"ok": all(step["ok"] for step in self.steps), "license": str(license.id), "steps": self.steps}
         (out / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         self.stdout.write(f"report written to {out / 'report.json'}")

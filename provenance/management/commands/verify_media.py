@@ -11,6 +11,7 @@ EXIT_TRUSTED, EXIT_NOT_TRUSTED, EXIT_NO_MANIFEST = 0, 1, 2
 
 class Command(BaseCommand):
     help = ("Check a file's C2PA manifest (validity, trust) and the current status of the consent behind it. "
+            "A video without a trusted manifest is traced to its output through the invisible watermark. "
             "Exit 0: trusted; 1: invalid or untrusted manifest; 2: no manifest; 3: unreadable file.")
 
     def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
@@ -40,16 +41,32 @@ class Command(BaseCommand):
         manifest = report["manifest"]
         if manifest["state"] == "no_manifest":
             self.stdout.write(f"{path}: no C2PA manifest")
-            return
-        self.stdout.write(f"{path}: manifest {manifest['state']}")
-        if manifest["failures"]:
-            self.stdout.write(f"  failures: {', '.join(manifest['failures'])}")
-        for key in ("manifest_label", "signer", "output_id", "digital_source_type"):
-            if manifest.get(key):
-                self.stdout.write(f"  {key.replace('_', ' ')}: {manifest[key]}")
-        if manifest.get("disclosure"):
-            self.stdout.write(f"  visible disclosure: {manifest['disclosure']}")
+        else:
+            self.stdout.write(f"{path}: manifest {manifest['state']}")
+            self._print_manifest(manifest)
+        trace = report["trace"]
+        if trace:
+            self.stdout.write(f"  traced by its invisible watermark {trace['watermark_id']} "
+                              f"(confidence {trace['confidence']}) to output {trace['output_id']} of render {trace['render_id']}")
+            self.stdout.write(f"  original manifest: {trace['manifest_label']}, published {trace['published_at']}, "
+                              f"license {trace['license_id']}")
+            label = (trace["disclosure"] or {}).get("visible_label")
+            if label:
+                self.stdout.write(f"  visible disclosure: {label}")
+        elif manifest["state"] != "trusted" and path.suffix.lower() == ".mp4":
+            self.stdout.write("  no Bespoke watermark found")
         consent = report["consent"]
         if consent:
             since = f" since {consent['since']}" if consent.get("since") else ""
             self.stdout.write(f"  consent: license {consent['license_id']} is {consent['state']}{since}")
+
+    def _print_manifest(self, manifest: dict) -> None:
+        if manifest["failures"]:
+            self.stdout.write(f"  failures: {', '.join(manifest['failures'])}")
+        for key in ("manifest_label", "signer", "signed_at", "output_id", "digital_source_type"):
+            if manifest.get(key):
+                self.stdout.write(f"  {key.replace('_', ' ')}: {manifest[key]}")
+        if manifest.get("disclosure"):
+            self.stdout.write(f"  visible disclosure: {manifest['disclosure']}")
+        if manifest.get("watermark_id") is not None:
+            self.stdout.write(f"  watermark id: {manifest['watermark_id']}")

@@ -1,0 +1,465 @@
+"""Signed Merkle checkpoints of the audit log.
+
+The hash chain shows that each event follows the one before it; it cannot show that the
+log once held more events, or that history was rewritten from some point with the
+chain recomputed after it. A checkpoint is a signed statement of the RFC 6962 Merkle
+Tree Hash over the first `tree_size` events' leaf hashes. Both the checkpoints and the
+Ed25519 signing key live outside the database, so someone who can write the database
+can neither shorten the log nor rewrite it without `audit_verify` noticing.
+
+The first half of this module is pure (Merkle math, checkpoint documents, signatures);
+the second reads the database, the key files and the checkpoint folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from audit import chain
+from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from audit.selectors import audit_chain_rows
+
+logger = logging.getLogger(__name__)
+
+# --- Merkle Tree Hash (RFC 6962, section 2.1) ----------------------------------------------
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+class MerkleFrontier:
+    """The roots of the perfect subtrees covering the leaves appended so far, largest
+    first. Appending is amortised O(1) and the root at the current size costs O(log n),
+    so one pass over the log yields the root at every checkpoint's size."""
+
+    __slots__ = ("size", "_nodes")
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._nodes: list[bytes] = []
+
+    def append(self, leaf: bytes) -> None:
+        node, size = leaf, self.size
+        while size & 1:  # each trailing 1 bit is a perfect subtree as large as the carried one
+            node = node_hash(self._nodes.pop(), node)
+            size >>= 1
+        self._nodes.append(node)
+        self.size += 1
+
+    def root(self) -> bytes:
+        """MTH of the leaves so far: splitting at the largest power of two below n is the
+        same as folding the perfect subtrees from the right."""
+        if not self._nodes:
+            return EMPTY_ROOT
+        root = self._nodes[-1]
+        for node in reversed(self._nodes[:-1]):
+            root = node_hash(node, root)
+        return root
+
+
+def merkle_root(leaves: Iterable[bytes]) -> bytes:
+    """MTH over leaf hashes (each already SHA-256(0x00 || entry))."""
+    frontier = MerkleFrontier()
+    for leaf in leaves:
+        frontier.append(leaf)
+    return frontier.root()
+
+
+# --- Checkpoint documents ----------------------------------------------------------------
+
+CHECKPOINT_VERSION = 1
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_FILE_NAME = re.compile(r"checkpoint-(\d{12,})\.json")
+
+
+class CheckpointInvalid(Exception):
+    """A checkpoint file that is malformed or whose signature does not verify."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    version: int
+    tree_size: int
+    root_hash: str
+    last_seq: int
+    last_entry_hash: str
+    created_at: str
+    key_id: str
+
+    @property
+    def created(self) -> datetime:
+        return datetime.fromisoformat(self.created_at)
+
+    def signed_bytes(self) -> bytes:
+        return rfc8785.dumps(asdict(self))
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def checkpoint_file_name(tree_size: int) -> str:
+    return f"checkpoint-{tree_size:012d}.json"
+
+
+def checkpoint_encode(checkpoint: Checkpoint, private_key: Ed25519PrivateKey) -> bytes:
+    signature = private_key.sign(checkpoint.signed_bytes())
+    document = {"checkpoint": asdict(checkpoint), "signature": base64.b64encode(signature).decode("ascii")}
+    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def checkpoint_decode(content: bytes, public_key: Ed25519PublicKey) -> Checkpoint:
+    """Parse a checkpoint file and check its signature; raise CheckpointInvalid otherwise."""
+    try:
+        document = json.loads(content)
+        fields, signature = document["checkpoint"], base64.b64decode(document["signature"], validate=True)
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise CheckpointInvalid("is not a checkpoint document") from None
+    checkpoint = _checkpoint_fields(fields)
+    if checkpoint.key_id != key_id(public_key):
+        raise CheckpointInvalid(f"is signed by another key (key id {checkpoint.key_id[:16]}), "
+                                "not the audit checkpoint public key")
+    try:
+        public_key.verify(signature, checkpoint.signed_bytes())
+    except InvalidSignature:
+        raise CheckpointInvalid("has an invalid signature: it was edited or forged") from None
+    return checkpoint
+
+
+def _checkpoint_fields(fields: Any) -> Checkpoint:
+    names = {name for name in Checkpoint.__dataclass_fields__}
+    if not isinstance(fields, dict) or set(fields) != names:
+        raise CheckpointInvalid("is not a checkpoint document")
+    integers = ("version", "tree_size", "last_seq")
+    if any(type(fields[name]) is not int or fields[name] < 1 for name in integers):
+        raise CheckpointInvalid("has a malformed number")
+    if any(not isinstance(fields[name], str) or not _HEX64.fullmatch(fields[name])
+           for name in ("root_hash", "last_entry_hash", "key_id")):
+        raise CheckpointInvalid("has a malformed hash")
+    try:
+        datetime.fromisoformat(fields["created_at"])
+    except (TypeError, ValueError):
+        raise CheckpointInvalid("has a malformed time") from None
+    if fields["version"] != CHECKPOINT_VERSION:
+        raise CheckpointInvalid(f"has unknown version {fields['version']}")
+    return Checkpoint(**fields)
+
+
+# --- Keys (outside the database) -----------------------------------------------------------
+
+
+def signing_key_path() -> Path:
+    return Path(settings.BESPOKE_AUDIT_CHECKPOINT_KEY)
+
+
+def published_public_key_path() -> Path:
+    """Where the public key is published: beside the signing key."""
+    return signing_key_path().with_suffix(".pub")
+
+
+def checkpoint_dir() -> Path:
+    return Path(settings.BESPOKE_AUDIT_CHECKPOINT_DIR)
+
+
+def signing_key_load() -> Ed25519PrivateKey:
+    """The Ed25519 signing key; created (0600) on first use in development only."""
+    path = signing_key_path()
+    if not path.exists():
+        if settings.PRODUCTION:
+            raise ImproperlyConfigured(
+                f"the audit checkpoint signing key {path} does not exist. In production it is provisioned, never "
+                f"created: make one (openssl genpkey -algorithm ed25519 -out FILE), keep it outside the database "
+                f"and its backups, and point BESPOKE_AUDIT_CHECKPOINT_KEY at it")
+        _create_signing_key(path)
+    key = _read_signing_key(path)
+    _publish_public_key(key.public_key())
+    return key
+
+
+def verification_key_load() -> Ed25519PublicKey:
+    """The explicitly configured public key, else the published one, else the signing key's."""
+    configured = settings.BESPOKE_AUDIT_CHECKPOINT_PUBLIC_KEY
+    path = Path(configured) if configured else published_public_key_path()
+    if configured or path.exists():
+        try:
+            key = serialization.load_pem_public_key(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise ImproperlyConfigured(f"the audit checkpoint public key {path} cannot be read: {exc}") from exc
+        if not isinstance(key, Ed25519PublicKey):
+            raise ImproperlyConfigured(f"the audit checkpoint public key {path} is not an Ed25519 key")
+        return key
+    if signing_key_path().exists():
+        return _read_signing_key(signing_key_path()).public_key()
+    raise ImproperlyConfigured(f"no audit checkpoint public key: neither {path} nor "
+                               "BESPOKE_AUDIT_CHECKPOINT_PUBLIC_KEY is there")
+
+
+def _read_signing_key(path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"the audit checkpoint signing key {path} cannot be read: {exc}") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ImproperlyConfigured(f"the audit checkpoint signing key {path} is not an Ed25519 key")
+    return key
+
+
+def _create_signing_key(path: Path) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    try:
+        _write_new_file(path, pem, mode=0o600)
+    except FileExistsError:
+        pass  # another process created it first; use theirs
+    logger.info("created the audit checkpoint signing key %s", path)
+
+
+def _publish_public_key(public_key: Ed25519PublicKey) -> None:
+    path = published_public_key_path()
+    if path.exists():
+        return
+    pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    try:
+        _write_new_file(path, pem, mode=0o644)
+    except FileExistsError:
+        pass
+    except OSError as exc:  # a read-only secrets mount: verification can still use the configured key
+        logger.warning("could not publish the audit checkpoint public key at %s: %s", path, exc)
+
+
+def _write_new_file(path: Path, content: bytes, *, mode: int) -> None:
+    """Write `path` atomically (temporary file, then a hard link) and never over an existing
+    file: FileExistsError if it is already there."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+# --- Writing checkpoints -------------------------------------------------------------------
+
+
+class CheckpointRefused(Exception):
+    """The log does not extend the last signed checkpoint: nothing is signed over it."""
+
+
+@dataclass(frozen=True)
+class CheckpointWritten:
+    path: Path
+    checkpoint: Checkpoint
+
+
+def checkpoint_files(directory: Path | None = None) -> list[Path]:
+    directory = directory or checkpoint_dir()
+    if not directory.is_dir():
+        return []
+    return sorted(path for path in directory.iterdir() if _FILE_NAME.fullmatch(path.name))
+
+
+def audit_checkpoint_write(*, now: datetime | None = None) -> CheckpointWritten | None:
+    """Sign a checkpoint of the log as it stands; None when nothing changed since the last one.
+
+    The new events are checked along the chain and the log must still hash to the last
+    checkpoint's root, so a shortened or rewritten history is refused, never signed.
+    """
+    private_key = signing_key_load()
+    public_key = private_key.public_key()
+    directory = checkpoint_dir()
+    previous = _latest_checkpoint(directory, public_key)
+    head_seq, head_hash = AuditChainHead.objects.filter(pk=1).values_list("seq", "entry_hash").first() or (0, GENESIS_HASH)
+    if head_seq == 0:
+        return None
+    if not AuditEvent.objects.filter(seq=head_seq, entry_hash=head_hash).exists():
+        raise CheckpointRefused(f"the chain head records #{head_seq} but that event is not stored as recorded; "
+                                "nothing signed (run audit_verify)")
+    if previous is not None:
+        name, last = previous
+        if last.tree_size == head_seq and last.last_entry_hash == head_hash:
+            return None
+        if head_seq < last.tree_size:
+            raise CheckpointRefused(f"the log ends at #{head_seq} but checkpoint {name} covers #{last.tree_size}: "
+                                    "events were deleted; nothing signed")
+    signed_size = previous[1].tree_size if previous else 0
+    frontier = MerkleFrontier()
+    link = GENESIS_HASH
+    rows = (AuditEvent.objects.filter(seq__lte=head_seq).order_by("seq")
+            .values_list("seq", "body", "leaf_hash", "prev_hash", "entry_hash").iterator(chunk_size=2000))
+    for seq, body, stored_leaf, prev_hash, entry in rows:
+        if seq != frontier.size + 1:
+            raise CheckpointRefused(f"event #{frontier.size + 1} is missing; nothing signed")
+        leaf = chain.leaf_hash(body)
+        if seq > signed_size and (stored_leaf != leaf or prev_hash != link or entry != chain.entry_hash(link, leaf)):
+            raise CheckpointRefused(f"event #{seq} breaks the audit chain; nothing signed (run audit_verify)")
+        frontier.append(bytes.fromhex(leaf))
+        link = entry
+        if previous is not None and seq == signed_size and (
+                frontier.root().hex() != previous[1].root_hash or entry != previous[1].last_entry_hash):
+            raise CheckpointRefused(f"history up to #{seq} differs from the signed checkpoint {previous[0]}; "
+                                    "nothing signed")
+    if frontier.size != head_seq or link != head_hash:
+        raise CheckpointRefused(f"the stored events do not lead to the chain head at #{head_seq}; nothing signed "
+                                "(run audit_verify)")
+    created = (now or timezone.now()).astimezone(UTC).replace(microsecond=0)
+    checkpoint = Checkpoint(
+        version=CHECKPOINT_VERSION, tree_size=head_seq, root_hash=frontier.root().hex(), last_seq=head_seq,
+        last_entry_hash=head_hash, created_at=created.isoformat().replace("+00:00", "Z"), key_id=key_id(public_key))
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / checkpoint_file_name(head_seq)
+    try:
+        _write_new_file(path, checkpoint_encode(checkpoint, private_key), mode=0o644)
+    except FileExistsError:
+        return None  # a concurrent writer signed the same size first
+    logger.info("audit checkpoint %s signed: #%d, root %s", path.name, head_seq, checkpoint.root_hash)
+    return CheckpointWritten(path=path, checkpoint=checkpoint)
+
+
+def _latest_checkpoint(directory: Path, public_key: Ed25519PublicKey) -> tuple[str, Checkpoint] | None:
+    files = checkpoint_files(directory)
+    if not files:
+        return None
+    latest = files[-1]
+    try:
+        return latest.name, checkpoint_decode(latest.read_bytes(), public_key)
+    except (OSError, CheckpointInvalid) as exc:
+        raise CheckpointRefused(f"checkpoint {latest.name} {exc}; nothing signed (run audit_verify)") from None
+
+
+# --- Verifying the log against its checkpoints ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    """What the portal shows: "chain verified through #head_seq, last signed checkpoint at T"."""
+
+    ok: bool
+    head_seq: int  # the chain is verified through this sequence number
+    events: int  # events stored
+    first_bad_seq: int | None
+    checkpoints_checked: int
+    latest_checkpoint_at: datetime | None  # the newest checkpoint the log matches
+    latest_checkpoint_seq: int | None
+    problems: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def audit_log_verify() -> AuditVerification:
+    """Walk the log once: the hash chain, and the Merkle root at every checkpoint's size."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    checkpoints = _load_checkpoints(problems, warnings)
+    wanted = {checkpoint.tree_size for _, checkpoint in checkpoints}
+    witness = _Witness(wanted)
+    head = AuditChainHead.objects.filter(pk=1).values_list("seq", "entry_hash").first() or (0, GENESIS_HASH)
+    rows = witness.feed(audit_chain_rows())
+    report = chain.verify_rows(rows, head_seq=head[0], head_hash=head[1])
+    for _ in rows:  # the chain stops at its first break; the checkpoints need every event
+        pass
+    if not report.ok:
+        problems.insert(0, f"audit chain broken at sequence number {report.first_bad_seq}: {report.problem}")
+    matched: list[tuple[str, Checkpoint]] = []
+    for name, checkpoint in checkpoints:
+        problem = _checkpoint_problem(name, checkpoint, witness, matched)
+        if problem:
+            problems.append(problem)
+        else:
+            matched.append((name, checkpoint))
+    latest = max(matched, key=lambda item: item[1].tree_size)[1] if matched else None
+    return AuditVerification(
+        ok=not problems, head_seq=report.events, events=witness.count,
+        first_bad_seq=None if report.ok else report.first_bad_seq, checkpoints_checked=len(checkpoints),
+        latest_checkpoint_at=latest.created if latest else None,
+        latest_checkpoint_seq=latest.tree_size if latest else None,
+        problems=tuple(problems), warnings=tuple(warnings))
+
+
+class _Witness:
+    """Records the Merkle root and the event at each wanted tree size while rows stream by."""
+
+    def __init__(self, wanted: set[int]) -> None:
+        self.wanted = wanted
+        self.frontier = MerkleFrontier()
+        self.at: dict[int, tuple[str, int, str]] = {}  # size -> (root, seq, entry hash)
+
+    @property
+    def count(self) -> int:
+        return self.frontier.size
+
+    def feed(self, rows: Iterable[chain.ChainRow]) -> Iterator[chain.ChainRow]:
+        for row in rows:
+            # From the body, not the stored column, so this check stands without the chain's.
+            self.frontier.append(bytes.fromhex(chain.leaf_hash(row.body)))
+            if self.frontier.size in self.wanted:
+                self.at[self.frontier.size] = (self.frontier.root().hex(), row.seq, row.entry_hash)
+            yield row
+
+
+def _checkpoint_problem(name: str, checkpoint: Checkpoint, witness: _Witness,
+                        matched: list[tuple[str, Checkpoint]]) -> str:
+    size = checkpoint.tree_size
+    if size > witness.count:
+        return f"the log ends at #{witness.count} but checkpoint {name} covers #{size}: events were deleted"
+    if witness.at.get(size) != (checkpoint.root_hash, checkpoint.last_seq, checkpoint.last_entry_hash):
+        earlier = [(c.tree_size, n) for n, c in matched if c.tree_size < size]
+        if not earlier:
+            return f"history up to #{size} differs from the signed checkpoint {name}"
+        good_size, good_name = max(earlier)
+        return f"history up to #{size} differs from the signed checkpoint {name} (it still matches {good_name} up to #{good_size})"
+    return ""
+
+
+def _load_checkpoints(problems: list[str], warnings: list[str]) -> list[tuple[str, Checkpoint]]:
+    directory = checkpoint_dir()
+    files = checkpoint_files(directory)
+    if not files:
+        warnings.append(f"no signed checkpoints in {directory}: a cut tail or a rewritten history would go unnoticed")
+        return []
+    try:
+        public_key = verification_key_load()
+    except ImproperlyConfigured as exc:
+        problems.append(f"{len(files)} checkpoints cannot be checked: {exc}")
+        return []
+    checkpoints = []
+    for path in files:
+        try:
+            checkpoints.append((path.name, checkpoint_decode(path.read_bytes(), public_key)))
+        except OSError as exc:
+            problems.append(f"checkpoint {path.name} cannot be read: {exc.strerror}")
+        except CheckpointInvalid as exc:
+            problems.append(f"checkpoint {path.name} {exc}")
+    return sorted(checkpoints, key=lambda item: item[1].tree_size)
