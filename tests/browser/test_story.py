@@ -308,6 +308,9 @@ def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model
     maya.wait_for_function("[...document.images].every(img => img.complete && img.naturalWidth > 0)")
     _shot(maya, "12-talent-my-likeness")
 
+    bob.goto(license_url)  # the producer has the request form open while the talent revokes
+    bob.fill("textarea[name=prompt]", "sks person buying fruit at the night market")
+
     # The talent revokes, seeing the consequences first.
     maya.goto(license_url)
     maya.click("a:has-text('Revoke this license')")
@@ -329,8 +332,9 @@ def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model
         assert visitor.inner_text("#consent-state") == "revoked"
     _shot(visitor, "14-verify-revoked")
 
-    bob.goto(license_url)
+    bob.click("text=Request render")  # the next request is refused, with the reason
     bob.wait_for_selector("text=Renders under this license are refused: The talent revoked this license.")
+    assert RenderJob.objects.count() == 1
     _shot(bob, "15-producer-refused")
     assert "Traceback" not in bob.content() and "Server Error" not in bob.content()
 
