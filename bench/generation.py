@@ -168,7 +168,7 @@ def run() -> dict[str, Any]:
 
     prompt = "sks person walking through a rainy street at night"
     pipe = pipeline_cache.get(model_spec()).pipe
-    render_params = {"num_frames": 16, "width": 128, "height": 128, "steps": 12}
+    render_params = {"num_frames": 16, "width": 256, "height": 256, "steps": 12}  # the default clip size
     parsed = render_params_parse(render_params)
     _bare_render(pipe, parsed, prompt)  # warm-up
     while _bare_render(pipe, parsed, prompt) < 2.0:

@@ -91,12 +91,16 @@ def home(request: HttpRequest) -> HttpResponse:
     for license in licenses:
         license.state = effective_state(license, today)
     jobs = generation_selectors.render_jobs_for_user(user=user)
+    own_licenses = consent_selectors.licenses_for_user(user=user).filter(talent__user=user).select_related("licensee")
+    awaiting_approval = list(jobs.filter(status=RenderJob.Status.AWAITING_APPROVAL,
+                                         license_id__in=own_licenses.values("id")))
+    licenses_asked = own_licenses.in_bulk({job.license_id for job in awaiting_approval})
+    for job in awaiting_approval:
+        job.license = licenses_asked[job.license_id]
     return render(request, "portal/home.html", {
         "roles": _roles(user),
         "licenses": licenses,
-        "awaiting_approval": jobs.filter(status=RenderJob.Status.AWAITING_APPROVAL,
-                                         license_id__in=consent_selectors.licenses_for_user(user=user)
-                                         .filter(talent__user=user).values("id")),
+        "awaiting_approval": awaiting_approval,
         "jobs": jobs[:20],
         "verifications": consent_selectors.verifications_for_user(user=user)
         .filter(status=IdentityVerification.Status.PENDING)[:20] if consent_selectors.is_legal(user) else [],

@@ -103,3 +103,16 @@ def test_a_form_post_that_needs_a_fresh_second_factor_comes_back_to_its_form(cli
     assert "elsewhere" not in offsite["Location"]
     license.refresh_from_db()
     assert license.status == "offered"
+
+
+def test_the_talent_sees_who_asks_for_a_use_and_under_which_license(client, personas):
+    license = make_license(personas, requires_use_approval=True)
+    renders.render_job_request(license_id=str(license.id), prompt="sks person tasting street food",
+                               params=SMALL_RENDER, acting_user=personas.bob)
+    page = _client(client, personas.alice).get(reverse("home")).content.decode()
+    assert "Uses waiting for your approval" in page and "sks person tasting street food" in page
+    assert f"{personas.studio.name}</strong> asks" in page
+    assert reverse("portal-license", kwargs={"license_id": license.id}) in page
+    client.logout()
+    bob_page = _client(client, personas.bob).get(reverse("home")).content.decode()
+    assert "Uses waiting for your approval" not in bob_page
