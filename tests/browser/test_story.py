@@ -37,6 +37,7 @@ def browser():  # type: ignore[no-untyped-def]
         if os.environ.get("BESPOKE_REQUIRE_SERVICES") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "1"  # Playwright's sync API runs an event loop in this thread
@@ -46,6 +47,9 @@ def browser():  # type: ignore[no-untyped-def]
             "--disable-sync", "--no-first-run"])
         yield chromium
         chromium.close()
+        # Inside that loop Django sees another context with its own connections: close them once
+        # the test's flush is done, or the test database cannot be dropped at the end of the run.
+        connections.close_all()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
