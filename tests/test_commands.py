@@ -15,9 +15,11 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from c2pa import Reader
 from django.core.management import call_command
 
 from audit.selectors import audit_chain_verify
+from consent.models import LikenessModel
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +45,14 @@ def test_demo_tells_the_whole_story_and_writes_a_report(tiny_model, tmp_path, se
     assert steps["output verified"]["manifest_state"] == "trusted"
     assert steps["output re-verified after revocation"]["consent"]["state"] == "revoked"
     assert steps["render after revocation refused"]["reason"] == "license_revoked"
+    rendered = steps["rendered, labelled and signed"]
+    model = LikenessModel.objects.get(pk=steps["likeness model trained (DreamBooth-LoRA)"]["likeness_model"])
+    assert rendered["models"]["likeness_model_sha256"] == model.weights_sha256
+    with (out / rendered["file"]).open("rb") as stream, Reader("video/mp4", stream) as reader:
+        store = json.loads(reader.json())
+    assertions = {a["label"]: a["data"] for a in store["manifests"][store["active_manifest"]]["assertions"]}
+    created = assertions["c2pa.actions.v2"]["actions"][0]
+    assert created["softwareAgent"]["com.bespoke.likeness_model_sha256"] == model.weights_sha256
     traced = steps["copy with its manifest stripped traced by the watermark"]
     assert traced["manifest_state"] == "no_manifest"
     assert traced["trace"]["output_id"] == steps["rendered, labelled and signed"]["output"]

@@ -122,7 +122,8 @@ class Command(BaseCommand):
         with default_storage.open(output.file.name, "rb") as source, clip.open("wb") as target:
             shutil.copyfileobj(source, target)
         self._step("rendered, labelled and signed", job=str(job.id), output=str(output.id), file=clip.name,
-                   sha256=output.sha256, manifest=output.manifest_label, disclosure=output.disclosure)
+                   sha256=output.sha256, manifest=output.manifest_label, disclosure=output.disclosure,
+                   watermark_id=output.watermark_id, models=output.compliance["models"])
 
         verified = media_verify(path=clip).as_dict()
         self._step("output verified", ok=verified["manifest"]["state"] == "trusted",
