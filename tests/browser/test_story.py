@@ -53,7 +53,16 @@ def browser():  # type: ignore[no-untyped-def]
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+UNLABELLED_CONTROLS = """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+    .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
+    .map(e => e.name || e.id || e.outerHTML.slice(0, 80))"""
+
+
 def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Save a screenshot of a main screen, after checking what every screen owes its users:
+    one main heading and a label for every control."""
+    assert page.locator("h1").count() == 1, f"{name}: one h1"
+    assert page.evaluate(UNLABELLED_CONTROLS) == [], f"{name}: controls without a label"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
