@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
@@ -25,6 +26,8 @@ from generation import selectors as generation_selectors
 from generation.services import render as renders
 from generation.thumbnails import ThumbnailUnavailable, output_thumbnail_jpeg
 
+LIKENESS_PAGE_SIZE = 25
+
 
 def _talent_or_404(request: HttpRequest) -> Talent:
     talent = own_talent(user=request.user)
@@ -38,12 +41,13 @@ def _talent_or_404(request: HttpRequest) -> Talent:
 def my_likeness(request: HttpRequest) -> HttpResponse:
     """Every published render that used the talent's likeness, newest first."""
     _talent_or_404(request)
-    outputs = list(generation_selectors.likeness_outputs_for_talent(user=request.user))
-    licenses = {license.id: license for license in
-                consent_selectors.licenses_for_user(user=request.user).filter(talent__user=request.user)}
-    for output in outputs:
+    page = Paginator(generation_selectors.likeness_outputs_for_talent(user=request.user),
+                     LIKENESS_PAGE_SIZE).get_page(request.GET.get("page"))
+    licenses = consent_selectors.licenses_for_user(user=request.user).filter(talent__user=request.user) \
+        .select_related("licensee").in_bulk({output.job.license_id for output in page})
+    for output in page:
         output.license = licenses.get(output.job.license_id)
-    return render(request, "portal/my_likeness.html", {"outputs": outputs})
+    return render(request, "portal/my_likeness.html", {"outputs": page, "page": page})
 
 
 @login_required

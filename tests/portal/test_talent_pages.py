@@ -79,7 +79,7 @@ def _stored_files(root: Path) -> dict[Path, bytes]:
 
 
 def test_my_likeness_lists_every_published_use_newest_first_with_a_frame_made_on_request(personas, tiny_model,
-                                                                                      settings):
+                                                                                      settings, monkeypatch):
     license = make_license(personas)
     first = _publish(license, "sks person walking", personas.bob)
     second = _publish(license, "sks person reading", personas.bob)
@@ -95,6 +95,12 @@ def test_my_likeness_lists_every_published_use_newest_first_with_a_frame_made_on
         assert f'src="{reverse("portal-render-download", kwargs={"job_id": output.job_id})}?inline=1"' in page
     assert "Northlight Studios" in page and reverse("portal-license", kwargs={"license_id": license.id}) in page
     assert str(waiting.id) not in page and "<video controls" in page
+
+    monkeypatch.setattr("bespoke.portal.talent_views.LIKENESS_PAGE_SIZE", 1)
+    newest = alice.get(reverse("portal-my-likeness")).content.decode()
+    older = alice.get(reverse("portal-my-likeness"), {"page": 2}).content.decode()
+    assert str(second.id) in newest and str(first.id) not in newest and "Page 1 of 2" in newest
+    assert str(first.id) in older and str(second.id) not in older and "2 published clips" in older
 
     before = _stored_files(Path(settings.MEDIA_ROOT))
     response = alice.get(reverse("portal-likeness-thumbnail", kwargs={"output_id": first.id}))
