@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
+from django.conf import settings
 from django.utils import timezone
 
 from audit.actors import user_actor
@@ -103,6 +104,9 @@ def _clean_template(organization: Organization, fields: dict[str, Any], *,
     months = t.get("term_months")
     if not isinstance(months, int) or isinstance(months, bool) or months < 1:
         raise ValidationFailed("A template's term is at least one month.", field="term_months")
+    if months > 12 * settings.BESPOKE_LICENSE_MAX_YEARS:
+        raise ValidationFailed(f"A license drafted from it lasts at most {settings.BESPOKE_LICENSE_MAX_YEARS} years.",
+                               field="term_months")
     # Check the terms by the license rules, on a sample license starting today; a blank
     # project or role is filled in when drafting.
     today = timezone.localdate()

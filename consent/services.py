@@ -44,6 +44,8 @@ from consent.terms import DISCLOSURE_VERSION, LicenseTerms, render_license_text,
 
 MIN_USE_DESCRIPTION = 40
 
+MAX_RENDERS = 1_000_000  # far above any real budget, well inside a 32-bit column
+
 
 def _is_legal(user: AbstractBaseUser, organization: Organization | None = None) -> bool:
     memberships = Membership.objects.filter(user=user, role=Membership.Role.LEGAL)
@@ -221,6 +223,8 @@ def _clean_terms(terms: dict[str, Any]) -> dict[str, Any]:
         t[name] = bool(t.get(name, False))
     if not isinstance(t.get("max_renders"), int) or t["max_renders"] < 1:
         raise ValidationFailed("A license allows at least one render.", field="max_renders")
+    if t["max_renders"] > MAX_RENDERS:
+        raise ValidationFailed(f"A license allows at most {MAX_RENDERS:,} renders.", field="max_renders")
     starts_on, ends_on = t.get("starts_on"), t.get("ends_on")
     if not isinstance(starts_on, date) or not isinstance(ends_on, date):
         raise ValidationFailed("A license needs a start date and an end date: no perpetual terms.", field="ends_on")

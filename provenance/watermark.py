@@ -38,6 +38,8 @@ PAYLOAD_BITS = 32
 CRC_BITS = 16
 MIN_SIDE = 128  # smallest frame side the mark is embedded into
 MIN_READ_SIDE = 48  # below this there is no usable signal left to read
+READ_MAX_SIDE = 512  # a file's frames are scaled down to this before reading
+MAX_SOURCE_SIDE = 8192  # larger frames are refused rather than decoded
 
 # Cosine frequencies used (indices of the frame-size DCT): low enough to survive halving
 # and H.264 at CRF 28; the very lowest are left out, they would show as shading.
@@ -111,34 +113,43 @@ def watermark_read(frames: np.ndarray, *, key: bytes) -> WatermarkReading | None
 def watermark_read_file(path: Path, *, key: bytes, max_frames: int = 64) -> WatermarkReading | None:
     """Decode up to ``max_frames`` frames of a video file and read its watermark.
 
-    Raises WatermarkError if the file cannot be opened or decoded.
+    Frames are scaled down to at most READ_MAX_SIDE pixels a side as they are decoded (the
+    mark lives in low frequencies relative to the frame size) and reduced to their
+    projections one by one, so memory stays small whatever the file claims to hold.
+    Raises WatermarkError if the file cannot be opened or decoded, or its frames are
+    larger than MAX_SOURCE_SIDE.
     """
     import av
 
     layout = _layout(_check_key(key))
     if max_frames < 1:
         raise WatermarkError("max_frames must be at least 1")
-    lumas: list[np.ndarray] = []
+    name = Path(path).name
+    projections: list[np.ndarray] = []
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise WatermarkError(f"{Path(path).name}: no video stream")
+                raise WatermarkError(f"{name}: no video stream")
+            context = container.streams.video[0].codec_context
+            if max(context.width, context.height) > MAX_SOURCE_SIDE:
+                raise WatermarkError(f"{name}: frames larger than {MAX_SOURCE_SIDE} pixels are not read")
+            scale = min(1.0, READ_MAX_SIDE / max(context.width, context.height, 1))
+            width, height = round(context.width * scale), round(context.height * scale)
+            if min(width, height) < MIN_READ_SIDE:
+                return None
+            rows, cols = _basis(height), _basis(width)
             for frame in container.decode(video=0):
-                luma = frame.to_ndarray(format="rgb24").astype(np.float32) @ _LUMA
-                if lumas and luma.shape != lumas[0].shape:
-                    break  # a mid-stream size change: read the part before it
-                lumas.append(luma)
-                if len(lumas) >= max_frames:
+                rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+                projections.append(_projections((rgb.astype(np.float32) @ _LUMA)[None], rows, cols, layout)[0])
+                if len(projections) >= max_frames:
                     break
     except (av.FFmpegError, OSError, ValueError) as exc:
         if isinstance(exc, WatermarkError):
             raise
-        raise WatermarkError(f"{Path(path).name}: cannot decode video ({exc})") from exc
-    if not lumas:
-        raise WatermarkError(f"{Path(path).name}: no decodable video frames")
-    if min(lumas[0].shape) < MIN_READ_SIDE:
-        return None
-    return _read_luma(np.stack(lumas), layout)
+        raise WatermarkError(f"{name}: cannot decode video ({exc})") from exc
+    if not projections:
+        raise WatermarkError(f"{name}: no decodable video frames")
+    return _read_projections(np.stack(projections), layout)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -156,7 +167,8 @@ def watermark_bit_accuracy(frames: np.ndarray, watermark_id: int, *, key: bytes)
     """
     _check_frames(frames, min_side=MIN_READ_SIDE)
     layout = _layout(_check_key(key))
-    soft = _soft_bits(frames.astype(np.float32) @ _LUMA, layout)
+    luma = frames.astype(np.float32) @ _LUMA
+    soft = _vote(_projections(luma, _basis(luma.shape[1]), _basis(luma.shape[2]), layout), layout)
     signs = 1.0 - 2.0 * _encode(_message_bits(int(watermark_id), layout), layout)
     return float(np.mean(soft * signs > 0))
 
@@ -262,21 +274,20 @@ def _step(layout: _Layout) -> float:
 
 
 def _read_luma(luma: np.ndarray, layout: _Layout) -> WatermarkReading | None:
-    soft = _soft_bits(luma, layout)
+    height, width = luma.shape[1:]
+    return _read_projections(_projections(luma, _basis(height), _basis(width), layout), layout)
+
+
+def _read_projections(projections: np.ndarray, layout: _Layout) -> WatermarkReading | None:
+    """Vote the per-frame projections (T, coded bits), decode, and check the result."""
+    soft = _vote(projections, layout)
     message = _viterbi(soft)
     codeword_signs = 1.0 - 2.0 * _encode(message, layout)
     confidence = float(np.dot(soft, codeword_signs) / (np.abs(soft).sum() + 1e-9))
     payload = _payload_from_message(message, layout)
     if payload is None or confidence < _CONFIDENCE_MIN:
         return None
-    return WatermarkReading(watermark_id=payload, confidence=round(confidence, 4), frames_used=len(luma))
-
-
-def _soft_bits(luma: np.ndarray, layout: _Layout) -> np.ndarray:
-    """Soft value of each coded bit (positive: 0), voted over the frames of ``luma`` (T, H, W)."""
-    height, width = luma.shape[1:]
-    projections = _projections(luma, _basis(height), _basis(width), layout)
-    return _vote(projections, layout)
+    return WatermarkReading(watermark_id=payload, confidence=round(confidence, 4), frames_used=len(projections))
 
 
 def _vote(projections: np.ndarray, layout: _Layout) -> np.ndarray:

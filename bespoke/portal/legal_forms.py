@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 
 from consent.content_policy import CATEGORIES
+from consent.services import MAX_RENDERS
 from consent.models import LicenseSuspension, LikenessLicense
 
 _SEPARATORS = re.compile(r"[\s,;]+")
@@ -49,7 +50,7 @@ class _TermsForm(forms.Form):
         choices=[(category, category.replace("_", " and ").capitalize()) for category in CATEGORIES])
     requires_use_approval = forms.BooleanField(label="The talent approves each use before it is rendered",
                                                required=False)
-    max_renders = forms.IntegerField(label="Most renders allowed", min_value=1,
+    max_renders = forms.IntegerField(label="Most renders allowed", min_value=1, max_value=MAX_RENDERS,
                                      error_messages={"required": "Say how many renders the license allows."})
     representation = forms.ChoiceField(label="Representation", choices=LikenessLicense.Representation.choices)
     representation_detail = forms.CharField(label="Counsel or union agreement (when represented)", max_length=200,
@@ -116,7 +117,7 @@ class LicenseTemplateForm(_TermsForm):
     name = forms.CharField(label="Name", max_length=200, error_messages={"required": "Give the template a name."})
     description = forms.CharField(label="When to use it", required=False, max_length=2000,
                                   widget=forms.Textarea(attrs={"rows": 2}))
-    term_months = forms.IntegerField(label="Length of the license, in months", min_value=1,
+    term_months = forms.IntegerField(label="Length of the license, in months", min_value=1, max_value=1200,
                                      error_messages={"required": "Say how many months a license from it lasts."})
 
     field_order = ["organization", "name", "description", "project", "role", "use_description", "term_months"]
@@ -157,8 +158,8 @@ class AuditFilterForm(forms.Form):
     actor = forms.CharField(label="Actor (a username, user:<id> or system:<name>)", max_length=150, required=False)
     date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    seq_from = forms.IntegerField(label="From event #", min_value=1, required=False)
-    seq_to = forms.IntegerField(label="To event #", min_value=1, required=False)
+    seq_from = forms.IntegerField(label="From event #", min_value=1, max_value=2**63 - 1, required=False)
+    seq_to = forms.IntegerField(label="To event #", min_value=1, max_value=2**63 - 1, required=False)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -166,6 +167,8 @@ class AuditFilterForm(forms.Form):
         end: date | None = cleaned.get("date_to")
         if start and end and end < start:
             self.add_error("date_to", "The period must end on or after its start.")
+        if end == date.max:
+            self.add_error("date_to", "Choose a real end date.")
         if cleaned.get("seq_from") and cleaned.get("seq_to") and cleaned["seq_to"] < cleaned["seq_from"]:
             self.add_error("seq_to", "The last event number must not be below the first.")
         for name in ("action", "subject", "actor"):

@@ -17,7 +17,7 @@ from audit.db_guard import audit_maintenance
 from audit.models import AuditEvent
 from audit.services import audit_append
 from consent import gate, services
-from consent.license_templates import BUILT_IN, add_months
+from consent.license_templates import BUILT_IN, add_months, license_template_create
 from consent.models import LicenseSuspension, LicenseTemplate, LikenessLicense, Membership
 from generation.services import render as renders
 from tests.conftest import SMALL_RENDER, make_license
@@ -425,3 +425,22 @@ def test_the_compliance_pdf_is_for_the_licensees_legal_staff_only(client, person
         assert client.get(reverse("portal-compliance-report"), {"as": "pdf"}).status_code == 404
     response = _client(client, personas.dana).get(reverse("portal-compliance-report"), {"as": "pdf"})
     assert response.content.startswith(b"%PDF-")
+
+
+def test_out_of_range_numbers_and_dates_are_plain_errors_not_server_errors(client, personas):
+    legal = _client(client, personas.dana)
+    response = legal.post(reverse("portal-template-create"), {"term_months": "1000000", "max_renders": "99999999999"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "less than or equal to 1200" in page and "less than or equal to 1000000" in page
+    assert legal.get(reverse("portal-audit-log"), {"date_to": "9999-12-31"}).status_code == 400
+    assert legal.get(reverse("portal-audit-log"), {"seq_to": str(2**70)}).status_code == 400
+
+
+def test_a_template_longer_than_the_longest_license_is_refused_by_the_service(personas):
+    from bespoke.errors import ValidationFailed
+
+    fields = {**BUILT_IN[0], "name": "Forever", "term_months": 12 * 200}
+    with pytest.raises(ValidationFailed) as refusal:
+        license_template_create(organization=personas.studio, acting_user=personas.dana, **fields)
+    assert refusal.value.field == "term_months" and "at most" in refusal.value.message

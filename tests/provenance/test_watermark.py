@@ -147,3 +147,10 @@ def test_a_file_that_is_not_a_video_is_a_clear_error(tmp_path):
     with pytest.raises(WatermarkError, match="missing.mp4"):
         watermark_read_file(tmp_path / "missing.mp4", key=KEY)
     assert issubclass(WatermarkError, ValueError)
+
+
+def test_a_large_video_is_read_scaled_down_as_it_is_decoded(tmp_path):
+    hd = watermark_embed(_textured_clip(5, frames=4, height=720, width=1280), WATERMARK_ID, key=KEY)
+    reading = watermark_read_file(_publish(hd, tmp_path / "hd.mp4"), key=KEY)
+    assert reading is not None and reading.watermark_id == WATERMARK_ID
+    assert watermark_read_file(_publish(np.zeros((2, 720, 1280, 3), np.uint8), tmp_path / "plain.mp4"), key=KEY) is None
