@@ -203,3 +203,9 @@ def invitation_accept(*, token: str, username: str, password: str) -> AbstractBa
     audit_append(action="invitation.accepted", actor=user_actor(user), subject=f"invitation:{invitation.id}",
                  data={"user": user_actor(user), "organization": str(invitation.organization_id)})
     return user
+
+
+def invitations_erase_for_user(*, user_id: int, **_: object) -> None:
+    """An erased talent's invitation keeps no name or address (the invitation row stays, as
+    the record of how the account came to be)."""
+    Invitation.objects.filter(accepted_by_id=user_id).update(display_name="Erased talent", email="")

@@ -172,6 +172,9 @@ BESPOKE_SIGNER = env_str("BESPOKE_SIGNER") or "provenance.services:dev_pki_signe
 # without a time-stamp (and say so) unless BESPOKE_TSA_REQUIRED makes that a failure.
 BESPOKE_TSA_URL = env_str("BESPOKE_TSA_URL") or None
 BESPOKE_TSA_REQUIRED = env_bool("BESPOKE_TSA_REQUIRED", False)
+# Per client address and minute, on the public verify page and status endpoints.
+BESPOKE_VERIFY_UPLOADS_PER_MINUTE = env_int("BESPOKE_VERIFY_UPLOADS_PER_MINUTE", 20, minimum=1)
+BESPOKE_STATUS_REQUESTS_PER_MINUTE = env_int("BESPOKE_STATUS_REQUESTS_PER_MINUTE", 120, minimum=1)
 if BESPOKE_TSA_REQUIRED and not BESPOKE_TSA_URL:
     raise ImproperlyConfigured("BESPOKE_TSA_REQUIRED needs BESPOKE_TSA_URL")
 

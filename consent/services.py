@@ -38,7 +38,7 @@ from consent.models import (
 )
 from consent.selectors import licenses_revoked_on_erasure
 from consent.uploads import check_video, prepare_image, prepare_reference_photo
-from consent.signals import license_revoked
+from consent.signals import license_revoked, talent_erased
 from consent.vault import vault_delete, vault_get, vault_put
 from consent.terms import DISCLOSURE_VERSION, LicenseTerms, render_license_text, text_sha256
 
@@ -546,6 +546,7 @@ def talent_erase(*, talent: Talent, acting_user: AbstractBaseUser) -> dict[str, 
     talent_key_destroy(talent_id=talent.id)
     talent.display_name = "Erased talent"
     talent.save(update_fields=["display_name"])
+    talent_erased.send(sender=Talent, user_id=talent.user_id)
     audit_append(action="talent.erased", actor=actor, subject=f"talent:{talent.id}",
                  data={"revoked_licenses": revoked, "destroyed_models": destroyed, "deleted_photos": len(photos)})
     return {"revoked_licenses": revoked, "destroyed_models": destroyed}

@@ -1,4 +1,4 @@
-"""Domain events consent announces after commit, for apps that depend on consent.
+"""Domain events consent announces, for apps that depend on consent.
 
 Consent never imports its dependants; they listen. Running jobs still learn of a
 revocation from the gate itself (pull); the event lets queued work stop at once.
@@ -8,3 +8,6 @@ from django.dispatch import Signal
 
 # sent with license_id (str) and actor (str), after the revocation commits
 license_revoked = Signal()
+
+# sent with user_id inside the erasure's transaction, so what listeners erase commits with it
+talent_erased = Signal()

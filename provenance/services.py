@@ -182,16 +182,18 @@ def output_trace(*, path: Path) -> OutputTrace | None:
 
 
 def watermark_status(*, watermark_id: int) -> dict[str, Any]:
-    """Public facts about the output carrying ``watermark_id`` and its consent today; no personal data."""
+    """Whether the consent behind the output carrying ``watermark_id`` is in force today.
+
+    Deliberately nothing more (no output, license or manifest id): the id space can be
+    walked, and an upload on the verify page is how a holder of a copy learns the rest.
+    """
     from generation.selectors import output_by_watermark
 
     output = output_by_watermark(watermark_id=watermark_id)
     if output is None:
-        return {"watermark_id": watermark_id, "output_id": None, "manifest_label": None,
-                "consent": {"license_id": None, "state": "unknown", "since": None}}
-    return {"watermark_id": watermark_id, "output_id": str(output.id), "manifest_label": output.manifest_label,
-            "published_at": output.created_at.isoformat(),
-            "consent": gate.consent_status(license_id=str(output.job.license_id)).as_dict()}
+        return {"watermark_id": watermark_id, "state": "unknown", "since": None}
+    status = gate.consent_status(license_id=str(output.job.license_id))
+    return {"watermark_id": watermark_id, "state": status.state, "since": status.since}
 
 
 def media_verify(*, path: Path) -> MediaVerification:
@@ -205,6 +207,9 @@ def media_verify(*, path: Path) -> MediaVerification:
     trace = None
     if not report.is_trusted and path.suffix.lower() == ".mp4":
         trace = output_trace(path=path)
-    license_id = trace.license_id if trace else (report.consent.license_id if report.consent else None)
+    # Only a trusted manifest, or our own watermark, may name the license whose status is shown:
+    # anyone can write a manifest that points at a real license.
+    vouched = report.consent.license_id if report.is_trusted and report.consent else None
+    license_id = trace.license_id if trace else vouched
     status = gate.consent_status(license_id=license_id) if license_id else None
     return MediaVerification(manifest=report, consent=status, trace=trace)

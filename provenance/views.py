@@ -6,11 +6,13 @@ import tempfile
 from pathlib import Path
 
 from django import forms
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from bespoke.ratelimit import limited
 from consent import gate
 from provenance.c2pa_io import MediaReadError
 from provenance.services import media_verify, watermark_status
@@ -40,6 +42,7 @@ class VerifyForm(forms.Form):
 
 
 @require_http_methods(["GET", "POST"])
+@limited("verify-upload", lambda: settings.BESPOKE_VERIFY_UPLOADS_PER_MINUTE, methods=("POST",))
 def verify_upload(request: HttpRequest) -> HttpResponse:
     result = None
     error = None
@@ -61,6 +64,7 @@ def verify_upload(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @never_cache
+@limited("consent-status", lambda: settings.BESPOKE_STATUS_REQUESTS_PER_MINUTE)
 def consent_status_view(request: HttpRequest, license_id: str) -> JsonResponse:
     """The status URL in every manifest: is the consent behind it in force today?"""
     status = gate.consent_status(license_id=license_id)
@@ -69,7 +73,8 @@ def consent_status_view(request: HttpRequest, license_id: str) -> JsonResponse:
 
 @require_GET
 @never_cache
+@limited("consent-status", lambda: settings.BESPOKE_STATUS_REQUESTS_PER_MINUTE)
 def watermark_status_view(request: HttpRequest, watermark_id: int) -> JsonResponse:
     """The same answer for a watermark id read from a copy whose manifest was stripped."""
     status = watermark_status(watermark_id=watermark_id)
-    return JsonResponse(status, status=404 if status["consent"]["state"] == "unknown" else 200)
+    return JsonResponse(status, status=404 if status["state"] == "unknown" else 200)

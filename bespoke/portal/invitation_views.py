@@ -18,6 +18,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors
+from accounts.models import Invitation
+from accounts.stepup import require_step_up
 from accounts.invitations import (
     InvitationUnusable,
     invitation_accept as accept,
@@ -29,10 +31,12 @@ from accounts.invitations import (
 )
 from bespoke.errors import ApplicationError
 from bespoke.portal.invitation_forms import AcceptForm, InviteForm
+from bespoke.portal.views import _step_up_or_redirect
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@_step_up_or_redirect
 def invitation_list(request: HttpRequest) -> HttpResponse:
     """The invite form and every invitation of the user's organisations, whatever its state."""
     organizations = selectors.legal_organizations(user=request.user)
@@ -42,6 +46,8 @@ def invitation_list(request: HttpRequest) -> HttpResponse:
     created_link = ""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        if data["kind"] == Invitation.Kind.MEMBER:
+            require_step_up(request, require_mfa=True)  # granting a role: a fresh second factor
         try:
             invitation, token = invitation_create(
                 organization=data["organization"], kind=data["kind"], role=data["role"], email=data["email"],

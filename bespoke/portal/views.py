@@ -70,7 +70,8 @@ def _page_to_return_to(request: HttpRequest) -> str:
     if url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()},
                                        require_https=request.is_secure()):
         parts = urlsplit(referer)
-        return parts.path + (f"?{parts.query}" if parts.query else "")
+        if parts.path.startswith("/") and not parts.path.startswith("//"):
+            return parts.path + (f"?{parts.query}" if parts.query else "")
     return request.get_full_path()
 
 

@@ -32,9 +32,11 @@ INVITEES = ("tess@example.org", "pat@example.org", "lee@example.org")
 
 @pytest.fixture
 def legal(client, personas):  # type: ignore[no-untyped-def]
-    """A client signed in as Dana, legal at the studio, with her authenticator app enrolled."""
-    totp_enrol(user=personas.dana)
+    """A client signed in as Dana, legal at the studio, who has just confirmed her authenticator code
+    (granting a role asks for a fresh second factor)."""
+    secret = totp_enrol(user=personas.dana)
     client.force_login(personas.dana)
+    assert client.post("/accounts/2fa/reauthenticate/", {"code": totp_code(secret)}).status_code == 302
     return client
 
 
@@ -284,20 +286,24 @@ def test_the_list_shows_every_state_and_offers_revoke_only_while_pending(legal, 
 def test_the_api_sends_an_invitation_returning_its_link_once_and_shows_it_only_to_legal(client, personas):
     from rest_framework.test import APIClient
 
-    totp_enrol(user=personas.dana)
+    secret = totp_enrol(user=personas.dana)
     dana, bob = APIClient(), APIClient()
     dana.force_login(personas.dana)
     bob.force_login(personas.bob)
     body = {"organization": str(personas.studio.id), "kind": "member", "role": "auditor", "email": "pat@example.org"}
     assert bob.post("/api/v1/invitations/", body, format="json").status_code == 404
-    created = dana.post("/api/v1/invitations/", body, format="json")
+    unconfirmed = dana.post("/api/v1/invitations/", body, format="json")
+    assert unconfirmed.status_code == 401 and unconfirmed.json()["code"] == "reauthentication_required"
+    assert not Invitation.objects.exists()
+    created = dana.post("/api/v1/invitations/", body, format="json", HTTP_X_BESPOKE_OTP=totp_code(secret))
     assert created.status_code == 201, created.content
     link = created.json()["link"]
     assert created.json()["status"] == "pending" and link.startswith("https://bespoke.test/invitations/accept/")
     listed = dana.get("/api/v1/invitations/").json()["results"]
     assert [item["id"] for item in listed] == [created.json()["id"]] and "link" not in listed[0]
     assert bob.get("/api/v1/invitations/").json()["results"] == []
-    again = dana.post("/api/v1/invitations/", body, format="json")
+    again = dana.post("/api/v1/invitations/", {**body, "kind": "talent", "role": "", "display_name": "Pat"},
+                      format="json")  # a talent invitation grants no role: no second factor asked
     assert again.status_code == 400 and again.json()["field"] == "email"
     revoked = dana.post(f"/api/v1/invitations/{created.json()['id']}/revoke/")
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
@@ -400,3 +406,15 @@ def test_allauth_errors_show_beside_their_fields_once(client, personas):
     assert re.search(r'<input [^>]*aria-invalid="true"[^>]*id="id_oldpassword"', page)
     response = client.post(ENROL, {"code": "000000"})
     assert re.search(r'<ul class="errorlist" id="id_code_error"><li>Incorrect code', response.content.decode())
+
+
+def test_erasure_leaves_no_name_or_address_on_the_talents_invitation(personas):
+    from consent.services import talent_erase
+
+    invitation, token = _service_invitation(personas, kind="talent", role="", display_name="Tess Talbot",
+                                            email="tess@example.org")
+    tess = invitation_accept(token=token, username="tess", password=GOOD_PASSWORD)
+    talent_erase(talent=Talent.objects.get(user=tess), acting_user=tess)
+    invitation.refresh_from_db()
+    assert (invitation.display_name, invitation.email) == ("Erased talent", "")
+    assert invitation.status == "accepted"

@@ -101,6 +101,10 @@ def test_a_form_post_that_needs_a_fresh_second_factor_comes_back_to_its_form(cli
         reverse("portal-license-sign", kwargs={"license_id": license.id}), form,
         HTTP_REFERER="https://elsewhere.example/licenses/")
     assert "elsewhere" not in offsite["Location"]
+    sneaky = _client(client, personas.alice).post(
+        reverse("portal-license-sign", kwargs={"license_id": license.id}), form,
+        HTTP_REFERER="http://testserver//elsewhere.example/licenses/")
+    assert "elsewhere" not in sneaky["Location"]
     license.refresh_from_db()
     assert license.status == "offered"
 

@@ -83,3 +83,27 @@ def test_a_file_that_is_not_media_is_a_clear_error(tmp_path):
     code, text = _run(fake)
     assert code == 3 and "cannot be read as media" in text
     assert _run(tmp_path / "missing.mp4")[0] == 3
+
+
+def test_a_manifest_signed_by_someone_else_cannot_borrow_a_licenses_status(active_license, tmp_path,
+                                                                          tmp_path_factory, settings):
+    from provenance.c2pa_io import sign_file
+    from provenance.labels import burn_disclosure
+    from provenance.manifest import ConsentReference, GeneratorInfo, build_manifest
+    from provenance.pki import create_dev_pki, load_signing_material
+    from provenance.signing import LocalKeySigner
+
+    frames, label = burn_disclosure(np.random.default_rng(1).integers(0, 256, (4, 128, 128, 3), dtype=np.uint8))
+    plain, forged = tmp_path / "plain.mp4", tmp_path / "forged.mp4"
+    encode_mp4(frames, plain, fps=4)
+    manifest = build_manifest(
+        title="forged.mp4", output_id="not-ours", label=label, claim_generator_version="1",
+        consent=ConsentReference(str(active_license.id), active_license.text_sha256, "https://example.org/status"),
+        generator=GeneratorInfo(name="elsewhere", version="1", model_sha256="0" * 64))
+    stranger = create_dev_pki(tmp_path_factory.mktemp("stranger") / "pki")
+    sign_file(src=plain, dst=forged, manifest=manifest, signer=LocalKeySigner(load_signing_material(stranger.directory)))
+
+    code, text = _run(forged, "--json")
+    report = json.loads(text)
+    assert code == 1 and report["manifest"]["state"] == "valid"
+    assert report["consent"] is None and report["trace"] is None
