@@ -191,7 +191,8 @@ def invitation_accept(*, token: str, username: str, password: str) -> AbstractBa
     user = User.objects.create_user(**{User.USERNAME_FIELD: username}, email=invitation.email, password=password)
     EmailAddress.objects.create(user=user, email=invitation.email, verified=True, primary=True)
     if invitation.kind == Invitation.Kind.TALENT:
-        talent_enrol(user=user, display_name=invitation.display_name, acting_user=invitation.inviter)
+        talent_enrol(user=user, display_name=invitation.display_name, acting_user=invitation.inviter,
+                     invited_by=invitation.organization)
     else:
         membership_add(organization=invitation.organization, user=user, role=invitation.role,
                        acting_user=invitation.inviter)

@@ -39,6 +39,10 @@ class Talent(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="talent")
     display_name = models.CharField(max_length=200)
+    # Its legal staff verify the talent's identity and see the evidence; so do the legal
+    # staff of organisations the talent holds a license with. No one else does.
+    invited_by = models.ForeignKey("Organization", on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="invited_talents")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

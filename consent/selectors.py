@@ -61,8 +61,9 @@ def license_ids_for_user(*, user: User) -> QuerySet:
 
 
 def talents_for_user(*, user: User) -> QuerySet[Talent]:
-    """A talent sees themself; legal staff see every talent (they verify identities);
-    producers and auditors see the talent their studio holds licenses from."""
+    """A talent sees themself; legal staff see every talent by name (to draft a license for
+    them), but identity data only as ``verifications_for_user`` allows; producers and
+    auditors see the talent their studio holds licenses from."""
     if not user.is_authenticated:
         return Talent.objects.none()
     if is_legal(user):
@@ -78,12 +79,25 @@ def talent_get_for_user(*, user: User, talent_id: object) -> Talent:
         raise Http404("No such talent.") from None
 
 
+def _identity_scope(user: User, prefix: str = "") -> Q:
+    """Whose identity data this user's legal roles reach: talents their organisations invited
+    or hold a license with."""
+    legal_orgs = _org_ids(user, (Membership.Role.LEGAL,))
+    return Q(**{f"{prefix}invited_by_id__in": legal_orgs}) | Q(**{f"{prefix}licenses__licensee_id__in": legal_orgs})
+
+
+def may_see_identity(*, user: User, talent_id: object) -> bool:
+    return user.is_authenticated and Talent.objects.filter(_identity_scope(user), pk=talent_id).exists()
+
+
 def verifications_for_user(*, user: User) -> QuerySet[IdentityVerification]:
+    """The talent's own; for legal staff, those of the talents their organisations work with."""
     if not user.is_authenticated:
         return IdentityVerification.objects.none()
-    if is_legal(user):
-        return IdentityVerification.objects.all().order_by("-requested_at")
-    return IdentityVerification.objects.filter(talent__user=user).order_by("-requested_at")
+    own = Q(talent__user=user)
+    scope = own | _identity_scope(user, "talent__") if is_legal(user) else own
+    return (IdentityVerification.objects.filter(pk__in=IdentityVerification.objects.filter(scope).values("pk"))
+            .order_by("-requested_at"))
 
 
 def verification_get_for_user(*, user: User, verification_id: object) -> IdentityVerification:

@@ -36,7 +36,7 @@ from consent.models import (
     Talent,
     TalentKey,
 )
-from consent.selectors import licenses_revoked_on_erasure
+from consent.selectors import licenses_revoked_on_erasure, may_see_identity
 from consent.uploads import check_video, prepare_image, prepare_reference_photo
 from consent.signals import license_revoked, talent_erased
 from consent.vault import vault_delete, vault_get, vault_put
@@ -83,15 +83,17 @@ def membership_add(*, organization: Organization, user: AbstractBaseUser, role: 
 
 
 @transaction.atomic
-def talent_enrol(*, user: AbstractBaseUser, display_name: str, acting_user: AbstractBaseUser) -> Talent:
+def talent_enrol(*, user: AbstractBaseUser, display_name: str, acting_user: AbstractBaseUser,
+                 invited_by: Organization | None = None) -> Talent:
+    """Enrol an account as talent; ``invited_by`` is the organisation whose legal staff verify them."""
     display_name = display_name.strip()
     if not display_name:
         raise ValidationFailed("A talent needs a display name.", field="display_name")
     if Talent.objects.filter(user=user).exists():
         raise ValidationFailed("This account is already enrolled as talent.", field="user")
-    talent = Talent.objects.create(user=user, display_name=display_name)
+    talent = Talent.objects.create(user=user, display_name=display_name, invited_by=invited_by)
     audit_append(action="talent.enrolled", actor=user_actor(acting_user), subject=f"talent:{talent.id}",
-                 data={"user": user_actor(user)})
+                 data={"user": user_actor(user), "invited_by": str(invited_by.id) if invited_by else None})
     return talent
 
 
@@ -149,9 +151,9 @@ def identity_evidence_add(*, verification: IdentityVerification, kind: str, data
 @transaction.atomic
 def identity_evidence_open(*, evidence: IdentityEvidence, acting_user: AbstractBaseUser) -> bytes:
     """Decrypt evidence for the legal staff deciding the verification; the viewing is audited."""
-    if not _is_legal(acting_user):
-        raise NotAllowed("Only legal staff review identity evidence.")
     talent_id = evidence.verification.talent_id
+    if not _is_legal(acting_user) or not may_see_identity(user=acting_user, talent_id=talent_id):
+        raise NotAllowed("Only legal staff of an organisation the talent works with review identity evidence.")
     audit_append(action="identity.evidence_viewed", actor=user_actor(acting_user), subject=f"talent:{talent_id}",
                  data={"evidence": str(evidence.id)})
     return vault_get(talent_id=talent_id, object_ref=evidence.object_ref, name=evidence.stored_name)
@@ -163,8 +165,8 @@ def identity_verification_decide(*, verification: IdentityVerification, approve:
     verification.refresh_from_db(from_queryset=IdentityVerification.objects.select_for_update())
     if verification.status != IdentityVerification.Status.PENDING:
         raise InvalidTransition(f"This verification was already {verification.status}.")
-    if not _is_legal(acting_user):
-        raise NotAllowed("Only legal staff can decide identity verifications.")
+    if not _is_legal(acting_user) or not may_see_identity(user=acting_user, talent_id=verification.talent_id):
+        raise NotAllowed("Only legal staff of an organisation the talent works with can decide this verification.")
     if acting_user.pk == verification.requested_by_id or acting_user.pk == verification.talent.user_id:
         raise NotAllowed("Four eyes: the person who asked for a verification cannot decide it.")
     if not approve and not note.strip():

@@ -111,7 +111,8 @@ def personas(db, django_user_model) -> Personas:  # type: ignore[no-untyped-def]
     for user, org, role in ((users["dana"], studio, Membership.Role.LEGAL), (users["erin"], studio, Membership.Role.LEGAL),
                             (users["bob"], studio, Membership.Role.PRODUCER), (users["charlie"], other, Membership.Role.PRODUCER)):
         services.membership_add(organization=org, user=user, role=role, acting_user=users["dana"])
-    talent = services.talent_enrol(user=users["alice"], display_name="Alice Avery", acting_user=users["alice"])
+    talent = services.talent_enrol(user=users["alice"], display_name="Alice Avery", acting_user=users["alice"],
+                                   invited_by=studio)
     return Personas(**users, studio=studio, other_studio=other, talent=talent)
 
 

@@ -414,6 +414,7 @@ def test_erasure_leaves_no_name_or_address_on_the_talents_invitation(personas):
     invitation, token = _service_invitation(personas, kind="talent", role="", display_name="Tess Talbot",
                                             email="tess@example.org")
     tess = invitation_accept(token=token, username="tess", password=GOOD_PASSWORD)
+    assert Talent.objects.get(user=tess).invited_by == personas.studio  # whose legal staff verify her
     talent_erase(talent=Talent.objects.get(user=tess), acting_user=tess)
     invitation.refresh_from_db()
     assert (invitation.display_name, invitation.email) == ("Erased talent", "")

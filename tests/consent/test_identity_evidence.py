@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
@@ -77,3 +79,39 @@ def test_only_the_talent_adds_evidence_and_only_while_pending(personas, pending)
     with pytest.raises(InvalidTransition):
         services.identity_evidence_add(verification=pending, kind="id_document", data=synthetic_face_photos(1)[0],
                                        filename="id.jpg", acting_user=personas.alice)
+
+
+def test_another_studios_legal_staff_never_see_a_talents_identity_until_they_work_together(
+        personas, pending, client, django_user_model):
+    from django.urls import reverse
+
+    from accounts.services import totp_enrol
+    from consent import selectors
+    from consent.models import Membership
+    from tests.conftest import LICENSE_TERMS, make_license
+
+    evidence = services.identity_evidence_add(verification=pending, kind="id_document",
+                                              data=synthetic_face_photos(1)[0], filename="id.jpg",
+                                              acting_user=personas.alice)
+    olga = django_user_model.objects.create_user(username="olga", password="pw-olgaolga")
+    services.membership_add(organization=personas.other_studio, user=olga, role=Membership.Role.LEGAL,
+                            acting_user=personas.dana)
+    assert list(selectors.verifications_for_user(user=olga)) == []
+    with pytest.raises(NotAllowed):
+        services.identity_evidence_open(evidence=evidence, acting_user=olga)
+    with pytest.raises(NotAllowed):
+        services.identity_verification_decide(verification=pending, approve=False, note="", acting_user=olga)
+    totp_enrol(user=olga)
+    client.force_login(olga)
+    page = reverse("portal-verification", kwargs={"verification_id": pending.id})
+    assert client.get(page).status_code == 404
+    assert client.get(f"/api/v1/verifications/{pending.id}/").status_code == 404
+    assert list(selectors.verifications_for_user(user=personas.dana)) == [pending]  # the studio that invited her
+
+    make_license(personas, verified=False, offered=False, signed=False, countersigned=False)  # with Northlight
+    assert list(selectors.verifications_for_user(user=olga)) == []
+    today = timezone.localdate()
+    services.license_draft(talent=personas.talent, licensee=personas.other_studio, acting_user=olga,
+                           **{**LICENSE_TERMS, "permitted_media": ["video"], "starts_on": today,
+                              "ends_on": today + timedelta(days=30), "max_renders": 1})
+    assert list(selectors.verifications_for_user(user=olga)) == [pending]  # Harbour now works with her

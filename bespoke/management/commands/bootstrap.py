@@ -110,7 +110,8 @@ class Command(BaseCommand):
             if not Membership.objects.filter(user=users[username], organization=organization, role=role).exists():
                 consent.membership_add(organization=organization, user=users[username], role=role, acting_user=users["dana"])
         if not Talent.objects.filter(user=users["alice"]).exists():
-            consent.talent_enrol(user=users["alice"], display_name="Alice Avery", acting_user=users["alice"])
+            consent.talent_enrol(user=users["alice"], display_name="Alice Avery", acting_user=users["alice"],
+                                 invited_by=organizations[LICENSEE])
         self.stdout.write(f"demo accounts ready (password {DEMO_PASSWORD!r}): talent alice; producers bob "
                           f"({LICENSEE}) and charlie ({OTHER_STUDIO}); legal dana and erin ({LICENSEE})")
         for username in ("alice", "dana", "erin"):  # legal must use MFA; talent need it to sign
