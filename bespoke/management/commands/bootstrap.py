@@ -112,6 +112,8 @@ class Command(BaseCommand):
         if not Talent.objects.filter(user=users["alice"]).exists():
             consent.talent_enrol(user=users["alice"], display_name="Alice Avery", acting_user=users["alice"],
                                  invited_by=organizations[LICENSEE])
+        # a data folder made before talents recorded who invited them
+        Talent.objects.filter(user=users["alice"], invited_by__isnull=True).update(invited_by=organizations[LICENSEE])
         self.stdout.write(f"demo accounts ready (password {DEMO_PASSWORD!r}): talent alice; producers bob "
                           f"({LICENSEE}) and charlie ({OTHER_STUDIO}); legal dana and erin ({LICENSEE})")
         for username in ("alice", "dana", "erin"):  # legal must use MFA; talent need it to sign
