@@ -48,17 +48,10 @@ PROMPTS = (
 ATTACKS = ("none", "crf28", "half", "cut")
 
 
-def _decode(path: Path) -> np.ndarray:
-    import av
-
-    with av.open(str(path)) as container:
-        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
-
-
 def _attacked_files(published: Path, folder: Path) -> dict[str, Path]:
-    from generation.pipeline.video import encode_mp4
+    from generation.pipeline.video import decode_mp4, encode_mp4
 
-    frames = _decode(published)
+    frames = decode_mp4(published)
     count, height, width = frames.shape[:3]
     half = np.stack([np.asarray(Image.fromarray(f).resize((width // 2, height // 2), Image.LANCZOS)) for f in frames])
     files = {"none": published, "crf28": folder / "crf28.mp4", "half": folder / "half.mp4", "cut": folder / "cut.mp4"}
@@ -115,7 +108,7 @@ def _synthetic_clip(seed: int) -> np.ndarray:
 
 
 def _evaluate(name: str, clips: list[np.ndarray], rng: np.random.Generator, folder: Path) -> dict[str, Any]:
-    from generation.pipeline.video import encode_mp4
+    from generation.pipeline.video import decode_mp4, encode_mp4
     from provenance.labels import burn_disclosure
     from provenance.watermark import psnr, watermark_bit_accuracy, watermark_embed, watermark_read_file
 
@@ -140,7 +133,7 @@ def _evaluate(name: str, clips: list[np.ndarray], rng: np.random.Generator, fold
             if attack == "none":
                 read_s.append(time.perf_counter() - started)
             recovered[attack] += reading is not None and reading.watermark_id == watermark_id
-            bit_accuracy[attack].append(watermark_bit_accuracy(_decode(path), watermark_id, key=KEY))
+            bit_accuracy[attack].append(watermark_bit_accuracy(decode_mp4(path), watermark_id, key=KEY))
 
         plain = clip_folder / "plain.mp4"
         encode_mp4(labelled, plain, fps=FPS, crf=18)

@@ -1,8 +1,7 @@
 """A fixed-window request limit per client address, for the public endpoints.
 
-Counters live in the default cache (shared in production, see CACHES). Behind
-BESPOKE_TRUSTED_PROXY_COUNT reverse proxies the client is the Nth address from the
-right of X-Forwarded-For, as for the sign-in limits.
+Counters live in the default cache (shared in production, see CACHES). The client is
+who allauth says it is for the sign-in limits (BESPOKE_TRUSTED_PROXY_COUNT applies).
 """
 
 from __future__ import annotations
@@ -12,23 +11,15 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.conf import settings
+from allauth.account.adapter import get_adapter
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 
-def client_address(request: HttpRequest) -> str:
-    proxies = settings.ALLAUTH_TRUSTED_PROXY_COUNT
-    if proxies:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "")
-
-
 def within_limit(request: HttpRequest, *, scope: str, per_minute: int) -> bool:
     """Count this request; False once the client made more than ``per_minute`` this minute."""
-    key = f"bespoke:limit:{scope}:{client_address(request)}:{int(time.time() // 60)}"
+    client = get_adapter(request).get_client_ip(request)
+    key = f"bespoke:limit:{scope}:{client}:{int(time.time() // 60)}"
     if cache.add(key, 1, timeout=61):
         return True
     try:

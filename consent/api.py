@@ -6,6 +6,7 @@ authentication before high-risk actions, and call one service.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpResponse
@@ -309,18 +310,18 @@ class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
     @extend_schema(request=SignInput, responses=LicenseOutput)
     @action(detail=True, methods=["post"])
     def sign(self, request: Request, pk: str) -> Response:
-        license = self._license(pk)
-        data = validated(SignInput, request)
-        context = signature_context(request, data, step_up(request))
-        return self._output(services.license_sign(license=license, context=context, acting_user=request.user))
+        return self._signed(request, pk, services.license_sign)
 
     @extend_schema(request=SignInput, responses=LicenseOutput)
     @action(detail=True, methods=["post"])
     def countersign(self, request: Request, pk: str) -> Response:
+        return self._signed(request, pk, services.license_countersign)
+
+    def _signed(self, request: Request, pk: str, signing: Callable[..., LikenessLicense]) -> Response:
         license = self._license(pk)
         data = validated(SignInput, request)
         context = signature_context(request, data, step_up(request))
-        return self._output(services.license_countersign(license=license, context=context, acting_user=request.user))
+        return self._output(signing(license=license, context=context, acting_user=request.user))
 
     @extend_schema(request=RevokeInput, responses=RevocationOutput)
     @action(detail=True, methods=["post"])

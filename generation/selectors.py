@@ -80,8 +80,8 @@ def job_records_for_licenses(*, license_ids: QuerySet) -> dict[str, list[dict[st
     }
 
 
-def render_job_cancellable_by(*, job: RenderJob, user: User) -> bool:
-    """The producer who asked for a render, or the licensee's legal staff, may cancel it."""
+def job_cancellable_by(*, job: LeasedJob, user: User) -> bool:
+    """The producer who asked for a render or a training, or the licensee's legal staff, may cancel it."""
     return user.is_authenticated and (
         user.pk == job.requested_by_id or is_licensee_legal(user=user, license_id=job.license_id))
 

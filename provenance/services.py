@@ -6,7 +6,6 @@ import hashlib
 import importlib
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from consent import gate
+from generation.selectors import output_by_watermark, watermark_id_taken
 from provenance import watermark
 from provenance.c2pa_io import ManifestReport, SigningError, read_file, sign_file
 from provenance.labels import LabelSpec, burn_disclosure
@@ -34,11 +34,11 @@ def disclosure_apply(frames: np.ndarray) -> tuple[np.ndarray, LabelSpec]:
     return burn_disclosure(frames)
 
 
-def watermark_id_new(*, taken: Callable[[int], bool]) -> int:
-    """A fresh, unguessable, non-zero watermark id that ``taken`` says is unused."""
+def watermark_id_new() -> int:
+    """A fresh, unguessable, non-zero watermark id no published output carries yet."""
     for _ in range(32):
         candidate = secrets.randbits(watermark.PAYLOAD_BITS)
-        if candidate and not taken(candidate):
+        if candidate and not watermark_id_taken(candidate):
             return candidate
     raise RuntimeError("could not find an unused watermark id")
 
@@ -164,8 +164,6 @@ class MediaVerification:
 
 def output_trace(*, path: Path) -> OutputTrace | None:
     """Find the published output a video came from by its invisible watermark."""
-    from generation.selectors import output_by_watermark
-
     try:
         reading = watermark.watermark_read_file(Path(path), key=settings.BESPOKE_WATERMARK_KEY)
     except watermark.WatermarkError:
@@ -187,8 +185,6 @@ def watermark_status(*, watermark_id: int) -> dict[str, Any]:
     Deliberately nothing more (no output, license or manifest id): the id space can be
     walked, and an upload on the verify page is how a holder of a copy learns the rest.
     """
-    from generation.selectors import output_by_watermark
-
     output = output_by_watermark(watermark_id=watermark_id)
     if output is None:
         return {"watermark_id": watermark_id, "state": "unknown", "since": None}

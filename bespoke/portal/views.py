@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.stepup import MFAEnrolmentRequired, StepUpRequired, reauthentication_url, require_step_up
 from bespoke.errors import ApplicationError
 from consent import gate, selectors as consent_selectors, services as consent
-from consent.api import REVOCATION_EFFECTS
+from consent.api import REVOCATION_EFFECTS, signature_context
 from consent.lifecycle import effective_state
 from consent.models import IdentityVerification, LikenessLicense, Membership, Organization, Talent
 from consent.terms import DISCLOSURE_VERSION, ELECTRONIC_RECORDS_DISCLOSURE
@@ -136,13 +136,6 @@ def _license_page(request: HttpRequest, license: LikenessLicense, *, render_form
     }, status=status)
 
 
-def _signature(request: HttpRequest, form: SignForm, method: str) -> consent.SignatureContext:
-    return consent.SignatureContext(
-        text_sha256_seen=form.cleaned_data["text_sha256"], disclosure_accepted=form.cleaned_data["disclosure_accepted"],
-        authentication_method=method, ip_address=request.META.get("REMOTE_ADDR"),
-        user_agent=request.headers.get("User-Agent", ""), disclosure_version=DISCLOSURE_VERSION)
-
-
 @login_required
 @require_POST
 @_step_up_or_redirect
@@ -155,7 +148,8 @@ def license_sign(request: HttpRequest, license_id: str, countersign: bool = Fals
     method = require_step_up(request, require_mfa=True)
     action = consent.license_countersign if countersign else consent.license_sign
     try:
-        action(license=license, context=_signature(request, form, method), acting_user=request.user)
+        context = signature_context(request, {**form.cleaned_data, "disclosure_version": DISCLOSURE_VERSION}, method)
+        action(license=license, context=context, acting_user=request.user)
         messages.success(request, "Countersigned." if countersign else "Signed. Legal countersigns next.")
     except ApplicationError as error:
         messages.error(request, error.message)

@@ -20,7 +20,7 @@ def render_controls(context: dict[str, Any], job: RenderJob) -> dict[str, Any]:
     user = context.get("user")
     return {
         "can_cancel": job.status in CANCELLABLE and not job.cancel_requested and user is not None
-        and selectors.render_job_cancellable_by(job=job, user=user),
+        and selectors.job_cancellable_by(job=job, user=user),
         "seconds_left": selectors.job_seconds_left(job),
     }
 

@@ -25,7 +25,7 @@ from consent.approvals import use_approval_decide, use_approval_request
 from consent.likeness import likeness_model_weights
 from generation.models import RenderJob, RenderOutput
 from generation.params import RenderParams, prompt_clean, render_params_parse
-from generation.selectors import render_job_cancellable_by, watermark_id_taken
+from generation.selectors import job_cancellable_by
 from generation.pipeline.adapters import likeness_adapter
 from generation.pipeline.loading import ModelSpec, pipeline_cache
 from generation.pipeline.rendering import RenderSettings, render_frames
@@ -137,7 +137,7 @@ def render_job_decide(*, job: RenderJob, approve: bool, reason: str, acting_user
 
 def render_job_cancel(*, job: RenderJob, acting_user: AbstractBaseUser) -> RenderJob:
     """The producer who asked, or the licensee's legal staff, may cancel a render."""
-    if not render_job_cancellable_by(job=job, user=acting_user):
+    if not job_cancellable_by(job=job, user=acting_user):
         raise NotAllowed("Only the producer who asked for this render, or legal, can cancel it.")
     return job_cancel(job, actor=user_actor(acting_user))
 
@@ -217,7 +217,7 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
                 seed=params.seed,
             ), on_step=on_step)
         labelled, label = provenance.disclosure_apply(frames)
-        watermark_id = provenance.watermark_id_new(taken=watermark_id_taken)
+        watermark_id = provenance.watermark_id_new()
         marked, binding = provenance.watermark_apply(labelled, watermark_id=watermark_id, fps=params.fps)
         unsigned = workdir / "unsigned.mp4"
         encode_mp4(marked, unsigned, fps=params.fps)

@@ -18,9 +18,9 @@ from audit.services import audit_append
 from bespoke.errors import NotAllowed, ValidationFailed
 from consent import gate
 from consent.likeness import likeness_model_register, reference_photo_count, training_material
-from consent.selectors import is_licensee_legal
 from consent.vault import vault_delete
 from generation.models import TrainingJob
+from generation.selectors import job_cancellable_by
 from generation.pipeline.loading import load_image_pipeline, resolve_device
 from generation.pipeline.training import TrainingSettings, decode_png, train_dreambooth_lora
 from generation.services.leases import (
@@ -125,7 +125,7 @@ def training_job_request(*, license_id: str, params: dict | None = None, acting_
 
 def training_job_cancel(*, job: TrainingJob, acting_user: AbstractBaseUser) -> TrainingJob:
     """The producer who asked, or the licensee's legal staff, may cancel a training."""
-    if acting_user.pk != job.requested_by_id and not is_licensee_legal(user=acting_user, license_id=job.license_id):
+    if not job_cancellable_by(job=job, user=acting_user):
         raise NotAllowed("Only the producer who asked for this training, or legal, can cancel it.")
     return job_cancel(job, actor=user_actor(acting_user))
 

@@ -1,11 +1,10 @@
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from PIL import Image
 
-from generation.pipeline.video import encode_mp4
+from generation.pipeline.video import decode_mp4, encode_mp4
 from provenance.labels import burn_disclosure
 from provenance.watermark import (
     PAYLOAD_BITS,
@@ -30,11 +29,6 @@ def _textured_clip(seed: int, *, frames: int = 16, height: int = 256, width: int
     clip += rng.normal(0, 6, clip.shape[:3])[..., None].astype(np.int16)
     labelled, _ = burn_disclosure(np.clip(clip, 0, 255).astype(np.uint8))
     return labelled
-
-
-def _decode(path: Path) -> np.ndarray:
-    with av.open(str(path)) as container:
-        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
 
 
 def _publish(frames: np.ndarray, path: Path, *, crf: int = 18) -> Path:
@@ -77,23 +71,23 @@ def test_round_trip_through_the_published_mp4(tmp_path, size):
 
 
 def _reencode_crf28(frames: np.ndarray, tmp_path: Path) -> np.ndarray:
-    return _decode(_publish(frames, tmp_path / "crf28.mp4", crf=28))
+    return decode_mp4(_publish(frames, tmp_path / "crf28.mp4", crf=28))
 
 
 def _half_size(frames: np.ndarray, tmp_path: Path) -> np.ndarray:
     height, width = frames.shape[1:3]
     half = np.stack([np.asarray(Image.fromarray(f).resize((width // 2, height // 2), Image.LANCZOS)) for f in frames])
-    return _decode(_publish(half, tmp_path / "half.mp4"))
+    return decode_mp4(_publish(half, tmp_path / "half.mp4"))
 
 
 def _middle_half(frames: np.ndarray, tmp_path: Path) -> np.ndarray:
     count = len(frames)
-    return _decode(_publish(frames[count // 4:count // 4 + count // 2], tmp_path / "cut.mp4"))
+    return decode_mp4(_publish(frames[count // 4:count // 4 + count // 2], tmp_path / "cut.mp4"))
 
 
 @pytest.mark.parametrize("attack", [_reencode_crf28, _half_size, _middle_half], ids=["crf28", "half", "cut"])
 def test_survives_attacks_on_the_published_file(tmp_path, marked, attack):
-    published = _decode(_publish(marked, tmp_path / "out.mp4"))
+    published = decode_mp4(_publish(marked, tmp_path / "out.mp4"))
     attacked = attack(published, tmp_path)
 
     reading = watermark_read(attacked, key=KEY)
