@@ -17,9 +17,8 @@ from rest_framework.response import Response
 from accounts import selectors
 from accounts.stepup import require_step_up
 from accounts.invitations import invitation_create, invitation_link, invitation_revoke
-from accounts.models import Invitation
+from accounts.models import ROLE_CHOICES, Invitation
 from bespoke.api import UUID_PATTERN, validated
-from consent.models import Membership
 
 
 class InvitationOutput(serializers.ModelSerializer):
@@ -44,7 +43,7 @@ class InvitationCreated(InvitationOutput):
 class InvitationInput(serializers.Serializer):
     organization = serializers.UUIDField()
     kind = serializers.ChoiceField(choices=Invitation.Kind.choices)
-    role = serializers.ChoiceField(choices=Membership.Role.choices, required=False, allow_blank=True, default="")
+    role = serializers.ChoiceField(choices=ROLE_CHOICES, required=False, allow_blank=True, default="")
     email = serializers.EmailField()
     display_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 

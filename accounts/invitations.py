@@ -31,7 +31,8 @@ from accounts.models import Invitation
 from audit.actors import user_actor
 from audit.services import audit_append
 from bespoke.errors import ApplicationError, InvalidTransition, NotAllowed, ValidationFailed
-from consent.models import Membership, Organization
+from consent.models import Organization
+from consent.policies import STUDIO_ROLES, is_legal
 from consent.services import membership_add, talent_enrol
 
 logger = logging.getLogger(__name__)
@@ -39,11 +40,6 @@ logger = logging.getLogger(__name__)
 
 class InvitationUnusable(ApplicationError):
     code = "invitation_unusable"
-
-
-def _is_legal(user: AbstractBaseUser, organization_id: uuid.UUID) -> bool:
-    return Membership.objects.filter(user_id=user.pk, organization_id=organization_id,
-                                     role=Membership.Role.LEGAL).exists()
 
 
 def _digest(secret: str) -> str:
@@ -66,7 +62,7 @@ def invitation_create(*, organization: Organization, kind: str, email: str, acti
 
     The link is emailed once the transaction commits; the caller may show it once too.
     """
-    if not _is_legal(acting_user, organization.id):
+    if not is_legal(acting_user, organization.id):
         raise NotAllowed("Only legal staff of this organisation can invite people to it.")
     email = BaseUserManager.normalize_email(email.strip())
     try:
@@ -79,7 +75,7 @@ def invitation_create(*, organization: Organization, kind: str, email: str, acti
             raise ValidationFailed("Give the talent's name as it should appear on licenses.", field="display_name")
         role = ""
     elif kind == Invitation.Kind.MEMBER:
-        if role not in Membership.Role.values:
+        if role not in STUDIO_ROLES:
             raise ValidationFailed("Choose the role they will have: legal, producer or auditor.", field="role")
     else:
         raise ValidationFailed("Invite either a talent or a member of your organisation.", field="kind")
@@ -115,7 +111,7 @@ def _send(invitation: Invitation, token: str) -> None:
 
 @transaction.atomic
 def invitation_revoke(*, invitation: Invitation, acting_user: AbstractBaseUser) -> Invitation:
-    if not _is_legal(acting_user, invitation.organization_id):
+    if not is_legal(acting_user, invitation.organization_id):
         raise NotAllowed("Only legal staff of this organisation can revoke its invitations.")
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != Invitation.Status.PENDING:
@@ -144,7 +140,7 @@ def invitation_for_token(token: str, *, for_update: bool = False) -> Invitation:
     if invitation.expires_at <= timezone.now():
         raise InvitationUnusable("This invitation has expired. Ask the person who invited you for a new one.",
                                  code="expired")
-    if not _is_legal(invitation.inviter, invitation.organization_id):
+    if not is_legal(invitation.inviter, invitation.organization_id):
         # Whoever invited no longer speaks for the organisation: their invitations lapse with them.
         raise InvitationUnusable("This invitation is no longer valid. Ask the organisation for a new one.",
                                  code="revoked")

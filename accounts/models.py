@@ -15,6 +15,10 @@ from django.utils import timezone
 from consent.models import Membership, Organization
 
 
+# A member invitation grants a studio role; verifiers are appointed by the platform operator.
+ROLE_CHOICES = [(role, Membership.Role(role).label) for role in Membership.STUDIO_ROLES]
+
+
 class Invitation(models.Model):
     class Kind(models.TextChoices):
         TALENT = "talent", "Talent"
@@ -30,7 +34,7 @@ class Invitation(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="invitations")
     inviter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    role = models.CharField(max_length=16, choices=Membership.Role.choices, blank=True,
+    role = models.CharField(max_length=16, choices=ROLE_CHOICES, blank=True,
                             help_text="For a member: the role they get on accepting.")
     email = models.EmailField()
     display_name = models.CharField(max_length=200, blank=True, help_text="For talent: the name they are enrolled under.")
@@ -48,7 +52,7 @@ class Invitation(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=(models.Q(kind="talent", role="") | models.Q(kind="member", role__in=Membership.Role.values)),
+                condition=(models.Q(kind="talent", role="") | models.Q(kind="member", role__in=Membership.STUDIO_ROLES)),
                 name="invitation_role_matches_kind"),
             models.CheckConstraint(condition=~models.Q(accepted_at__isnull=False, revoked_at__isnull=False),
                                    name="invitation_not_accepted_and_revoked"),

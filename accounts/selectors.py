@@ -8,15 +8,13 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.models import Invitation
-from consent.models import Membership, Organization
+from consent import policies
+from consent.models import Organization
 
 
 def legal_organizations(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Organization]:
     """The organisations the user may invite people to: those where they are legal staff."""
-    if not user.is_authenticated:
-        return Organization.objects.none()
-    return Organization.objects.filter(memberships__user=user, memberships__role=Membership.Role.LEGAL) \
-        .distinct().order_by("name")
+    return policies.legal_organizations(user)
 
 
 def invitations_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Invitation]:

@@ -4,7 +4,9 @@ High-risk actions call `require_step_up(request, require_mfa=True)` before they 
 anything:
 
 - talent: sign a license, revoke a license, approve or decline a use, erase their data;
-- legal: countersign a license, decide an identity verification.
+- legal: countersign a license;
+- verifiers: decide an identity verification or a representation;
+- talent and representatives: end a representation.
 
 The request passes when it carries a fresh proof of the user's presence:
 
@@ -65,10 +67,12 @@ def user_has_mfa(user: AbstractBaseUser | AnonymousUser) -> bool:
 
 
 def mfa_enrolment_required(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Whether the user must enrol an authenticator app before anything else: legal and staff users."""
+    """Whether the user must enrol an authenticator app before anything else: legal staff,
+    verifiers and staff users."""
     if not user.is_authenticated or user_has_mfa(user):
         return False
-    return user.is_staff or Membership.objects.filter(user_id=user.pk, role=Membership.Role.LEGAL).exists()
+    return user.is_staff or Membership.objects.filter(
+        user_id=user.pk, role__in=(Membership.Role.LEGAL, Membership.Role.VERIFIER)).exists()
 
 
 def require_step_up(request: HttpRequest, *, require_mfa: bool = False, max_age_seconds: int | None = None) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -30,14 +30,17 @@ RUNS = 3
 
 def _license() -> Any:
     from bespoke.synthetic_faces import synthetic_face_photos
-    from consent import services
+    from consent import desk, services
     from consent.models import IdentityVerification, Organization, Talent
 
-    users = {u.username: u for u in get_user_model().objects.filter(username__in=["alice", "bob", "dana", "erin"])}
+    users = {u.username: u for u in get_user_model().objects.filter(
+        username__in=["alice", "bob", "dana", "erin", "frank", "grace"])}
     talent = Talent.objects.get(user=users["alice"])
     if not talent.verifications.filter(status=IdentityVerification.Status.APPROVED).exists():
-        verification = services.identity_verification_request(talent=talent, method="in_person", acting_user=users["alice"])
-        services.identity_verification_decide(verification=verification, approve=True, note="", acting_user=users["dana"])
+        verification = desk.identity_verification_request(talent=talent, method="in_person", acting_user=users["alice"])
+        desk.identity_verification_decide(verification=verification, approve=True, acting_user=users["frank"],
+                                          legal_name="Alice Avery", birth_date=date(1994, 5, 17))
+        desk.identity_verification_decide(verification=verification, approve=True, acting_user=users["grace"])
     today = timezone.localdate()
     license = services.license_draft(
         talent=talent, licensee=Organization.objects.get(name="Northlight Studios"), acting_user=users["erin"],

@@ -402,7 +402,10 @@ SPECTACULAR_SETTINGS = {
         "InvitationStatusEnum": "accounts.models.Invitation.Status",
         "InvitationKindEnum": "accounts.models.Invitation.Kind",
         "EvidenceKindEnum": "consent.models.IdentityEvidence.Kind",
-        "MembershipRoleEnum": "consent.models.Membership.Role",
+        "InvitationRoleEnum": "accounts.models.ROLE_CHOICES",
         "SignatureRoleEnum": "consent.models.SignatureEvent.Role",
+        "RepresentationKindEnum": "consent.models.Representation.Kind",
+        "RepresentationStatusEnum": "consent.models.Representation.Status",
+        "RepresentationEvidenceKindEnum": "consent.models.RepresentationEvidence.Kind",
     },
 }

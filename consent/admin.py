@@ -9,6 +9,7 @@ from consent.models import (
     LikenessLicense,
     Membership,
     Organization,
+    Representation,
     SignatureEvent,
     Talent,
 )
@@ -24,6 +25,12 @@ class LikenessLicenseAdmin(ReadOnlyAdmin):
 class IdentityVerificationAdmin(ReadOnlyAdmin):
     list_display = ("id", "talent", "method", "status", "requested_at", "decided_at")
     list_filter = ("status", "method")
+
+
+@admin.register(Representation)
+class RepresentationAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "talent", "status", "requested_at", "decided_at", "valid_until")
+    list_filter = ("kind", "status")
 
 
 for model in (Organization, Membership, Talent, LicenseRevocation, LicenseUse, LicenseSuspension, SignatureEvent):

@@ -21,18 +21,20 @@ from rest_framework.response import Response
 from bespoke.api import UUID_PATTERN, validated
 from bespoke.api.idempotency import idempotent
 from bespoke.errors import NotAllowed
-from consent import selectors, services
+from consent import desk, policies, selectors, services
 from consent.certificate import certificate_of_completion, certificate_text
 from consent.lifecycle import effective_state
+from consent.facts import talent_facts
 from consent.models import (
     IdentityEvidence,
     IdentityVerification,
     LikenessLicense,
-    Membership,
-    Organization,
+    Representation,
+    RepresentationEvidence,
     SignatureEvent,
     Talent,
 )
+from consent.services import talent_side_role
 from consent.terms import DISCLOSURE_VERSION, ELECTRONIC_RECORDS_DISCLOSURE
 
 
@@ -50,12 +52,30 @@ def signature_context(request: Request, data: dict[str, Any], method: str) -> se
         user_agent=request.headers.get("User-Agent", ""), disclosure_version=data["disclosure_version"])
 
 
+def evidence_response(content: bytes, evidence: IdentityEvidence | RepresentationEvidence,
+                      *, inline: bool = False) -> HttpResponse:
+    """Decrypted evidence, never cached, as an attachment unless shown in the page."""
+    response = HttpResponse(content, content_type=evidence.media_type)
+    if not inline:
+        response["Content-Disposition"] = f'attachment; filename="{evidence.kind}-{evidence.id}"'
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 # --- serializers -----------------------------------------------------------------------
 
 class TalentOutput(serializers.ModelSerializer):
+    identity = serializers.SerializerMethodField(help_text="What the verification desk established, without evidence.")
+
     class Meta:
         model = Talent
-        fields = ["id", "display_name", "created_at"]
+        fields = ["id", "display_name", "created_at", "identity"]
+
+    def get_identity(self, talent: Talent) -> dict[str, Any]:
+        facts = talent_facts(talent_id=talent.pk)
+        return {"verified": facts.verified, "method": facts.method, "verified_at": facts.verified_at,
+                "capacity": facts.capacity_on(timezone.localdate())}
 
 
 class PhotoInput(serializers.Serializer):
@@ -80,8 +100,8 @@ class VerificationOutput(serializers.ModelSerializer):
 
     class Meta:
         model = IdentityVerification
-        fields = ["id", "talent", "method", "status", "challenge_code", "requested_at", "decided_at", "decision_note",
-                  "evidence"]
+        fields = ["id", "talent", "method", "status", "challenge_code", "requested_at", "legal_name", "birth_date",
+                  "awaiting_second_approval", "first_approved_at", "decided_at", "decision_note", "evidence"]
 
     def get_evidence(self, verification: IdentityVerification) -> list[dict[str, Any]]:
         return EvidenceOutput(verification.evidence.filter(deleted_at__isnull=True), many=True).data
@@ -99,6 +119,58 @@ class VerificationInput(serializers.Serializer):
 class VerificationDecisionInput(serializers.Serializer):
     approve = serializers.BooleanField()
     note = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
+    legal_name = serializers.CharField(max_length=200, required=False, allow_null=True, default=None,
+                                       help_text="The first approval records it; a second may repeat it to confirm.")
+    birth_date = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class RepresentationEvidenceOutput(serializers.ModelSerializer):
+    class Meta:
+        model = RepresentationEvidence
+        fields = ["id", "kind", "media_type", "created_at"]
+
+
+class RepresentationOutput(serializers.ModelSerializer):
+    evidence = serializers.SerializerMethodField()
+    representative = serializers.CharField(source="representative.username", read_only=True)
+
+    class Meta:
+        model = Representation
+        fields = ["id", "kind", "talent", "representative", "status", "challenge_code", "requested_at",
+                  "representative_legal_name", "valid_from", "valid_until", "talent_died_on",
+                  "awaiting_second_approval", "first_approved_at", "decided_at", "decision_note", "revoked_at",
+                  "revocation_reason", "evidence"]
+
+    def get_evidence(self, representation: Representation) -> list[dict[str, Any]]:
+        return RepresentationEvidenceOutput(representation.evidence.filter(deleted_at__isnull=True), many=True).data
+
+
+class RepresentationInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Representation.Kind.choices)
+    talent_username = serializers.CharField(max_length=150, required=False, default="",
+                                            help_text="The talent represented (yourself when left out).")
+    representative_username = serializers.CharField(max_length=150, required=False, default="",
+                                                    help_text="Who represents the talent (yourself when left out).")
+
+
+class RepresentationEvidenceInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=RepresentationEvidence.Kind.choices)
+    file = serializers.FileField(max_length=200, allow_empty_file=True)
+
+
+class RepresentationDecisionInput(serializers.Serializer):
+    approve = serializers.BooleanField()
+    note = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
+    legal_name = serializers.CharField(max_length=200, required=False, allow_null=True, default=None,
+                                       help_text="The representative's legal name, as their identity document shows.")
+    valid_from = serializers.DateField(required=False, allow_null=True, default=None)
+    valid_until = serializers.DateField(required=False, allow_null=True, default=None)
+    talent_died_on = serializers.DateField(required=False, allow_null=True, default=None,
+                                           help_text="An estate's: the date of death the death certificate shows.")
+
+
+class ReasonInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
 
 
 class SignatureOutput(serializers.ModelSerializer):
@@ -114,6 +186,7 @@ REVOCATION_EFFECTS = ("Revoking stops every further render and training under th
 
 class LicenseOutput(serializers.ModelSerializer):
     state = serializers.SerializerMethodField()
+    talent_side = serializers.SerializerMethodField(help_text="Who signs for the talent, and why, from verified facts.")
     signatures = SignatureOutput(many=True, read_only=True)
     revocation_effects = serializers.SerializerMethodField(help_text="What revoking does, and does not, undo.")
 
@@ -122,15 +195,21 @@ class LicenseOutput(serializers.ModelSerializer):
         fields = ["id", "version", "previous", "status", "state", "talent", "licensee", "project", "role",
                   "use_description", "permitted_media", "territories", "languages", "dubbing", "advertising",
                   "interactive", "derivatives", "allows_likeness_model", "excluded_categories",
-                  "requires_use_approval", "max_renders", "starts_on", "ends_on", "capacity", "representation",
-                  "representation_detail", "compensation_basis", "compensation_rate", "compensation_currency",
-                  "authority_document_sha256", "text", "text_sha256", "created_at", "signatures", "revocation_effects"]
+                  "requires_use_approval", "max_renders", "starts_on", "ends_on", "capacity", "talent_side",
+                  "representation", "representation_detail", "compensation_basis", "compensation_rate",
+                  "compensation_currency", "text", "text_sha256", "created_at", "signatures", "revocation_effects"]
 
     def get_state(self, license: LikenessLicense) -> str:
         return effective_state(license, timezone.localdate())
 
     def get_revocation_effects(self, _: LikenessLicense) -> str:
         return REVOCATION_EFFECTS
+
+    def get_talent_side(self, license: LikenessLicense) -> dict[str, Any]:
+        side = policies.talent_side(license)
+        representation = license.signed_under or side.representation
+        return {"capacity": license.capacity, "signs": talent_side_role(license),
+                "representation": str(representation.id) if representation else None, "why": side.why}
 
 
 class LicenseInput(serializers.Serializer):
@@ -152,18 +231,17 @@ class LicenseInput(serializers.Serializer):
     max_renders = serializers.IntegerField(min_value=1, max_value=1_000_000)
     starts_on = serializers.DateField()
     ends_on = serializers.DateField()
-    capacity = serializers.ChoiceField(choices=LikenessLicense.Capacity.choices, default="adult")
-    talent_birth_date = serializers.DateField(required=False, allow_null=True, default=None)
-    representative = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
     representation = serializers.ChoiceField(choices=LikenessLicense.Representation.choices, default="none")
     representation_detail = serializers.CharField(max_length=200, allow_blank=True, default="")
     compensation_basis = serializers.ChoiceField(choices=LikenessLicense.CompensationBasis.choices)
     compensation_rate = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
     compensation_currency = serializers.RegexField(r"^[A-Z]{3}$", help_text="ISO 4217, e.g. EUR")
 
-
-class AuthorityDocumentInput(serializers.Serializer):
-    file = serializers.FileField(max_length=200, allow_empty_file=True, help_text="A PDF or an image")
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        claimed = sorted(set(self.initial_data) & set(services.DESK_FACTS))
+        if claimed:
+            raise serializers.ValidationError({claimed[0]: [services.DESK_FACTS_REFUSAL]})
+        return attrs
 
 
 class AmendInput(serializers.Serializer):
@@ -228,7 +306,7 @@ class VerificationViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins
         if talent is None:
             raise NotAllowed("Only an enrolled talent can ask for their identity to be verified.")
         data = validated(VerificationInput, request)
-        return idempotent(request, lambda: Response(VerificationOutput(services.identity_verification_request(
+        return idempotent(request, lambda: Response(VerificationOutput(desk.identity_verification_request(
             talent=talent, method=data["method"], acting_user=request.user)).data, status=status.HTTP_201_CREATED))
 
     @extend_schema(request={"multipart/form-data": EvidenceInput}, responses={201: EvidenceOutput})
@@ -236,31 +314,88 @@ class VerificationViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins
     def evidence(self, request: Request, pk: str) -> Response:
         verification = selectors.verification_get_for_user(user=request.user, verification_id=pk)
         data = validated(EvidenceInput, request)
-        evidence = services.identity_evidence_add(verification=verification, kind=data["kind"], data=data["file"].read(),
+        evidence = desk.identity_evidence_add(verification=verification, kind=data["kind"], data=data["file"].read(),
                                                   filename=data["file"].name, acting_user=request.user)
         return Response(EvidenceOutput(evidence).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={(200, "application/octet-stream"): bytes})
     @action(detail=True, methods=["get"], url_path=f"evidence/(?P<evidence_id>{UUID_PATTERN})")
     def evidence_file(self, request: Request, pk: str, evidence_id: str) -> HttpResponse:
-        """Legal staff view the decrypted evidence to decide; each viewing is audited."""
+        """Verifiers (and the talent) view the decrypted evidence; each viewing is audited."""
         verification = selectors.verification_get_for_user(user=request.user, verification_id=pk)
         evidence = selectors.evidence_get(verification=verification, evidence_id=evidence_id)
-        content = services.identity_evidence_open(evidence=evidence, acting_user=request.user)
-        response = HttpResponse(content, content_type=evidence.media_type)
-        response["Content-Disposition"] = f'attachment; filename="{evidence.kind}-{evidence.id}"'
-        response["Cache-Control"] = "no-store"
-        return response
+        return evidence_response(desk.identity_evidence_open(evidence=evidence, acting_user=request.user), evidence)
 
     @extend_schema(request=VerificationDecisionInput, responses=VerificationOutput)
     @action(detail=True, methods=["post"])
     def decide(self, request: Request, pk: str) -> Response:
+        """A verifier of the desk approves (the first records the facts, a second confirms) or rejects."""
         verification = selectors.verification_get_for_user(user=request.user, verification_id=pk)
         data = validated(VerificationDecisionInput, request)
         step_up(request)
-        verification = services.identity_verification_decide(verification=verification, approve=data["approve"],
-                                                             note=data["note"], acting_user=request.user)
+        verification = desk.identity_verification_decide(verification=verification, acting_user=request.user, **data)
         return Response(VerificationOutput(verification).data)
+
+
+class RepresentationViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Guardians, estates' executors and agents: asked for by the talent or the representative,
+    proved by the representative's evidence, decided by two verifiers of the desk."""
+
+    serializer_class = RepresentationOutput
+    lookup_value_regex = UUID_PATTERN
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.representations_for_user(user=self.request.user)
+
+    def _representation(self, pk: str) -> Representation:
+        return selectors.representation_get_for_user(user=self.request.user, representation_id=pk)
+
+    @extend_schema(request=RepresentationInput, responses={201: RepresentationOutput})
+    def create(self, request: Request) -> Response:
+        data = validated(RepresentationInput, request)
+        parties = selectors.representation_parties(user=request.user, talent_username=data["talent_username"],
+                                                   representative_username=data["representative_username"])
+        return idempotent(request, lambda: Response(RepresentationOutput(desk.representation_request(
+            talent=parties.talent, representative=parties.representative, kind=data["kind"],
+            acting_user=request.user)).data, status=status.HTTP_201_CREATED))
+
+    @extend_schema(request={"multipart/form-data": RepresentationEvidenceInput},
+                   responses={201: RepresentationEvidenceOutput})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def evidence(self, request: Request, pk: str) -> Response:
+        representation = self._representation(pk)
+        data = validated(RepresentationEvidenceInput, request)
+        evidence = desk.representation_evidence_add(representation=representation, kind=data["kind"],
+                                                    data=data["file"].read(), filename=data["file"].name,
+                                                    acting_user=request.user)
+        return Response(RepresentationEvidenceOutput(evidence).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True, methods=["get"], url_path=f"evidence/(?P<evidence_id>{UUID_PATTERN})")
+    def evidence_file(self, request: Request, pk: str, evidence_id: str) -> HttpResponse:
+        """Verifiers (and the representative) view the decrypted evidence; each viewing is audited."""
+        evidence = selectors.representation_evidence_get(representation=self._representation(pk),
+                                                         evidence_id=evidence_id)
+        return evidence_response(desk.representation_evidence_open(evidence=evidence, acting_user=request.user),
+                                 evidence)
+
+    @extend_schema(request=RepresentationDecisionInput, responses=RepresentationOutput)
+    @action(detail=True, methods=["post"])
+    def decide(self, request: Request, pk: str) -> Response:
+        representation = self._representation(pk)
+        data = validated(RepresentationDecisionInput, request)
+        step_up(request)
+        return Response(RepresentationOutput(desk.representation_decide(
+            representation=representation, acting_user=request.user, **data)).data)
+
+    @extend_schema(request=ReasonInput, responses=RepresentationOutput)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        representation = self._representation(pk)
+        data = validated(ReasonInput, request)
+        step_up(request)
+        return Response(RepresentationOutput(desk.representation_revoke(
+            representation=representation, reason=data["reason"], acting_user=request.user)).data)
 
 
 class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
@@ -280,27 +415,12 @@ class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
     @extend_schema(request=LicenseInput, responses={201: LicenseOutput})
     def create(self, request: Request) -> Response:
         data = validated(LicenseInput, request)
-        licensee = Organization.objects.filter(pk=data.pop("licensee"), memberships__user=request.user,
-                                               memberships__role=Membership.Role.LEGAL).first()
+        licensee = policies.legal_organizations(request.user).filter(pk=data.pop("licensee")).first()
         talent = selectors.talents_for_user(user=request.user).filter(pk=data.pop("talent")).first()
         if licensee is None or talent is None:
             raise NotAllowed("Draft licenses for your own studio, with a talent you can see.", code="not_found")
-        representative = data.pop("representative")
-        if representative is not None:
-            from django.contrib.auth import get_user_model
-
-            data["representative"] = get_user_model().objects.filter(pk=representative).first()
         return idempotent(request, lambda: self._output(services.license_draft(
             talent=talent, licensee=licensee, acting_user=request.user, **data), status.HTTP_201_CREATED))
-
-    @extend_schema(request={"multipart/form-data": AuthorityDocumentInput}, responses=LicenseOutput)
-    @action(detail=True, methods=["post"], url_path="authority-document", parser_classes=[MultiPartParser, FormParser])
-    def authority_document(self, request: Request, pk: str) -> Response:
-        """The estate's authority to sign for a deceased person (required before offering)."""
-        license = self._license(pk)
-        upload = validated(AuthorityDocumentInput, request)["file"]
-        return self._output(services.license_authority_document_attach(license=license, data=upload.read(),
-                                                                       filename=upload.name, acting_user=request.user))
 
     @extend_schema(request=None, responses=LicenseOutput)
     @action(detail=True, methods=["post"])

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from audit.actors import user_actor
 from audit.services import audit_append
-from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
+from bespoke.errors import InvalidTransition, ValidationFailed
+from consent import policies
 from consent.models import UseApproval
 
 
@@ -31,8 +32,7 @@ def use_approval_request(*, license_id: str, job_ref: str, prompt: str, params: 
 @transaction.atomic
 def use_approval_decide(*, job_ref: str, approve: bool, reason: str, acting_user: AbstractBaseUser) -> UseApproval:
     approval = UseApproval.objects.select_for_update().select_related("license__talent").get(job_ref=job_ref)
-    if acting_user.pk != approval.license.talent_side_signer_id:
-        raise NotAllowed("Only the talent (or their guardian or estate) decides on a use of their likeness.")
+    policies.enforce(policies.refuse_use_decision(user=acting_user, license=approval.license))
     if approval.status != UseApproval.Status.PENDING:
         raise InvalidTransition(f"This use was already {approval.status}.")
     if not approve and not reason.strip():

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 
-from consent.models import LikenessLicense
+from consent.models import LikenessLicense, Representation
 
 
 def certificate_of_completion(license: LikenessLicense) -> dict[str, Any]:
@@ -23,11 +23,21 @@ def certificate_of_completion(license: LikenessLicense) -> dict[str, Any]:
              "signed_at": event.signed_at.isoformat(), "ip_address": event.ip_address, "user_agent": event.user_agent,
              "authentication_method": event.authentication_method, "disclosure_version": event.disclosure_version,
              "disclosure_accepted_at": event.disclosure_accepted_at.isoformat(), "document_sha256": event.document_sha256,
-             "document_matches": event.document_sha256 == license.text_sha256, "intent": event.intent}
-            for event in license.signatures.select_related("signer").order_by("signed_at")
+             "document_matches": event.document_sha256 == license.text_sha256, "intent": event.intent,
+             "representation": _representation(event.representation)}
+            for event in license.signatures.select_related("signer", "representation").order_by("signed_at")
         ],
         "status_url": f"{settings.BESPOKE_PUBLIC_URL}/verify/consent/{license.id}",
     }
+
+
+def _representation(representation: Representation | None) -> dict[str, Any] | None:
+    """The verified authority a guardian or an estate signed under."""
+    if representation is None:
+        return None
+    return {"id": str(representation.id), "kind": representation.kind,
+            "verified_at": representation.decided_at.isoformat() if representation.decided_at else None,
+            "valid_until": representation.valid_until.isoformat() if representation.valid_until else None}
 
 
 def certificate_text(certificate: dict[str, Any]) -> str:
@@ -51,6 +61,10 @@ def certificate_text(certificate: dict[str, Any]) -> str:
             f"  signed document SHA-256 {event['document_sha256']} "
             f"({'matches' if event['document_matches'] else 'DOES NOT MATCH'} the license)",
             f"  intent: \"{event['intent']}\"",
-            "",
         ]
+        if event["representation"]:
+            authority = event["representation"]
+            lines.append(f"  signed as {authority['kind']} under representation {authority['id']}, verified by two "
+                         f"verifiers of the desk on {authority['verified_at']}")
+        lines.append("")
     return "\n".join(lines)

@@ -21,9 +21,9 @@ from django.utils import timezone
 
 from audit.services import audit_append
 from consent.content_policy import excluded_hits
+from consent.facts import SIGNING_REPRESENTATION, TalentFacts, representation_holds, talent_facts
 from consent.lifecycle import effective_state, minor_term_cap
 from consent.models import (
-    IdentityVerification,
     LicenseRevocation,
     LicenseUse,
     LikenessLicense,
@@ -49,6 +49,9 @@ class Reason(StrEnum):
     NOT_SIGNED = "license_not_signed"
     NOT_COUNTERSIGNED = "license_not_countersigned"
     TEXT_CHANGED = "license_text_changed"
+    SIGNERS_NOT_SEPARATE = "license_signers_not_separate"
+    CAPACITY_CHANGED = "capacity_changed"
+    TALENT_SIDE_NOT_IN_FORCE = "talent_side_not_in_force"
     NOT_STARTED = "license_not_started"
     EXPIRED = "license_expired"
     REVOKED = "license_revoked"
@@ -58,7 +61,7 @@ class Reason(StrEnum):
     RENDER_LIMIT_REACHED = "render_limit_reached"
     MEDIUM_NOT_PERMITTED = "medium_not_permitted"
     EXCLUDED_CONTENT = "excluded_content"
-    TRAINING_NOT_PERMITTED = "likeness_model_not_permitted"
+    LIKENESS_MODEL_NOT_PERMITTED = "likeness_model_not_permitted"
     LIKENESS_MODEL_UNAVAILABLE = "likeness_model_unavailable"
     USE_NOT_APPROVED = "use_not_approved"
     GATE_ERROR = "gate_error"
@@ -142,9 +145,9 @@ def _decide(*, use: UseRequest, stage: Stage, actor: str, subject: str, lock: bo
 
 
 def _evaluate(use: UseRequest, *, lock: bool) -> tuple[Reason | None, str]:
-    licenses = LikenessLicense.objects.select_related("talent")
+    licenses = LikenessLicense.objects.select_related("talent", "signed_under")
     if lock:
-        licenses = licenses.select_for_update()
+        licenses = licenses.select_for_update(of=("self",))  # the license row, not the joined ones
     try:
         license = licenses.get(pk=uuid.UUID(str(use.license_id)))
     except (LikenessLicense.DoesNotExist, ValueError):
@@ -152,9 +155,10 @@ def _evaluate(use: UseRequest, *, lock: bool) -> tuple[Reason | None, str]:
     reason, message = license_refusal(license)
     if reason is not None:
         return reason, message
-    if use.purpose == Purpose.TRAIN:
+    if use.purpose == Purpose.TRAIN or use.likeness_model_id is not None:
         if not license.allows_likeness_model:
-            return Reason.TRAINING_NOT_PERMITTED, "The license does not allow a model of the talent's likeness."
+            return Reason.LIKENESS_MODEL_NOT_PERMITTED, "The license does not allow a model of the talent's likeness."
+    if use.purpose == Purpose.TRAIN:
         return None, ""
     if use.medium not in license.permitted_media:
         return Reason.MEDIUM_NOT_PERMITTED, f"The license does not permit {use.medium} uses."
@@ -163,15 +167,25 @@ def _evaluate(use: UseRequest, *, lock: bool) -> tuple[Reason | None, str]:
         category, word = hits[0]
         return Reason.EXCLUDED_CONTENT, f"The prompt touches the excluded category '{category}' ('{word}')."
     if use.likeness_model_id is not None and not LikenessModel.objects.filter(
-            pk=_uuid_or_none(use.likeness_model_id), talent_id=license.talent_id, licensee_id=license.licensee_id,
+            pk=_uuid_or_none(use.likeness_model_id), license_id__in=license_lineage(license),
             status=LikenessModel.Status.ACTIVE).exists():
-        return Reason.LIKENESS_MODEL_UNAVAILABLE, "The likeness model is not available under this license."
+        return (Reason.LIKENESS_MODEL_UNAVAILABLE, "The likeness model is not available under this license: a model "
+                "renders only under the license it was trained under, or that license's amendments.")
     if license.requires_use_approval and use.job_ref is not None and not UseApproval.objects.filter(
             license=license, job_ref=use.job_ref, status=UseApproval.Status.APPROVED).exists():
         return Reason.USE_NOT_APPROVED, "The talent has not approved this use."
     if LicenseUse.objects.filter(license=license).count() >= license.max_renders:
         return Reason.RENDER_LIMIT_REACHED, f"All {license.max_renders} renders allowed by the license are used."
     return None, ""
+
+
+def license_lineage(license: LikenessLicense) -> list[object]:
+    """The license and every version it amends, newest first."""
+    lineage, current = [license.pk], license.previous_id
+    while current is not None and current not in lineage:
+        lineage.append(current)
+        current = LikenessLicense.objects.filter(pk=current).values_list("previous_id", flat=True).first()
+    return lineage
 
 
 def _uuid_or_none(value: object) -> uuid.UUID | None:
@@ -198,18 +212,43 @@ def license_refusal(license: LikenessLicense, *, today: date | None = None) -> t
         return Reason.NOT_COUNTERSIGNED, "Legal has not countersigned this license."
     if status == S.EXPIRED or today > license.ends_on:
         return Reason.EXPIRED, f"The license ended on {license.ends_on.isoformat()}."
-    if not IdentityVerification.objects.filter(talent_id=license.talent_id, status=IdentityVerification.Status.APPROVED).exists():
-        return Reason.TALENT_UNVERIFIED, "The talent's identity has not been verified."
+    facts = talent_facts(talent_id=license.talent_id)
+    if not facts.verified:
+        return Reason.TALENT_UNVERIFIED, "The verification desk has not verified the talent's identity."
     signed_hashes = {role: digest for role, digest in license.signatures.values_list("role", "document_sha256")}
     current = text_sha256(license.text)
     if len(signed_hashes) < 2 or set(signed_hashes.values()) != {current} or license.text_sha256 != current:
         return Reason.TEXT_CHANGED, "The license text no longer matches what was signed."
+    if license.signed_by_id is None or license.countersigned_by_id is None \
+            or license.signed_by_id == license.countersigned_by_id:
+        return Reason.SIGNERS_NOT_SEPARATE, "The two sides of this license were not signed by two different people."
     if today < license.starts_on:
         return Reason.NOT_STARTED, f"The license starts on {license.starts_on.isoformat()}."
     if license.capacity == LikenessLicense.Capacity.MINOR:
-        cap = minor_term_cap(starts_on=license.starts_on, birth_date=license.talent_birth_date)
+        cap = minor_term_cap(starts_on=license.starts_on, birth_date=facts.birth_date)
         if today > cap:
             return Reason.MINOR_TERM_CAP, f"A minor's license ends by their 18th birthday and within five years ({cap})."
+    return _talent_side_refusal(license, facts, today)
+
+
+def _talent_side_refusal(license: LikenessLicense, facts: TalentFacts, today: date) -> tuple[Reason | None, str]:
+    """The talent side was signed by whoever the verified facts say signs for the talent,
+    and that still holds: the talent, a living adult; or a representation still in force."""
+    if facts.capacity_on(today) != license.capacity:
+        return (Reason.CAPACITY_CHANGED, f"The verified facts no longer make the talent {license.capacity}, the "
+                "capacity this license was signed in.")
+    if license.capacity == LikenessLicense.Capacity.ADULT:
+        if license.signed_by_id != license.talent.user_id:
+            return Reason.TALENT_SIDE_NOT_IN_FORCE, "The talent did not sign this license themself."
+        return None, ""
+    representation = license.signed_under
+    if representation is None or representation.representative_id != license.signed_by_id \
+            or representation.kind != SIGNING_REPRESENTATION[license.capacity] \
+            or not representation_holds(representation, on=today) \
+            or Membership.objects.filter(user_id=representation.representative_id,
+                                         organization_id=license.licensee_id).exists():
+        return (Reason.TALENT_SIDE_NOT_IN_FORCE, "The representation that signed for the talent is not in force "
+                "(revoked, ended, or held by a member of the licensee).")
     return None, ""
 
 

@@ -2,8 +2,8 @@
 
 A template holds the same terms as a license (checked by the same rules, see
 `consent.services._clean_terms`) except those that belong to one talent and one
-signing: dates become a length in months, and capacity, date of birth and the
-representative are chosen when drafting. Every organisation starts with BUILT_IN.
+signing: dates become a length in months. Capacity, date of birth and who signs for
+the talent come from the verification desk when drafting. Every organisation starts with BUILT_IN.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from audit.actors import user_actor
 from audit.services import audit_append
 from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
 from consent.models import LicenseTemplate, LikenessLicense, Membership, Organization
-from consent.services import _clean_terms, _is_legal
+from consent.policies import is_legal, studio_organization_ids
+from consent.services import _clean_terms
 
 TEMPLATE_FIELDS = ("project", "role", "use_description", "permitted_media", "territories", "languages", "dubbing",
                    "advertising", "interactive", "derivatives", "allows_likeness_model", "excluded_categories",
@@ -76,8 +77,7 @@ def add_months(day: date, months: int) -> date:
 def draft_terms(template: LicenseTemplate, *, starts_on: date) -> dict[str, Any]:
     """The license terms a template proposes for a license starting on `starts_on`."""
     terms = {name: getattr(template, name) for name in TEMPLATE_FIELDS if name != "term_months"}
-    terms.update(starts_on=starts_on, ends_on=add_months(starts_on, template.term_months),
-                 capacity=LikenessLicense.Capacity.ADULT)
+    terms.update(starts_on=starts_on, ends_on=add_months(starts_on, template.term_months))
     return terms
 
 
@@ -112,7 +112,7 @@ def _clean_template(organization: Organization, fields: dict[str, Any], *,
     today = timezone.localdate()
     sample = {name: t[name] for name in TEMPLATE_FIELDS if name in t and name != "term_months"}
     sample.update(project=t["project"] or "project", role=t["role"] or "role", starts_on=today,
-                  ends_on=add_months(today, months), capacity=LikenessLicense.Capacity.ADULT)
+                  ends_on=add_months(today, months))
     try:
         cleaned = _clean_terms(sample)
     except ValidationFailed as error:
@@ -139,7 +139,7 @@ def _template_create(*, organization: Organization, fields: dict[str, Any],
 def license_template_create(*, organization: Organization, acting_user: AbstractBaseUser,
                             **fields: Any) -> LicenseTemplate:
     """A new template (name, description and TEMPLATE_FIELDS); only the organisation's legal staff."""
-    if not _is_legal(acting_user, organization):
+    if not is_legal(acting_user, organization.pk):
         raise NotAllowed("Only the organisation's legal staff manage its license templates.")
     return _template_create(organization=organization, fields=fields, acting_user=acting_user)
 
@@ -154,7 +154,7 @@ def license_template_update(*, template: LicenseTemplate, changes: dict[str, Any
                             acting_user: AbstractBaseUser) -> LicenseTemplate:
     """Change some of a template's fields; licenses drafted from it before stay as they were drafted."""
     template = _locked(template)
-    if not _is_legal(acting_user, template.organization):
+    if not is_legal(acting_user, template.organization_id):
         raise NotAllowed("Only the organisation's legal staff manage its license templates.")
     if template.archived_at is not None:
         raise InvalidTransition("This template is archived; create a new one instead.")
@@ -176,7 +176,7 @@ def license_template_update(*, template: LicenseTemplate, changes: dict[str, Any
 def license_template_archive(*, template: LicenseTemplate, acting_user: AbstractBaseUser) -> LicenseTemplate:
     """Withdraw a template from drafting; it stays on record (and its name becomes free)."""
     template = _locked(template)
-    if not _is_legal(acting_user, template.organization):
+    if not is_legal(acting_user, template.organization_id):
         raise NotAllowed("Only the organisation's legal staff manage its license templates.")
     if template.archived_at is not None:
         raise InvalidTransition("This template is already archived.")
@@ -204,8 +204,7 @@ def license_templates_for_user(*, user: AbstractBaseUser | AnonymousUser,
     """The templates of the organisations where the user is legal staff."""
     if not user.is_authenticated:
         return LicenseTemplate.objects.none()
-    templates = LicenseTemplate.objects.filter(
-        organization_id__in=Membership.objects.filter(user=user, role=Membership.Role.LEGAL).values("organization_id"))
+    templates = LicenseTemplate.objects.filter(organization_id__in=studio_organization_ids(user, (Membership.Role.LEGAL,)))
     if not include_archived:
         templates = templates.filter(archived_at__isnull=True)
     return templates.select_related("organization").order_by("organization__name", "name")

@@ -75,21 +75,27 @@ def likeness_model_weights(*, model_id: str) -> LikenessWeights:
     return LikenessWeights(str(model.id), weights, model.weights_sha256)
 
 
-def likeness_models_retire(*, talent_id: object, licensee_id: object, reason: str, actor: str) -> list[str]:
-    """Destroy the talent's likeness models for this licensee unless a license in force
-    still allows them. Runs inside the caller's transaction; blobs go after commit."""
-    still_allowed = any(
-        license_refusal(license)[0] is None
-        for license in LikenessLicense.objects.filter(talent_id=talent_id, licensee_id=licensee_id,
-                                                      allows_likeness_model=True)
-    )
-    if still_allowed:
-        return []
+def likeness_model_usable(model: LikenessModel) -> bool:
+    """Whether the license a model was trained under, or an amendment of it, is in force and allows it."""
+    current: LikenessLicense | None = model.license
+    seen = set()
+    while current is not None and current.pk not in seen:
+        seen.add(current.pk)
+        if current.allows_likeness_model and license_refusal(current)[0] is None:
+            return True
+        current = LikenessLicense.objects.filter(previous=current).first()
+    return False
+
+
+def likeness_models_retire(*, license: LikenessLicense, reason: str, actor: str) -> list[str]:
+    """Destroy the talent's likeness models for this licensee that no license in force
+    allows any more. Runs inside the caller's transaction; blobs go after commit."""
     destroyed = []
-    for model in LikenessModel.objects.select_for_update().filter(talent_id=talent_id, licensee_id=licensee_id,
-                                                                  status=LikenessModel.Status.ACTIVE):
-        _destroy(model, reason=reason, actor=actor)
-        destroyed.append(str(model.id))
+    for model in LikenessModel.objects.select_for_update().select_related("license").filter(
+            talent_id=license.talent_id, licensee_id=license.licensee_id, status=LikenessModel.Status.ACTIVE):
+        if not likeness_model_usable(model):
+            _destroy(model, reason=reason, actor=actor)
+            destroyed.append(str(model.id))
     return destroyed
 
 
@@ -116,9 +122,11 @@ def likeness_models_destroy_for_talent(*, talent_id: object, reason: str, actor:
 def likeness_models_sweep(*, actor: str) -> list[str]:
     """Destroy models whose licenses all lapsed (expiry needs no event to act on)."""
     destroyed = []
-    pairs = LikenessModel.objects.filter(status=LikenessModel.Status.ACTIVE).values_list("talent_id", "licensee_id").distinct()
-    for talent_id, licensee_id in pairs:
+    for model_id in LikenessModel.objects.filter(status=LikenessModel.Status.ACTIVE).values_list("id", flat=True):
         with transaction.atomic():
-            destroyed += likeness_models_retire(talent_id=talent_id, licensee_id=licensee_id, reason="license_lapsed",
-                                                actor=actor)
+            model = LikenessModel.objects.select_for_update().select_related("license").filter(
+                pk=model_id, status=LikenessModel.Status.ACTIVE).first()
+            if model is not None and not likeness_model_usable(model):
+                _destroy(model, reason="license_lapsed", actor=actor)
+                destroyed.append(str(model.id))
     return destroyed

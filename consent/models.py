@@ -9,8 +9,18 @@ from django.db import models
 
 
 class Organization(models.Model):
+    """A studio (legal staff, producers, auditors), or the platform operator (verifiers).
+
+    The operator stands outside every studio: its verifiers establish the facts a
+    license rests on, and a verifier is never a member of a studio."""
+
+    class Kind(models.TextChoices):
+        STUDIO = "studio", "Studio"
+        OPERATOR = "operator", "Platform operator"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.STUDIO)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -22,11 +32,14 @@ class Membership(models.Model):
         LEGAL = "legal", "Legal"
         PRODUCER = "producer", "Producer"
         AUDITOR = "auditor", "Auditor (read only)"
+        VERIFIER = "verifier", "Verifier (platform operator)"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    STUDIO_ROLES = (Role.LEGAL, Role.PRODUCER, Role.AUDITOR)  # the operator's members are verifiers
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "organization", "role"], name="membership_unique_role")]
@@ -39,8 +52,8 @@ class Talent(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="talent")
     display_name = models.CharField(max_length=200)
-    # Its legal staff verify the talent's identity and see the evidence; so do the legal
-    # staff of organisations the talent holds a license with. No one else does.
+    # The studio that brought the talent in; it sees the talent by name, never their
+    # identity evidence (only the verification desk does).
     invited_by = models.ForeignKey("Organization", on_delete=models.PROTECT, null=True, blank=True,
                                    related_name="invited_talents")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -49,54 +62,172 @@ class Talent(models.Model):
         return self.display_name
 
 
-class IdentityVerification(models.Model):
+class DeskReviewed(models.Model):
+    """A request the verification desk decides: approval takes two different verifiers
+    (the first records the facts the evidence establishes, the second confirms them);
+    either may reject."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the verification desk"
+        APPROVED = "approved", "Approved by two verifiers"
+        REJECTED = "rejected", "Rejected"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    first_approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                          related_name="+")
+    first_approved_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                   help_text="The second approver, or whoever rejected.")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    challenge_code = models.CharField(max_length=12, help_text="Shown to the person to say or hold up in the consent capture.")
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def desk_constraints(cls, prefix: str) -> list[models.BaseConstraint]:
+        approved = models.Q(status=cls.Status.APPROVED)
+        return [
+            models.CheckConstraint(condition=~models.Q(first_approved_by=models.F("decided_by")),
+                                   name=f"{prefix}_two_different_verifiers"),
+            models.CheckConstraint(condition=~approved | models.Q(first_approved_by__isnull=False,
+                                                                  decided_by__isnull=False),
+                                   name=f"{prefix}_approved_by_two"),
+        ]
+
+    @property
+    def awaiting_second_approval(self) -> bool:
+        return self.status == self.Status.PENDING and self.first_approved_by_id is not None
+
+
+class IdentityVerification(DeskReviewed):
+    """Who the talent is, established by the verification desk from sealed evidence: their
+    legal name and date of birth (so whether they are a minor)."""
+
     class Method(models.TextChoices):
         DOCUMENT = "document", "Government ID document checked"
         IN_PERSON = "in_person", "Checked in person"
         VIDEO_CALL = "video_call", "Live video call"
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
-
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     talent = models.ForeignKey(Talent, on_delete=models.PROTECT, related_name="verifications")
     method = models.CharField(max_length=16, choices=Method.choices)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    requested_at = models.DateTimeField(auto_now_add=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_note = models.TextField(blank=True)
-    challenge_code = models.CharField(max_length=12, help_text="Shown to the talent to say or hold up in the consent capture.")
+    legal_name = models.CharField(max_length=200, blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            *DeskReviewed.desk_constraints("identity_verification"),
+            models.CheckConstraint(condition=~models.Q(status="approved") | models.Q(birth_date__isnull=False),
+                                   name="identity_verification_approved_with_birth_date"),
+        ]
 
     def __str__(self) -> str:
         return f"verification of {self.talent} ({self.status})"
 
 
-class IdentityEvidence(models.Model):
-    """An ID document image or a consent capture (a photo or video showing the challenge
-    code), stored only sealed under the talent's key."""
+class SealedEvidence(models.Model):
+    """A file of evidence for the verification desk, stored only sealed under the talent's
+    key; ``object_ref`` names it in the seal's associated data."""
 
-    class Kind(models.TextChoices):
-        ID_DOCUMENT = "id_document", "Identity document"
-        CONSENT_CAPTURE = "consent_capture", "Photo or video with the challenge code"
+    REF_PREFIX = ""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    verification = models.ForeignKey(IdentityVerification, on_delete=models.PROTECT, related_name="evidence")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
     media_type = models.CharField(max_length=40)
     stored_name = models.CharField(max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        abstract = True
+
     @property
     def object_ref(self) -> str:
-        return f"identity_evidence:{self.id}"
+        return f"{self.REF_PREFIX}:{self.id}"
 
     def __str__(self) -> str:
-        return f"{self.kind} for {self.verification_id}"
+        return f"{self.kind} ({self.object_ref})"
+
+
+class IdentityEvidence(SealedEvidence):
+    """An ID document image or a consent capture (a photo or video showing the challenge code)."""
+
+    REF_PREFIX = "identity_evidence"
+
+    class Kind(models.TextChoices):
+        ID_DOCUMENT = "id_document", "Identity document"
+        CONSENT_CAPTURE = "consent_capture", "Photo or video with the challenge code"
+
+    verification = models.ForeignKey(IdentityVerification, on_delete=models.PROTECT, related_name="evidence")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+
+
+class Representation(DeskReviewed):
+    """A person's verified authority to act for one talent: a guardian of a minor, the
+    executor of a deceased person's estate, or an agent a living adult appointed. The
+    representative proves their own identity and their authority from sealed evidence;
+    two verifiers approve; it is in force from ``valid_from`` to ``valid_until`` unless
+    revoked. No studio ever names a representative: licenses find the one on file."""
+
+    class Kind(models.TextChoices):
+        GUARDIAN = "guardian", "Guardian of a minor"
+        ESTATE = "estate", "Executor of the estate"
+        AGENT = "agent", "Authorised agent"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the verification desk"
+        APPROVED = "approved", "Approved by two verifiers"
+        REJECTED = "rejected", "Rejected"
+        REVOKED = "revoked", "Revoked"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    talent = models.ForeignKey(Talent, on_delete=models.PROTECT, related_name="representations")
+    representative = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="representations")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    representative_legal_name = models.CharField(max_length=200, blank=True)
+    valid_from = models.DateField(null=True, blank=True)
+    valid_until = models.DateField(null=True, blank=True)
+    talent_died_on = models.DateField(null=True, blank=True, help_text="An estate's: the death the evidence establishes.")
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            *DeskReviewed.desk_constraints("representation"),
+            models.CheckConstraint(condition=~models.Q(status="approved") | models.Q(valid_from__isnull=False),
+                                   name="representation_approved_with_validity"),
+            models.CheckConstraint(condition=~models.Q(kind="estate", status="approved")
+                                   | models.Q(talent_died_on__isnull=False),
+                                   name="representation_estate_with_death"),
+            models.CheckConstraint(condition=models.Q(valid_until__isnull=True) | models.Q(valid_from__isnull=True)
+                                   | models.Q(valid_until__gte=models.F("valid_from")),
+                                   name="representation_validity_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} representation of {self.talent_id} ({self.status})"
+
+
+class RepresentationEvidence(SealedEvidence):
+    """The representative's identity document, a capture with the challenge code, and the
+    authority document (birth certificate or court order, letters of administration and
+    death certificate, power of attorney)."""
+
+    REF_PREFIX = "representation_evidence"
+
+    class Kind(models.TextChoices):
+        ID_DOCUMENT = "id_document", "Representative's identity document"
+        CONSENT_CAPTURE = "consent_capture", "Photo or video with the challenge code"
+        AUTHORITY = "authority", "Authority document"
+
+    representation = models.ForeignKey(Representation, on_delete=models.PROTECT, related_name="evidence")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
 
 
 class UseTerms(models.Model):
@@ -169,13 +300,17 @@ class LikenessLicense(UseTerms):
     starts_on = models.DateField()
     ends_on = models.DateField()
 
+    # Established by the verification desk, copied here when the license is drafted: a
+    # studio never chooses them.
     capacity = models.CharField(max_length=16, choices=Capacity.choices, default=Capacity.ADULT)
     talent_birth_date = models.DateField(null=True, blank=True)
-    representative = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                       related_name="+", help_text="The guardian or estate representative who signs.")
-    authority_document_name = models.CharField(max_length=300, blank=True,
-                                               help_text="The estate's authority document, stored sealed.")
-    authority_document_sha256 = models.CharField(max_length=64, blank=True)
+    # Who signed each side; the database refuses one user on both.
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                  related_name="+")
+    signed_under = models.ForeignKey("Representation", on_delete=models.PROTECT, null=True, blank=True, related_name="licenses",
+                                     help_text="The representation a guardian or an estate signed under.")
+    countersigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                         related_name="+")
 
     text = models.TextField()
     text_sha256 = models.CharField(max_length=64)
@@ -188,16 +323,9 @@ class LikenessLicense(UseTerms):
             models.CheckConstraint(condition=models.Q(ends_on__gt=models.F("starts_on")), name="license_term_positive"),
             models.CheckConstraint(condition=models.Q(max_renders__gt=0), name="license_max_renders_positive"),
             models.CheckConstraint(condition=models.Q(compensation_rate__gte=0), name="license_rate_not_negative"),
+            models.CheckConstraint(condition=~models.Q(signed_by=models.F("countersigned_by")),
+                                   name="license_signers_differ"),
         ]
-
-    @property
-    def talent_side_signer_id(self) -> object:
-        """Who signs and decides for the talent: the talent, or a minor's guardian, or the estate."""
-        return self.talent.user_id if self.capacity == self.Capacity.ADULT else self.representative_id
-
-    @property
-    def authority_document_ref(self) -> str:
-        return f"authority_document:{self.id}"
 
     def __str__(self) -> str:
         return f"license {self.id} v{self.version} ({self.status})"
@@ -223,6 +351,8 @@ class SignatureEvent(models.Model):
     disclosure_accepted_at = models.DateTimeField()
     document_sha256 = models.CharField(max_length=64)
     intent = models.CharField(max_length=200)
+    representation = models.ForeignKey("Representation", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                       help_text="The representation a guardian or an estate signed under.")
 
     class Meta:
         ordering = ["signed_at"]
@@ -238,12 +368,14 @@ class LicenseSuspension(models.Model):
     class Reason(models.TextChoices):
         STRIKE = "strike", "Strike"
         DISPUTE = "dispute", "Dispute"
+        REPRESENTATION = "representation", "No verified representation on file"
         OTHER = "other", "Other"
 
     license = models.ForeignKey(LikenessLicense, on_delete=models.PROTECT, related_name="suspensions")
     reason = models.CharField(max_length=16, choices=Reason.choices)
     note = models.TextField(blank=True)
-    suspended_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    suspended_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+", help_text="Empty when the platform suspended it.")
     suspended_at = models.DateTimeField(auto_now_add=True)
     lifted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     lifted_at = models.DateTimeField(null=True, blank=True)

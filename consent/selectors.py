@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -9,14 +10,18 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from bespoke.errors import ValidationFailed
+
+from consent import policies
 from consent.lifecycle import TRANSITIONS
 from consent.models import (
     IdentityEvidence,
     IdentityVerification,
     LikenessLicense,
     LikenessModel,
-    Membership,
     ReferencePhoto,
+    Representation,
+    RepresentationEvidence,
     Talent,
     TalentKey,
 )
@@ -24,29 +29,14 @@ from consent.models import (
 User = AbstractBaseUser | AnonymousUser
 
 
-def _org_ids(user: User, roles: tuple[str, ...] | None = None) -> QuerySet:
-    memberships = Membership.objects.filter(user=user)
-    if roles:
-        memberships = memberships.filter(role__in=roles)
-    return memberships.values("organization_id")
-
-
-def is_legal(user: User) -> bool:
-    return user.is_authenticated and Membership.objects.filter(user=user, role=Membership.Role.LEGAL).exists()
-
-
-def is_licensee_legal(*, user: User, license_id: object) -> bool:
-    return user.is_authenticated and LikenessLicense.objects.filter(
-        pk=license_id, licensee__memberships__user=user, licensee__memberships__role=Membership.Role.LEGAL).exists()
-
-
 def licenses_for_user(*, user: User) -> QuerySet[LikenessLicense]:
-    """The talent (or their guardian or estate) and every member of the licensee."""
+    """The talent, whoever represents them, and every member of the licensee."""
     if not user.is_authenticated:
         return LikenessLicense.objects.none()
-    return (LikenessLicense.objects
-            .filter(Q(talent__user=user) | Q(representative=user) | Q(licensee_id__in=_org_ids(user)))
-            .select_related("talent", "licensee").prefetch_related("signatures").distinct().order_by("-created_at"))
+    return (LikenessLicense.objects.filter(pk__in=LikenessLicense.objects.filter(policies.licenses_visible_q(user))
+                                           .values("pk"))
+            .select_related("talent", "licensee", "signed_under").prefetch_related("signatures")
+            .order_by("-created_at"))
 
 
 def license_get_for_user(*, user: User, license_id: object) -> LikenessLicense:
@@ -61,14 +51,17 @@ def license_ids_for_user(*, user: User) -> QuerySet:
 
 
 def talents_for_user(*, user: User) -> QuerySet[Talent]:
-    """A talent sees themself; legal staff see every talent by name (to draft a license for
-    them), but identity data only as ``verifications_for_user`` allows; producers and
-    auditors see the talent their studio holds licenses from."""
+    """A talent sees themself and a representative the talent they represent; legal staff
+    see every talent by name (to draft a license for them), never their identity data;
+    producers and auditors see the talents their studio holds licenses from."""
     if not user.is_authenticated:
         return Talent.objects.none()
-    if is_legal(user):
+    if policies.is_legal(user):
         return Talent.objects.all().order_by("created_at")
-    return (Talent.objects.filter(Q(user=user) | Q(licenses__licensee_id__in=_org_ids(user)))
+    represented = Representation.objects.filter(representative_id=user.pk,
+                                                status=Representation.Status.APPROVED).values("talent_id")
+    return (Talent.objects.filter(Q(user=user) | Q(pk__in=represented)
+                                  | Q(licenses__licensee_id__in=policies.studio_organization_ids(user)))
             .distinct().order_by("created_at"))
 
 
@@ -79,25 +72,53 @@ def talent_get_for_user(*, user: User, talent_id: object) -> Talent:
         raise Http404("No such talent.") from None
 
 
-def _identity_scope(user: User, prefix: str = "") -> Q:
-    """Whose identity data this user's legal roles reach: talents their organisations invited
-    or hold a license with."""
-    legal_orgs = _org_ids(user, (Membership.Role.LEGAL,))
-    return Q(**{f"{prefix}invited_by_id__in": legal_orgs}) | Q(**{f"{prefix}licenses__licensee_id__in": legal_orgs})
-
-
-def may_see_identity(*, user: User, talent_id: object) -> bool:
-    return user.is_authenticated and Talent.objects.filter(_identity_scope(user), pk=talent_id).exists()
-
-
 def verifications_for_user(*, user: User) -> QuerySet[IdentityVerification]:
-    """The talent's own; for legal staff, those of the talents their organisations work with."""
+    """The talent's own; every one for the platform's verifiers; none for a studio."""
     if not user.is_authenticated:
         return IdentityVerification.objects.none()
-    own = Q(talent__user=user)
-    scope = own | _identity_scope(user, "talent__") if is_legal(user) else own
-    return (IdentityVerification.objects.filter(pk__in=IdentityVerification.objects.filter(scope).values("pk"))
-            .order_by("-requested_at"))
+    verifications = IdentityVerification.objects.select_related("talent").order_by("-requested_at")
+    return verifications if policies.is_verifier(user) else verifications.filter(talent__user=user)
+
+
+def representations_for_user(*, user: User) -> QuerySet[Representation]:
+    """The talent's and the representative's own; every one for the platform's verifiers."""
+    if not user.is_authenticated:
+        return Representation.objects.none()
+    representations = Representation.objects.select_related("talent", "representative").order_by("-requested_at")
+    if policies.is_verifier(user):
+        return representations
+    return representations.filter(Q(talent__user=user) | Q(representative=user))
+
+
+def representation_get_for_user(*, user: User, representation_id: object) -> Representation:
+    try:
+        return representations_for_user(user=user).get(pk=representation_id)
+    except (Representation.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404("No such representation.") from None
+
+
+def representation_evidence_get(*, representation: Representation, evidence_id: object) -> RepresentationEvidence:
+    try:
+        return representation.evidence.get(pk=evidence_id, deleted_at__isnull=True)
+    except (RepresentationEvidence.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404("No such evidence.") from None
+
+
+@dataclass(frozen=True)
+class DeskQueue:
+    verifications: list[IdentityVerification]
+    representations: list[Representation]
+
+
+def desk_queue(*, user: User) -> DeskQueue:
+    """What waits for the verification desk: empty for anyone but a verifier."""
+    if not policies.is_verifier(user):
+        return DeskQueue([], [])
+    pending = {"status": "pending"}
+    return DeskQueue(
+        list(IdentityVerification.objects.filter(**pending).select_related("talent").order_by("requested_at")),
+        list(Representation.objects.filter(**pending).select_related("talent", "representative")
+             .order_by("requested_at")))
 
 
 def verification_get_for_user(*, user: User, verification_id: object) -> IdentityVerification:
@@ -138,3 +159,27 @@ def talent_erased_at(*, talent: Talent) -> datetime | None:
     """When the talent's data key was destroyed (their data erased), or None."""
     return (TalentKey.objects.filter(talent=talent, destroyed_at__isnull=False)
             .values_list("destroyed_at", flat=True).first())
+
+
+@dataclass(frozen=True)
+class RepresentationParties:
+    talent: Talent
+    representative: AbstractBaseUser
+
+
+def representation_parties(*, user: User, talent_username: str, representative_username: str) -> RepresentationParties:
+    """The talent and the representative a request names by username; the caller is either
+    one, so an empty name means the caller."""
+    from django.contrib.auth import get_user_model
+
+    talent_username, representative_username = talent_username.strip(), representative_username.strip()
+    talent = Talent.objects.filter(user__username=talent_username).first() if talent_username else \
+        Talent.objects.filter(user_id=user.pk).first()
+    if talent is None:
+        raise ValidationFailed("No talent has that username." if talent_username else "Name the talent to represent.",
+                               field="talent_username")
+    representative = get_user_model().objects.filter(username=representative_username).first() \
+        if representative_username else user
+    if representative is None or not representative.is_active:
+        raise ValidationFailed("There is no account with that username.", field="representative_username")
+    return RepresentationParties(talent, representative)

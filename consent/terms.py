@@ -64,7 +64,7 @@ def render_license_text(terms: LicenseTerms) -> str:
     excluded = ", ".join(terms.excluded_categories) or "none beyond the law"
     signer = {"adult": "the Talent", "minor": "the Talent's guardian, on the Talent's behalf",
               "deceased": "the representative of the Talent's estate"}[terms.capacity]
-    representation = {"none": "The Talent is not represented.",
+    representation = {"none": "The Talent has no legal counsel or union agreement for this license.",
                       "counsel": f"The Talent is represented by legal counsel: {terms.representation_detail}.",
                       "union": f"This license is made under a union agreement: {terms.representation_detail}."}
     return "\n".join([
@@ -90,7 +90,7 @@ def render_license_text(terms: LicenseTerms) -> str:
                "Uses within this license need no further approval."),
         f"6. Exclusions. No content in these categories: {excluded}.",
         f"7. Compensation. {terms.compensation_basis.replace('_', ' ')}: {terms.compensation_rate} {terms.compensation_currency}.",
-        f"8. Representation. {representation[terms.representation]}",
+        f"8. Counsel and union. {representation[terms.representation]}",
         "9. Disclosure. Every output carries a visible AI-generated label and signed content credentials.",
         "10. Revocation. The Talent may revoke this license at any time with one action. Revocation stops all",
         "   further generation at once. It does not recall outputs already delivered before revocation; those are",

@@ -11,7 +11,8 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from consent.selectors import is_licensee_legal, license_ids_for_user, licenses_for_user
+from consent.policies import is_licensee_legal
+from consent.selectors import license_ids_for_user, licenses_for_user
 from generation.models import LeasedJob, RenderJob, RenderOutput, TrainingJob
 
 User = AbstractBaseUser | AnonymousUser

@@ -1,7 +1,8 @@
 """Shared fixtures: one tiny model and one dev PKI per test run, and the personas.
 
 Personas (as in every authorization test): talent Alice; Bob, producer at Alice's
-licensee; Charlie, producer at another studio; Dana and Erin, legal at the licensee.
+licensee; Charlie, producer at another studio; Dana and Erin, legal at the licensee;
+Frank and Grace, verifiers of the platform operator (outside every studio).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import os
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -94,26 +95,34 @@ class Personas:
     charlie: object
     dana: object
     erin: object
+    frank: object
+    grace: object
     studio: object
     other_studio: object
+    operator: object
     talent: object
 
 
 @pytest.fixture
 def personas(db, django_user_model) -> Personas:  # type: ignore[no-untyped-def]
     from consent import services
-    from consent.models import Membership
+    from consent.models import Membership, Organization
 
     users = {name: django_user_model.objects.create_user(username=name, password="pw-" + name * 3)
-             for name in ("alice", "bob", "charlie", "dana", "erin")}
+             for name in ("alice", "bob", "charlie", "dana", "erin", "frank", "grace")}
     studio = services.organization_create(name="Northlight Studios", acting_user=users["dana"])
     other = services.organization_create(name="Harbour Pictures", acting_user=users["dana"])
+    operator = services.organization_create(name="Bespoke Verification Desk", kind=Organization.Kind.OPERATOR,
+                                            acting_user=users["frank"])
+    for name in ("frank", "grace"):
+        services.membership_add(organization=operator, user=users[name], role=Membership.Role.VERIFIER,
+                                acting_user=users["frank"])
     for user, org, role in ((users["dana"], studio, Membership.Role.LEGAL), (users["erin"], studio, Membership.Role.LEGAL),
                             (users["bob"], studio, Membership.Role.PRODUCER), (users["charlie"], other, Membership.Role.PRODUCER)):
         services.membership_add(organization=org, user=user, role=role, acting_user=users["dana"])
     talent = services.talent_enrol(user=users["alice"], display_name="Alice Avery", acting_user=users["alice"],
                                    invited_by=studio)
-    return Personas(**users, studio=studio, other_studio=other, talent=talent)
+    return Personas(**users, studio=studio, other_studio=other, operator=operator, talent=talent)
 
 
 LICENSE_TERMS = {
@@ -131,6 +140,38 @@ def sign_context(license, method: str = "mfa"):  # type: ignore[no-untyped-def]
                             ip_address="192.0.2.1", user_agent="pytest")
 
 
+ADULT_BIRTH_DATE = date(1990, 4, 2)
+
+
+def verify_identity(personas: Personas, talent, *, birth_date: date = ADULT_BIRTH_DATE):  # type: ignore[no-untyped-def]
+    """The desk verifies a talent in person: Frank records the facts, Grace confirms them."""
+    from consent import desk
+    from consent.models import IdentityVerification
+
+    approved = talent.verifications.filter(status=IdentityVerification.Status.APPROVED).first()
+    if approved is not None:
+        return approved
+    verification = desk.identity_verification_request(talent=talent, method=IdentityVerification.Method.IN_PERSON,
+                                                      acting_user=talent.user)
+    desk.identity_verification_decide(verification=verification, approve=True, acting_user=personas.frank,
+                                      legal_name=talent.display_name, birth_date=birth_date)
+    return desk.identity_verification_decide(verification=verification, approve=True, acting_user=personas.grace)
+
+
+def approve_representation(personas: Personas, representation, *, died_on: date | None = None):  # type: ignore[no-untyped-def]
+    """The representative uploads their evidence; Frank records the facts, Grace confirms."""
+    from consent import desk
+    from tests.consent.evidence import evidence_files
+
+    for kind, (name, data) in evidence_files().items():
+        desk.representation_evidence_add(representation=representation, kind=kind, data=data, filename=name,
+                                         acting_user=representation.representative)
+    desk.representation_decide(representation=representation, approve=True, acting_user=personas.frank,
+                               legal_name=f"{representation.representative.username.title()} Example",
+                               talent_died_on=died_on)
+    return desk.representation_decide(representation=representation, approve=True, acting_user=personas.grace)
+
+
 def make_license(personas: Personas, *, verified: bool = True, offered: bool = True, signed: bool = True,
                  countersigned: bool = True, starts_in_days: int = 0, days: int = 365, max_renders: int = 5,
                  media: tuple[str, ...] = ("video",), excluded: tuple[str, ...] = ("political", "sexual"),
@@ -138,12 +179,9 @@ def make_license(personas: Personas, *, verified: bool = True, offered: bool = T
     from django.utils import timezone
 
     from consent import services
-    from consent.models import IdentityVerification
 
-    if verified and not personas.talent.verifications.filter(status=IdentityVerification.Status.APPROVED).exists():
-        verification = services.identity_verification_request(
-            talent=personas.talent, method=IdentityVerification.Method.IN_PERSON, acting_user=personas.alice)
-        services.identity_verification_decide(verification=verification, approve=True, note="", acting_user=personas.dana)
+    if verified:
+        verify_identity(personas, personas.talent)
     today = timezone.localdate()
     license = services.license_draft(
         talent=personas.talent, licensee=personas.studio, acting_user=personas.erin,

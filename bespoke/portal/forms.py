@@ -29,7 +29,7 @@ class RenderRequestForm(forms.Form):
 
 
 class VerificationStartForm(forms.Form):
-    method = forms.ChoiceField(label="How should legal check your identity?", choices=[
+    method = forms.ChoiceField(label="How should the verification desk check your identity?", choices=[
         ("document", "Government ID document"), ("video_call", "Live video call"), ("in_person", "In person")])
 
 
@@ -38,12 +38,6 @@ class EvidenceForm(forms.Form):
         ("id_document", "A photo or scan of my identity document"),
         ("consent_capture", "A photo or short video of me showing the code")])
     file = forms.FileField(label="File", error_messages={"required": "Choose a file to upload."})
-
-
-class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")], widget=forms.HiddenInput)
-    note = forms.CharField(label="Note (required to reject)", required=False, max_length=2000,
-                           widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class ReportForm(forms.Form):

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from accounts.models import Invitation
 from consent.models import Membership, Organization
+from consent.policies import STUDIO_ROLES
 
 
 class InviteForm(forms.Form):
@@ -17,7 +18,7 @@ class InviteForm(forms.Form):
     kind = forms.ChoiceField(label="Who are you inviting?", choices=Invitation.Kind.choices,
                              widget=forms.RadioSelect, initial=Invitation.Kind.TALENT)
     role = forms.ChoiceField(label="Role (for a member)", required=False,
-                             choices=[("", "—")] + list(Membership.Role.choices))
+                             choices=[("", "—")] + [(role, Membership.Role(role).label) for role in STUDIO_ROLES])
     display_name = forms.CharField(label="Name (for talent: as it appears on licenses)", max_length=200,
                                    required=False)
     email = forms.EmailField(label="Email address", error_messages={"required": "Give the address to send the link to."})

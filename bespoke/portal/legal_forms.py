@@ -52,7 +52,8 @@ class _TermsForm(forms.Form):
                                                required=False)
     max_renders = forms.IntegerField(label="Most renders allowed", min_value=1, max_value=MAX_RENDERS,
                                      error_messages={"required": "Say how many renders the license allows."})
-    representation = forms.ChoiceField(label="Representation", choices=LikenessLicense.Representation.choices)
+    representation = forms.ChoiceField(label="Counsel or union (who represented the talent in negotiating these terms)",
+                                       choices=LikenessLicense.Representation.choices)
     representation_detail = forms.CharField(label="Counsel or union agreement (when represented)", max_length=200,
                                             required=False)
     compensation_basis = forms.ChoiceField(label="Compensation basis",
@@ -86,22 +87,20 @@ def terms_initial(values: dict[str, Any]) -> dict[str, Any]:
 
 
 class LicenseDraftForm(_TermsForm):
+    """A license's terms. No field for the talent's capacity, date of birth or who signs for
+    them: the verification desk established those, and the license copies them."""
+
     licensee = forms.ChoiceField(label="Licensee")
     talent = forms.ChoiceField(label="Talent", error_messages={"required": "Choose the talent."})
     starts_on = forms.DateField(label="Starts on", widget=forms.DateInput(attrs={"type": "date"}),
                                 error_messages={"required": "Give a start date."})
     ends_on = forms.DateField(label="Ends on", widget=forms.DateInput(attrs={"type": "date"}),
                               error_messages={"required": "Give an end date: no perpetual terms."})
-    capacity = forms.ChoiceField(label="The talent signs as", choices=LikenessLicense.Capacity.choices)
-    talent_birth_date = forms.DateField(label="Talent's date of birth (a minor's license)", required=False,
-                                        widget=forms.DateInput(attrs={"type": "date"}))
-    representative = forms.CharField(label="Username of the guardian or estate representative who signs",
-                                     max_length=150, required=False)
     offer = forms.BooleanField(label="Offer it to the talent now", required=False)
 
     field_order = ["licensee", "talent", "project", "role", "use_description", "permitted_media", "territories",
                    "languages", *BOOLEAN_TERMS[:5], "excluded_categories", "requires_use_approval", "max_renders",
-                   "starts_on", "ends_on", "capacity", "talent_birth_date", "representative", "representation",
+                   "starts_on", "ends_on", "representation",
                    "representation_detail", "compensation_basis", "compensation_rate", "compensation_currency",
                    "offer"]
 

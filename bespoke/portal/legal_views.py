@@ -27,18 +27,19 @@ from audit.selectors import audit_events_search
 from bespoke.errors import ApplicationError
 from bespoke.portal.audit_scope import audit_chain_status, audit_organizations_for_user, organization_audit_subjects
 from bespoke.portal.legal_forms import AuditFilterForm, LicenseDraftForm, LicenseTemplateForm, SuspendForm, terms_initial
+from bespoke.portal.standing import talent_standing
 from consent import license_templates as templates
+from consent import policies
 from consent import selectors as consent_selectors
 from consent import services as consent
 from consent.lifecycle import effective_state
-from consent.models import LicenseTemplate, LikenessLicense, Membership, Organization
+from consent.models import LicenseTemplate, LikenessLicense, Organization
 
 AUDIT_PAGE_SIZE = 50
 
 
 def _legal_organizations(request: HttpRequest) -> list[Organization]:
-    organizations = list(Organization.objects.filter(
-        memberships__user=request.user, memberships__role=Membership.Role.LEGAL).distinct().order_by("name"))
+    organizations = list(policies.legal_organizations(request.user))
     if not organizations:
         raise Http404("These pages are for legal staff.")
     return organizations
@@ -53,7 +54,10 @@ def _put_error(form: Form, error: ApplicationError) -> None:
 @login_required
 @require_http_methods(["GET", "POST"])
 def license_draft(request: HttpRequest) -> HttpResponse:
-    """Pick a template and a talent (GET), adjust any term, then draft and optionally offer (POST)."""
+    """Pick a template and a talent (GET), adjust any term, then draft and optionally offer (POST).
+
+    The talent's capacity and who signs for them are not terms: the verification desk
+    established them, and the page only shows what it established."""
     organizations = _legal_organizations(request)
     talents = list(consent_selectors.talents_for_user(user=request.user))
     available = list(templates.license_templates_for_user(user=request.user))
@@ -72,15 +76,16 @@ def license_draft(request: HttpRequest) -> HttpResponse:
                                  "Drafted. Offer it to the talent when it is ready.")
                 return redirect("portal-license", license_id=license.id)
     else:
-        initial: dict[str, Any] = {"licensee": str(organizations[0].id), "talent": request.GET.get("talent", ""),
-                                   "capacity": LikenessLicense.Capacity.ADULT}
+        initial: dict[str, Any] = {"licensee": str(organizations[0].id), "talent": request.GET.get("talent", "")}
         if template is not None:
             initial.update(terms_initial(templates.draft_terms(template, starts_on=timezone.localdate())),
                            licensee=str(template.organization_id))
         form = LicenseDraftForm(initial=initial, **choices)
+    chosen = next((t for t in talents if str(t.id) == str(form["talent"].value() or "")), None)
     return render(request, "portal/license_draft.html", {
         "form": form, "templates": available, "template": template, "talents": talents,
         "several_organizations": len(organizations) > 1,
+        "standing": talent_standing(chosen) if chosen is not None else None,
     }, status=400 if form.errors else 200)
 
 
@@ -89,22 +94,19 @@ def _draft(request: HttpRequest, form: LicenseDraftForm, organizations: list[Org
     data = form.cleaned_data
     licensee = next(o for o in organizations if str(o.id) == data["licensee"])
     talent = next(t for t in talents if str(t.id) == data["talent"])
-    representative = None
-    if data["representative"]:
-        representative = get_user_model().objects.filter(username=data["representative"]).first()
-        if representative is None:
-            form.add_error("representative", "There is no account with that username.")
-            return None
-    terms = {**form.terms(), "starts_on": data["starts_on"], "ends_on": data["ends_on"],
-             "capacity": data["capacity"], "talent_birth_date": data["talent_birth_date"],
-             "representative": representative}
+    terms = {**form.terms(), "starts_on": data["starts_on"], "ends_on": data["ends_on"]}
+    # The form has no field for the desk's facts (capacity, date of birth, who signs); a post
+    # that claims one anyway goes to the service as sent, which refuses it and drafts nothing.
+    terms.update({name: request.POST[name] for name in consent.DESK_FACTS if name in request.POST})
     try:
         with transaction.atomic():  # an offer that fails leaves no draft behind
             license = consent.license_draft(talent=talent, licensee=licensee, acting_user=request.user, **terms)
             if data["offer"]:
                 license = consent.license_offer(license=license, acting_user=request.user)
     except ApplicationError as error:
-        if error.field is None and data["offer"]:
+        if error.code == "talent_unverified":
+            form.add_error("talent", error.message)
+        elif error.field is None and data["offer"]:
             form.add_error("offer", f"Not offered, so not drafted either: {error.message}")
         else:
             _put_error(form, error)
@@ -182,7 +184,7 @@ def template_archive(request: HttpRequest, template_id: str) -> HttpResponse:
 
 def suspension_context(*, user: Any, license: LikenessLicense, state: str) -> dict[str, Any]:
     """What the license page shows about suspensions: the history, and the actions legal may take."""
-    is_legal = consent_selectors.is_licensee_legal(user=user, license_id=license.id)
+    is_legal = policies.is_licensee_legal(user=user, license_id=license.id)
     return {
         "suspensions": license.suspensions.select_related("suspended_by", "lifted_by").order_by("-suspended_at"),
         "can_suspend": is_legal and license.status == LikenessLicense.Status.COUNTERSIGNED and state != "expired",
@@ -192,7 +194,7 @@ def suspension_context(*, user: Any, license: LikenessLicense, state: str) -> di
 
 def _license_for_legal(request: HttpRequest, license_id: str) -> LikenessLicense:
     license = consent_selectors.license_get_for_user(user=request.user, license_id=license_id)
-    if not consent_selectors.is_licensee_legal(user=request.user, license_id=license.id):
+    if not policies.is_licensee_legal(user=request.user, license_id=license.id):
         raise Http404("No such license.")
     return license
 

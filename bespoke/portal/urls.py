@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bespoke.portal import invitation_views, legal_views, talent_views, views
+from bespoke.portal import desk_views, invitation_views, legal_views, representation_views, talent_views, views
 
 urlpatterns = [
     path("licenses/<uuid:license_id>/", views.license_detail, name="portal-license"),
@@ -12,9 +12,8 @@ urlpatterns = [
     path("renders/", views.render_list, name="portal-renders"),
     path("reports/compliance/", views.compliance_report, name="portal-compliance-report"),
     path("verification/", views.my_verification, name="portal-my-verification"),
-    path("verifications/<uuid:verification_id>/", views.verification_review, name="portal-verification"),
-    path("verifications/<uuid:verification_id>/evidence/<uuid:evidence_id>/", views.verification_evidence,
-         name="portal-verification-evidence"),
+    path("verification/evidence/<uuid:evidence_id>/", views.my_verification_evidence,
+         name="portal-my-verification-evidence"),
     path("renders/<uuid:job_id>/progress/", views.render_progress, name="portal-render-progress"),
     path("renders/<uuid:job_id>/decide/", views.render_decide, name="portal-render-decide"),
     path("renders/<uuid:job_id>/download/", views.render_download, name="portal-render-download"),
@@ -46,4 +45,29 @@ urlpatterns += [
     path("templates/<uuid:template_id>/", legal_views.template_edit, name="portal-template-edit"),
     path("templates/<uuid:template_id>/archive/", legal_views.template_archive, name="portal-template-archive"),
     path("audit/", legal_views.audit_log, name="portal-audit-log"),
+]
+
+# The verification desk: the platform operator's verifiers only (404 for anyone else).
+urlpatterns += [
+    path("desk/", desk_views.queue, name="portal-desk"),
+    path("desk/verifications/<uuid:verification_id>/", desk_views.verification_review,
+         name="portal-desk-verification"),
+    path("desk/verifications/<uuid:verification_id>/evidence/<uuid:evidence_id>/", desk_views.verification_evidence,
+         name="portal-desk-verification-evidence"),
+    path("desk/representations/<uuid:representation_id>/", desk_views.representation_review,
+         name="portal-desk-representation"),
+    path("desk/representations/<uuid:representation_id>/evidence/<uuid:evidence_id>/",
+         desk_views.representation_evidence, name="portal-desk-representation-evidence"),
+]
+
+# Representations: the talent's side and the representative's.
+urlpatterns += [
+    path("me/representatives/", representation_views.my_representatives, name="portal-my-representatives"),
+    path("representations/", representation_views.representation_list, name="portal-representations"),
+    path("representations/<uuid:representation_id>/", representation_views.representation_detail,
+         name="portal-representation"),
+    path("representations/<uuid:representation_id>/evidence/<uuid:evidence_id>/",
+         representation_views.representation_evidence, name="portal-representation-evidence"),
+    path("representations/<uuid:representation_id>/end/", representation_views.representation_end,
+         name="portal-representation-end"),
 ]

@@ -23,18 +23,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.stepup import MFAEnrolmentRequired, StepUpRequired, reauthentication_url, require_step_up
 from bespoke.errors import ApplicationError
-from consent import gate, selectors as consent_selectors, services as consent
-from consent.api import REVOCATION_EFFECTS, signature_context
+from consent import desk, gate, policies, selectors as consent_selectors, services as consent
+from consent.api import REVOCATION_EFFECTS, evidence_response, signature_context
+from consent.facts import talent_facts
+from consent.lifecycle import TRANSITIONS
 from consent.lifecycle import effective_state
-from consent.models import IdentityVerification, LikenessLicense, Membership, Organization, Talent
+from consent.models import IdentityVerification, LikenessLicense, Membership, Talent
 from consent.terms import DISCLOSURE_VERSION, ELECTRONIC_RECORDS_DISCLOSURE
 from generation import selectors as generation_selectors
 from generation.models import RenderJob, RenderOutput
 from generation.services import render as renders
 from bespoke.portal.legal_views import suspension_context
+from bespoke.portal.standing import license_signer
 from bespoke.portal.reports import compliance_csv, compliance_pdf, compliance_rows
 from bespoke.portal.forms import (
-    DecisionForm,
     EvidenceForm,
     RenderRequestForm,
     ReportForm,
@@ -42,6 +44,9 @@ from bespoke.portal.forms import (
     SignForm,
     VerificationStartForm,
 )
+
+
+REVOCABLE = TRANSITIONS["revoke"][0]
 
 
 def _step_up_or_redirect(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -92,20 +97,26 @@ def home(request: HttpRequest) -> HttpResponse:
     for license in licenses:
         license.state = effective_state(license, today)
     jobs = generation_selectors.render_jobs_for_user(user=user)
-    own_licenses = consent_selectors.licenses_for_user(user=user).filter(talent__user=user).select_related("licensee")
-    awaiting_approval = list(jobs.filter(status=RenderJob.Status.AWAITING_APPROVAL,
-                                         license_id__in=own_licenses.values("id")))
-    licenses_asked = own_licenses.in_bulk({job.license_id for job in awaiting_approval})
-    for job in awaiting_approval:
-        job.license = licenses_asked[job.license_id]
     return render(request, "portal/home.html", {
         "roles": _roles(user),
         "licenses": licenses,
-        "awaiting_approval": awaiting_approval,
+        "awaiting_approval": _uses_to_decide(user, jobs),
         "jobs": jobs[:20],
-        "verifications": consent_selectors.verifications_for_user(user=user)
-        .filter(status=IdentityVerification.Status.PENDING)[:20] if consent_selectors.is_legal(user) else [],
+        "desk": consent_selectors.desk_queue(user=user) if policies.is_verifier(user) else None,
     })
+
+
+def _uses_to_decide(user: Any, jobs: Any) -> list[RenderJob]:
+    """Renders waiting for a use approval that this user decides (the talent, or the verified
+    guardian or estate that speaks for them), each with its license."""
+    waiting = list(jobs.filter(status=RenderJob.Status.AWAITING_APPROVAL))
+    licenses = consent_selectors.licenses_for_user(user=user).select_related("licensee") \
+        .in_bulk({job.license_id for job in waiting})
+    decided_by_user = {license_id for license_id, license in licenses.items()
+                       if policies.refuse_use_decision(user=user, license=license) is None}
+    for job in waiting:
+        job.license = licenses[job.license_id]
+    return [job for job in waiting if job.license_id in decided_by_user]
 
 
 @login_required
@@ -117,16 +128,19 @@ def license_detail(request: HttpRequest, license_id: str) -> HttpResponse:
 
 def _license_page(request: HttpRequest, license: LikenessLicense, *, render_form: RenderRequestForm | None = None,
                   status: int = 200) -> HttpResponse:
+    """The license, who signs for the talent and why, and the actions the policy allows this user."""
     user = request.user
     state = effective_state(license, timezone.localdate())
-    is_signer = user.pk == license.talent_side_signer_id
-    is_legal = consent_selectors.is_licensee_legal(user=user, license_id=license.id)
+    side = policies.talent_side(license)
     is_producer = gate.requester_is_licensee(user_id=user.pk, license_id=str(license.id))
     return render(request, "portal/license.html", {
         "license": license, "state": state, "signatures": license.signatures.select_related("signer"),
-        "can_sign": is_signer and license.status == LikenessLicense.Status.OFFERED,
-        "can_countersign": is_legal and license.status == LikenessLicense.Status.SIGNED,
-        "can_revoke": (is_signer or is_legal) and license.status in ("offered", "signed", "countersigned", "suspended"),
+        "signer": license_signer(license, side),
+        "can_sign": license.status == LikenessLicense.Status.OFFERED
+        and policies.refuse_talent_signature(user=user, license=license, side=side) is None,
+        "can_countersign": license.status == LikenessLicense.Status.SIGNED
+        and policies.refuse_countersign(user=user, license=license) is None,
+        "can_revoke": license.status in REVOCABLE and policies.refuse_revoke(user=user, license=license) is None,
         "can_request": is_producer and state == "active",
         "refusal": gate.license_refusal(license)[1] if is_producer and state != "active" else "",
         "sign_form": SignForm(initial={"text_sha256": license.text_sha256}),
@@ -176,7 +190,8 @@ def license_revoke(request: HttpRequest, license_id: str) -> HttpResponse:
             return redirect("portal-license", license_id=license.id)
     published = list(license.uses.values_list("output_ref", flat=True))
     return render(request, "portal/revoke.html", {"license": license, "form": form, "effects": REVOCATION_EFFECTS,
-                                                  "published": published},
+                                                  "published": published,
+                                                  "refusal": policies.refuse_revoke(user=request.user, license=license)},
                   status=400 if form.errors else 200)
 
 
@@ -243,8 +258,6 @@ def render_download(request: HttpRequest, job_id: str) -> FileResponse:
                         filename=f"{output.id}.mp4", content_type="video/mp4")
 
 
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def my_verification(request: HttpRequest) -> HttpResponse:
@@ -258,13 +271,13 @@ def my_verification(request: HttpRequest) -> HttpResponse:
     status = 200
     try:
         if start_form.is_bound and start_form.is_valid():
-            consent.identity_verification_request(talent=talent, method=start_form.cleaned_data["method"],
-                                                  acting_user=request.user)
+            desk.identity_verification_request(talent=talent, method=start_form.cleaned_data["method"],
+                                               acting_user=request.user)
             return redirect("portal-my-verification")
         if pending and evidence_form.is_bound and evidence_form.is_valid():
             upload = evidence_form.cleaned_data["file"]
-            consent.identity_evidence_add(verification=pending, kind=evidence_form.cleaned_data["kind"],
-                                          data=upload.read(), filename=upload.name, acting_user=request.user)
+            desk.identity_evidence_add(verification=pending, kind=evidence_form.cleaned_data["kind"],
+                                       data=upload.read(), filename=upload.name, acting_user=request.user)
             messages.success(request, "Uploaded and stored encrypted.")
             return redirect("portal-my-verification")
     except ApplicationError as error:
@@ -272,58 +285,36 @@ def my_verification(request: HttpRequest) -> HttpResponse:
         form.add_error(error.field if error.field in form.fields else None, error.message)
     if start_form.errors or evidence_form.errors:
         status = 400
+    latest = talent.verifications.order_by("-requested_at").first()
     return render(request, "portal/my_verification.html", {
-        "pending": pending, "latest": talent.verifications.order_by("-requested_at").first(),
+        "pending": pending, "latest": latest, "facts": talent_facts(talent_id=talent.pk),
         "start_form": start_form, "evidence_form": evidence_form,
-        "evidence": pending.evidence.filter(deleted_at__isnull=True) if pending else [],
+        "evidence": latest.evidence.filter(deleted_at__isnull=True).order_by("created_at") if latest else [],
     }, status=status)
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
-@_step_up_or_redirect
-def verification_review(request: HttpRequest, verification_id: str) -> HttpResponse:
-    """Legal reviews the evidence and decides (never on a request they made)."""
-    verification = consent_selectors.verification_get_for_user(user=request.user, verification_id=verification_id)
-    if not consent_selectors.is_legal(request.user):
-        raise Http404("No such verification.")
-    form = DecisionForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        require_step_up(request, require_mfa=True)
-        try:
-            consent.identity_verification_decide(verification=verification,
-                                                 approve=form.cleaned_data["decision"] == "approve",
-                                                 note=form.cleaned_data["note"], acting_user=request.user)
-        except ApplicationError as error:
-            form.add_error("note" if error.field == "note" else None, error.message)
-        else:
-            messages.success(request, f"Verification {verification.status}.")
-            return redirect("home")
-    return render(request, "portal/verification.html", {
-        "verification": verification, "form": form,
-        "evidence": verification.evidence.filter(deleted_at__isnull=True)}, status=400 if form.errors else 200)
-
-
-@login_required
 @require_GET
-def verification_evidence(request: HttpRequest, verification_id: str, evidence_id: str) -> HttpResponse:
-    verification = consent_selectors.verification_get_for_user(user=request.user, verification_id=verification_id)
-    evidence = consent_selectors.evidence_get(verification=verification, evidence_id=evidence_id)
+def my_verification_evidence(request: HttpRequest, evidence_id: str) -> HttpResponse:
+    """The talent reads back evidence they uploaded (each viewing audited); nobody else here."""
+    talent = Talent.objects.filter(user=request.user).first()
+    if talent is None:
+        raise Http404("No such evidence.")
+    evidence = consent_selectors.identity_evidence_of_talent(talent=talent).filter(pk=evidence_id).first()
+    if evidence is None:
+        raise Http404("No such evidence.")
     try:
-        content = consent.identity_evidence_open(evidence=evidence, acting_user=request.user)
+        content = desk.identity_evidence_open(evidence=evidence, acting_user=request.user)
     except ApplicationError:
         raise Http404("No such evidence.") from None
-    response = HttpResponse(content, content_type=evidence.media_type)
-    response["Cache-Control"] = "no-store"
-    return response
+    return evidence_response(content, evidence, inline=True)
 
 
 @login_required
 @require_GET
 def compliance_report(request: HttpRequest) -> HttpResponse:
     """Legal staff: every published output of their organisation in a period, as a page or CSV."""
-    organization = Organization.objects.filter(memberships__user=request.user,
-                                               memberships__role=Membership.Role.LEGAL).first()
+    organization = policies.legal_organizations(request.user).first()
     if organization is None:
         raise Http404("Compliance reports are for legal staff.")
     today = timezone.localdate()

@@ -13,6 +13,7 @@ from django.core.management import call_command
 
 from accounts.services import totp_secret
 from bespoke.management.commands.bootstrap import DEMO_PASSWORD
+from consent.models import Membership
 from tests.accounts.conftest import totp_code
 
 SECRET_LINE = re.compile(r"demo TOTP secret for (\w+): ([A-Z2-7]{32})$", re.MULTILINE)
@@ -24,14 +25,18 @@ def test_bootstrap_prints_the_same_demo_totp_secrets_on_every_run(tiny_model, cl
     for out in runs:
         call_command("bootstrap", stdout=out)
     first, again = (dict(SECRET_LINE.findall(out.getvalue())) for out in runs)
-    assert set(first) == {"alice", "dana", "erin"} and again == first
+    assert set(first) == {"alice", "dana", "erin", "frank", "grace"} and again == first
     users = {user.username: user for user in get_user_model().objects.all()}
     for username, secret in first.items():
         assert totp_secret(user=users[username]) == secret
         assert secret not in str(Authenticator.objects.get(user=users[username], type=Authenticator.Type.TOTP).data)
     assert not Authenticator.objects.filter(user__username__in=("bob", "charlie")).exists()
     assert set(EmailAddress.objects.filter(verified=True, primary=True).values_list("user__username", flat=True)) == \
-        {"alice", "bob", "charlie", "dana", "erin"}
+        {"alice", "bob", "charlie", "dana", "erin", "frank", "grace", "vera"}
+    verifiers = set(Membership.objects.filter(role=Membership.Role.VERIFIER, organization__kind="operator")
+                    .values_list("user__username", flat=True))
+    assert verifiers == {"frank", "grace"}
+    assert not Membership.objects.filter(user__username__in=verifiers, organization__kind="studio").exists()
 
     response = client.post("/accounts/login/", {"login": "dana@example.com", "password": DEMO_PASSWORD})
     assert response["Location"] == "/accounts/2fa/authenticate/"

@@ -10,12 +10,12 @@ from rest_framework.test import APIClient
 
 from tests.accounts.conftest import totp_code
 
-MFA_ROLES = ("alice", "dana", "erin")
+MFA_ROLES = ("alice", "dana", "erin", "frank", "grace")
 
 
 @pytest.fixture
 def mfa_personas(personas, empty_cache):  # type: ignore[no-untyped-def]
-    """Legal staff must have MFA to use the portal or API at all; the talent needs it to sign."""
+    """Legal staff and verifiers must have MFA to use the portal or API at all; the talent needs it to sign."""
     from accounts.services import totp_enrol
 
     personas.totp_secrets = {name: totp_enrol(user=getattr(personas, name)) for name in MFA_ROLES}

@@ -1,7 +1,8 @@
 """Every API route, every persona: generated from the router, so no route escapes it.
 
 Personas: talent Alice; Bob, producer at Alice's licensee; Charlie, producer at another
-studio; Dana and Erin, legal at the licensee; and anonymous. Anonymous gets 401 on
+studio; Dana and Erin, legal at the licensee; Frank and Grace, verifiers of the platform
+operator; Otto, whom Alice asked to be her agent; and anonymous. Anonymous gets 401 on
 every route; Charlie gets 404 on every object route and sees none of Alice's objects in
 lists; each insider gets what their role allows, and a refused insider changes nothing.
 """
@@ -19,10 +20,14 @@ from django.utils import timezone
 from accounts.invitations import invitation_create
 from bespoke.api.urls import router
 from bespoke.synthetic_faces import synthetic_face_photos
+from django.contrib.auth import get_user_model
+
+from consent import desk
 from consent import services as consent
 from consent.models import IdentityVerification
 from generation.services import render, training
 from tests.conftest import LICENSE_TERMS, SMALL_RENDER, make_license
+from tests.consent.evidence import evidence_files
 
 pytestmark = pytest.mark.django_db
 
@@ -32,12 +37,12 @@ class World:
     personas: Any
     license: Any
     approval_job: Any
-    estate_draft: Any
     draft: Any
     offered: Any
     signed: Any
     suspended: Any
     pending_verification: Any
+    representation: Any
     job: Any
     training_job: Any
     invitation: Any = None
@@ -52,23 +57,26 @@ def build_world(personas) -> World:  # type: ignore[no-untyped-def]
     signed = make_license(personas, countersigned=False)
     suspended = make_license(personas)
     consent.license_suspend(license=suspended, reason="strike", note="", acting_user=personas.dana)
-    pending = consent.identity_verification_request(talent=personas.talent, method="document", acting_user=personas.alice)
+    pending = desk.identity_verification_request(talent=personas.talent, method="document", acting_user=personas.alice)
     for kind, data in (("id_document", synthetic_face_photos(1, seed=3)[0]), ("consent_capture", synthetic_face_photos(1, seed=4)[0])):
-        consent.identity_evidence_add(verification=pending, kind=kind, data=data, filename="e.jpg", acting_user=personas.alice)
+        desk.identity_evidence_add(verification=pending, kind=kind, data=data, filename="e.jpg", acting_user=personas.alice)
+    User = get_user_model()
+    personas.otto = User.objects.create_user(username="otto", password="pw-otto-agent")
+    personas.vera = User.objects.create_user(username="vera", password="pw-vera-viewer")
+    representation = desk.representation_request(talent=personas.talent, representative=personas.otto, kind="agent",
+                                                 acting_user=personas.alice)
+    for kind, (filename, data) in evidence_files().items():
+        desk.representation_evidence_add(representation=representation, kind=kind, data=data, filename=filename,
+                                         acting_user=personas.otto)
     job = render.render_job_request(license_id=str(license.id), prompt="sks person walking", params=SMALL_RENDER,
                                     acting_user=personas.bob)
     training_job = training.training_job_request(license_id=str(license.id), acting_user=personas.bob)
     per_use = make_license(personas, requires_use_approval=True)
     approval_job = render.render_job_request(license_id=str(per_use.id), prompt="sks person smiling",
                                              params=SMALL_RENDER, acting_user=personas.bob)
-    from django.contrib.auth import get_user_model
-
-    executor = get_user_model().objects.create_user(username="executor", password="pw-executor-estate")
-    estate_draft = make_license(personas, capacity="deceased", representative=executor, offered=False, signed=False,
-                                countersigned=False)
     invitation, _ = invitation_create(organization=personas.studio, kind="member", role="producer",
                                       email="new-producer@example.org", acting_user=personas.dana)
-    return World(personas, license, approval_job, estate_draft, draft, offered, signed, suspended, pending, job,
+    return World(personas, license, approval_job, draft, offered, signed, suspended, pending, representation, job,
                  training_job, invitation)
 
 
@@ -100,23 +108,38 @@ MATRIX: dict[str, Route] = {
     "talent-detail": Route("get", lambda w: {"pk": w.personas.talent.id}, expect={"alice": OK, "bob": OK, "erin": OK}),
     "talent-photos": Route("post", lambda w: {"pk": w.personas.talent.id}, multipart=True,
                            body=lambda w: {"photo": _upload()}, expect={"bob": FORBIDDEN, "dana": FORBIDDEN, "alice": CREATED}),
-    "verification-list": Route("get", None, expect={"alice": OK, "dana": OK}, listed=lambda w: str(w.pending_verification.id)),
+    "verification-list": Route("get", None, expect={"alice": OK, "frank": OK}, listed=lambda w: str(w.pending_verification.id)),
     "verification-detail": Route("get", lambda w: {"pk": w.pending_verification.id},
-                                 expect={"bob": NOT_FOUND, "alice": OK, "erin": OK}),
+                                 expect={"bob": NOT_FOUND, "erin": NOT_FOUND, "otto": NOT_FOUND, "alice": OK, "grace": OK}),
     "verification-evidence": Route("post", lambda w: {"pk": w.pending_verification.id}, multipart=True,
                                    body=lambda w: {"kind": "id_document", "file": _upload()},
-                                   expect={"bob": NOT_FOUND, "dana": FORBIDDEN, "alice": CREATED}),
+                                   expect={"bob": NOT_FOUND, "dana": NOT_FOUND, "frank": FORBIDDEN, "alice": CREATED}),
     "verification-evidence-file": Route("get", lambda w: {"pk": w.pending_verification.id,
                                                          "evidence_id": w.pending_verification.evidence.first().id},
-                                        expect={"bob": NOT_FOUND, "alice": FORBIDDEN, "erin": OK}),
+                                        expect={"bob": NOT_FOUND, "erin": NOT_FOUND, "otto": NOT_FOUND, "alice": OK,
+                                                "frank": OK}),
     "verification-decide": Route("post", lambda w: {"pk": w.pending_verification.id},
-                                 body=lambda w: {"approve": True, "note": ""},
-                                 expect={"bob": NOT_FOUND, "alice": FORBIDDEN, "dana": OK}),
+                                 body=lambda w: {"approve": True, "legal_name": "Alice Avery", "birth_date": "1990-04-02"},
+                                 expect={"bob": NOT_FOUND, "dana": NOT_FOUND, "alice": FORBIDDEN, "frank": OK}),
+    "representation-list": Route("get", None, expect={"alice": OK, "otto": OK, "grace": OK},
+                                 listed=lambda w: str(w.representation.id)),
+    "representation-detail": Route("get", lambda w: {"pk": w.representation.id},
+                                   expect={"bob": NOT_FOUND, "dana": NOT_FOUND, "alice": OK, "otto": OK, "frank": OK}),
+    "representation-evidence": Route("post", lambda w: {"pk": w.representation.id}, multipart=True,
+                                     body=lambda w: {"kind": "id_document", "file": _upload()},
+                                     expect={"dana": NOT_FOUND, "alice": FORBIDDEN, "frank": FORBIDDEN, "otto": CREATED}),
+    "representation-evidence-file": Route("get", lambda w: {"pk": w.representation.id,
+                                                           "evidence_id": w.representation.evidence.first().id},
+                                          expect={"bob": NOT_FOUND, "dana": NOT_FOUND, "alice": FORBIDDEN, "otto": OK,
+                                                  "grace": OK}),
+    "representation-decide": Route("post", lambda w: {"pk": w.representation.id},
+                                   body=lambda w: {"approve": True, "legal_name": "Otto Agent"},
+                                   expect={"dana": NOT_FOUND, "alice": FORBIDDEN, "otto": FORBIDDEN, "frank": OK}),
+    "representation-revoke": Route("post", lambda w: {"pk": w.representation.id},
+                                   body=lambda w: {"reason": "I manage my own bookings again."},
+                                   expect={"bob": NOT_FOUND, "dana": NOT_FOUND, "alice": OK}),
     "license-list": Route("get", None, expect={"alice": OK, "bob": OK, "dana": OK}, listed=lambda w: str(w.license.id)),
     "license-detail": Route("get", lambda w: {"pk": w.license.id}, expect={"alice": OK, "bob": OK, "erin": OK}),
-    "license-authority-document": Route("post", lambda w: {"pk": w.estate_draft.id}, multipart=True,
-                                        body=lambda w: {"file": _pdf()},
-                                        expect={"alice": FORBIDDEN, "bob": FORBIDDEN, "erin": OK}),
     "license-offer": Route("post", lambda w: {"pk": w.draft.id}, expect={"alice": FORBIDDEN, "bob": FORBIDDEN, "erin": OK}),
     "license-sign": Route("post", lambda w: {"pk": w.offered.id}, body=lambda w: _sign_body(w.offered),
                           expect={"bob": FORBIDDEN, "dana": FORBIDDEN, "alice": OK}),
@@ -152,6 +175,8 @@ MATRIX: dict[str, Route] = {
 }
 CREATE_ROUTES: dict[str, tuple[Callable[[World], Any], dict[str, int]]] = {
     "verification-list": (lambda w: {"method": "document"}, {"bob": FORBIDDEN, "alice": 409}),  # one is pending already
+    "representation-list": (lambda w: {"kind": "agent", "talent_username": "alice", "representative_username": "vera"},
+                            {"bob": FORBIDDEN, "dana": FORBIDDEN, "otto": FORBIDDEN, "alice": CREATED}),
     "license-list": (_license_body, {"alice": NOT_FOUND, "bob": NOT_FOUND, "erin": CREATED}),
     "render-list": (lambda w: {"license": str(w.license.id), "prompt": "sks person", "params": SMALL_RENDER},
                     {"alice": NOT_FOUND, "dana": NOT_FOUND, "bob": CREATED}),
@@ -166,12 +191,6 @@ def _upload():  # type: ignore[no-untyped-def]
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("portrait.jpg", synthetic_face_photos(1, seed=9)[0], content_type="image/jpeg")
-
-
-def _pdf():  # type: ignore[no-untyped-def]
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    return SimpleUploadedFile("letters-of-administration.pdf", b"%PDF-1.7\n% estate authority\n", content_type="application/pdf")
 
 
 def _route_names() -> set[str]:
@@ -226,8 +245,11 @@ def test_each_persona_may_create_only_what_its_role_allows(mfa_personas, api, na
         assert response.status_code == expected, (persona, response.content)
 
 
-def test_the_verification_queue_shows_legal_every_pending_request(mfa_personas, api):
+def test_the_desk_sees_every_pending_request_and_a_studio_sees_none(mfa_personas, api):
     world = build_world(mfa_personas)
-    ids = [item["id"] for item in api("erin").get(reverse("verification-list")).json()["results"]]
+    ids = [item["id"] for item in api("grace").get(reverse("verification-list")).json()["results"]]
     assert str(world.pending_verification.id) in ids
     assert IdentityVerification.objects.filter(status="pending").count() == 1
+    for studio_member in ("dana", "erin", "bob"):
+        assert api(studio_member).get(reverse("verification-list")).json()["results"] == []
+        assert api(studio_member).get(reverse("representation-list")).json()["results"] == []

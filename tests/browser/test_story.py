@@ -1,14 +1,21 @@
-"""The whole story through the portal, in Debian's Chromium driven by Playwright, as four people.
+"""The whole story through the portal, in Debian's Chromium driven by Playwright.
 
 Legal Dana invites a new talent, Maya, who creates her account from the link and enrols an
-authenticator app; Maya uploads identity evidence and Dana approves it; Dana drafts a license
-from a template and offers it; Maya signs with MFA and Dana countersigns; producer Bob
+authenticator app; Maya uploads identity evidence and the verification desk approves it:
+verifier Frank records her legal name and date of birth, verifier Grace confirms (each with
+their own authenticator app; Frank cannot confirm his own approval); Dana drafts a license
+from a template, on a page with no field for the talent's capacity or a representative, and
+offers it; Maya signs with MFA and Dana countersigns; producer Bob
 requests a render and watches its progress bar; Maya approves the use; Bob downloads the
 clip; the public verify page shows it trusted with consent in force, and traces a copy whose
 manifest was stripped; Maya sees the render on her likeness page and revokes; the verify
-page shows the consent revoked; Bob's next request is refused with the reason. Another
-studio's producer gets 404 on every object page of the story, and the producer and the
-talent on every page outside their role. Screenshots of each main screen are saved to
+page shows the consent revoked; Bob's next request is refused with the reason. Then a
+guardian, Ife, asks to represent Noor, a talent the desk verified as a minor, and uploads
+her evidence; Frank and Grace approve the guardianship; Dana drafts Noor's license, whose
+page says the verified guardian signs; Ife signs it, and Noor, on her own account, sees that
+she can revoke it. Another studio's producer gets 404 on every object page of the story,
+legal staff on every desk page (studios never see identity evidence), and the producer
+and the talent on every page outside their role. Screenshots of each main screen are saved to
 BESPOKE_ARTIFACTS_DIR (test-artifacts/).
 """
 
@@ -23,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from bespoke.synthetic_faces import synthetic_face_photos
+from tests.consent.evidence import AUTHORITY_PDF
 from tests.accounts.conftest import PASSWORD, totp_code, with_verified_email
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -78,6 +86,16 @@ def _new_page(browser):  # type: ignore[no-untyped-def]
     return context.new_page()
 
 
+USED_CODES: dict[str, str] = {}
+
+
+def _code(username: str, secret: str) -> str:
+    """A code this user has not used yet (an authenticator code works once)."""
+    code = _fresh_code(secret, used=USED_CODES.get(username, ""))
+    USED_CODES[username] = code
+    return code
+
+
 def _sign_in(browser, live_server, user, secret: str | None):  # type: ignore[no-untyped-def]
     page = _new_page(browser)
     page.goto(f"{live_server.url}/accounts/login/")
@@ -85,10 +103,24 @@ def _sign_in(browser, live_server, user, secret: str | None):  # type: ignore[no
     page.fill("input[name=password]", PASSWORD)
     page.click("form button[type=submit]")
     if secret:
-        page.fill("input[name=code]", totp_code(secret))
+        page.fill("input[name=code]", _code(user.username, secret))
         page.click("form button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
     return page
+
+
+def _submit_confirmed(page, button: str, username: str, secret: str) -> None:  # type: ignore[no-untyped-def]
+    """Click a button whose action needs a fresh second factor; if the portal asks for it
+    (the sign-in was too long ago), give a new code and submit again from the same form."""
+    form_url = page.url
+    page.click(button)
+    page.wait_for_load_state()
+    if "/reauthenticate/" in page.url:
+        page.fill("input[name=code]", _code(username, secret))
+        page.click("button:text-is('Confirm')")
+        page.wait_for_url(form_url)
+        page.click(button)
+        page.wait_for_load_state()
 
 
 def _run_worker(job_id: str) -> threading.Thread:
@@ -127,8 +159,9 @@ def _fresh_code(secret: str, *, used: str) -> str:
     return code
 
 
-def _portal_routes(ids: dict[str, str]) -> dict[str, str]:
-    """Every portal page that names an object, filled with the story's objects."""
+def _portal_routes(ids: dict[str, str], per_route: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Every portal page that names an object, filled with the story's objects (``per_route``
+    overrides an id for one route, e.g. the evidence of a representation)."""
     from django.urls import reverse
 
     from bespoke.portal import urls
@@ -138,10 +171,14 @@ def _portal_routes(ids: dict[str, str]) -> dict[str, str]:
         names = list(pattern.pattern.converters)
         if not names or names == ["token"]:
             continue
-        missing = [name for name in names if name not in ids]
+        given = {**ids, **per_route.get(pattern.name, {})}
+        missing = [name for name in names if name not in given]
         assert not missing, f"the story has no object for {pattern.name}: {missing}"
-        routes[pattern.name] = reverse(pattern.name, kwargs={name: ids[name] for name in names})
+        routes[pattern.name] = reverse(pattern.name, kwargs={name: given[name] for name in names})
     return routes
+
+
+NO_DESK_FACT_FIELDS = "[name=capacity], [name=talent_birth_date], [name=representative]"
 
 
 def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model, settings, tmp_path, monkeypatch):
@@ -155,13 +192,15 @@ def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.BESPOKE_PUBLIC_URL = live_server.url
     SERVER_ERRORS.clear()
-    for user in (personas.bob, personas.charlie, personas.dana):
+    for user in (personas.bob, personas.charlie, personas.dana, personas.frank, personas.grace):
         with_verified_email(user)
-    dana_secret = totp_enrol(user=personas.dana)
+    dana_secret, frank_secret, grace_secret = (totp_enrol(user=user)
+                                               for user in (personas.dana, personas.frank, personas.grace))
     document, capture = tmp_path / "id-card.jpg", tmp_path / "holding-the-code.jpg"
     for path, data in zip((document, capture), synthetic_face_photos(2, seed=7)):
         path.write_bytes(data)
     url = live_server.url
+    USED_CODES.clear()
 
     # slow each denoising step a little so the progress bar can be seen moving
     real_render = renders.render_frames
@@ -217,18 +256,44 @@ def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model
         maya.click("button:text-is('Upload')")
         maya.wait_for_selector("text=Uploaded and stored encrypted.")
     _shot(maya, "02-talent-verification-evidence")
+
+    # The verification desk decides, outside every studio: Frank records, Grace confirms.
+    frank = _sign_in(browser, live_server, personas.frank, frank_secret)
+    frank.click("a:has-text('identity verification')")  # the home page's link to the desk queue
+    frank.wait_for_selector("text=a first approval")
+    frank.click("a:text-is('Maya Okafor')")
+    frank.wait_for_selector("text=each viewing is recorded")
+    with frank.expect_popup() as shown:
+        frank.click("a:text-is('view identity document')")
+    assert shown.value.evaluate("document.contentType") == "image/png"
+    shown.value.close()
+    frank.fill("input[name=legal_name]", "Maya Adaeze Okafor")
+    frank.fill("input[name=birth_date]", "1994-03-18")
+    _shot(frank, "03-desk-verification-review")
+    _submit_confirmed(frank, "button:text-is('Approve and record')", "frank", frank_secret)
+    frank.wait_for_selector("text=First approval recorded.")
+    frank.goto(f"{url}/desk/verifications/{talent.verifications.get().id}/")
+    frank.wait_for_selector("text=Four eyes: a second, different verifier must confirm this approval.")
+    assert frank.locator("button:text-is('Confirm and approve')").count() == 0
+    grace = _sign_in(browser, live_server, personas.grace, grace_secret)
+    grace.goto(f"{url}/desk/")
+    grace.wait_for_selector("text=a second approval")
+    grace.click("a:text-is('Maya Okafor')")
+    grace.wait_for_selector("text=Maya Adaeze Okafor")
+    _shot(grace, "03b-desk-second-verifier-confirms")
+    _submit_confirmed(grace, "button:text-is('Confirm and approve')", "grace", grace_secret)
+    grace.wait_for_selector("text=Approved: a second verifier confirmed")
+    assert talent.verifications.get().status == "approved"
     dana.goto(f"{url}/")
-    dana.click("a:has-text('Maya Okafor')")
-    dana.wait_for_selector("text=each viewing is recorded")
-    _shot(dana, "03-legal-verification-review")
-    dana.click("button:text-is('Approve')")
-    dana.wait_for_selector("text=Verification approved.")
+    assert "Maya Okafor" not in dana.inner_text("main") and dana.locator("a[href^='/desk/']").count() == 0
 
     # Legal drafts the license from a template and offers it.
     dana.goto(f"{url}/licenses/new/")
     dana.select_option("#pick-template", label="Advertising — single campaign, 3 months, per-use approval")
     dana.select_option("#pick-talent", label="Maya Okafor")
     dana.click("button:text-is('Fill the form from this template')")
+    assert dana.locator(NO_DESK_FACT_FIELDS).count() == 0, "no field for what the desk establishes"
+    assert "verified" in dana.inner_text("#talent-standing") and "signs themself" in dana.inner_text("#talent-standing")
     dana.fill("input[name=project]", "")
     dana.click("button:text-is('Draft the license')")
     assert "Traceback" not in dana.content()
@@ -241,6 +306,7 @@ def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model
     license_url = f"{url}/licenses/{license.id}/"
 
     maya.goto(license_url)
+    assert maya.inner_text("#talent-side") == "The talent is a verified adult and signs themself."
     _shot(maya, "05-talent-license-to-sign")
     maya.check("input[name=disclosure_accepted]")
     maya.click("button:text-is('Sign')")
@@ -351,27 +417,118 @@ def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model
     _shot(bob, "15-producer-refused")
     assert "Traceback" not in bob.content() and "Server Error" not in bob.content()
 
+    # A guardian is verified by the desk for a minor, and signs for her.
+    noor, ife, ife_secret = _minor_and_guardian(personas)
+    guardian = _sign_in(browser, live_server, ife, ife_secret)
+    guardian.goto(f"{url}/representations/")
+    guardian.check("input[name=kind][value=guardian]")
+    guardian.fill("input[name=talent_username]", "nobody")
+    guardian.click("button:text-is('Ask the verification desk')")
+    guardian.wait_for_selector("text=No talent has that username.")
+    guardian.fill("input[name=talent_username]", "noor")
+    guardian.click("button:text-is('Ask the verification desk')")
+    guardian.wait_for_selector("#challenge-code")
+    authority = tmp_path / "birth-certificate.pdf"
+    authority.write_bytes(AUTHORITY_PDF)
+    for kind, path in (("id_document", document), ("consent_capture", capture), ("authority", authority)):
+        guardian.select_option("select[name=kind]", kind)
+        guardian.set_input_files("input[name=file]", str(path))
+        guardian.click("button:text-is('Upload')")
+        guardian.wait_for_selector("text=Uploaded and stored encrypted.")
+    guardian.wait_for_selector("text=All the evidence is in")
+    _shot(guardian, "16-guardian-uploads-evidence")
+
+    frank = _sign_in(browser, live_server, personas.frank, frank_secret)
+    frank.goto(f"{url}/desk/")
+    frank.click("a:text-is('Noor Okafor')")
+    frank.wait_for_selector("text=The talent, as the desk verified them")
+    frank.fill("input[name=legal_name]", "Ife Okafor")
+    _shot(frank, "17-desk-guardian-review")
+    _submit_confirmed(frank, "button:text-is('Approve and record')", "frank", frank_secret)
+    frank.wait_for_selector("text=First approval recorded.")
+    grace = _sign_in(browser, live_server, personas.grace, grace_secret)
+    grace.goto(f"{url}/desk/")
+    grace.click("a:text-is('Noor Okafor')")
+    _submit_confirmed(grace, "button:text-is('Confirm and approve')", "grace", grace_secret)
+    grace.wait_for_selector("text=Approved: a second verifier confirmed")
+
+    dana.goto(f"{url}/licenses/new/")
+    dana.select_option("#pick-template", label="Feature film — principal role, 12 months")
+    dana.select_option("#pick-talent", label="Noor Okafor")
+    dana.click("button:text-is('Fill the form from this template')")
+    assert dana.locator(NO_DESK_FACT_FIELDS).count() == 0, "a studio never names a representative"
+    standing = dana.inner_text("#talent-standing")
+    assert "a minor" in standing and "guardian of a minor on file signs" in standing and "Ife Okafor" in standing
+    dana.fill("input[name=project]", "The Lantern Festival")
+    dana.check("input[name=offer]")
+    _shot(dana, "18-legal-drafts-for-a-minor")
+    dana.click("button:text-is('Draft the license')")
+    dana.wait_for_url("**/licenses/*/")
+    minor_license = LikenessLicense.objects.get(talent=noor)
+    minor_url = f"{url}/licenses/{minor_license.id}/"
+
+    guardian.goto(minor_url)
+    assert guardian.inner_text("#talent-side") == "The talent is a minor: the verified guardian of a minor signs."
+    guardian.check("input[name=disclosure_accepted]")
+    _submit_confirmed(guardian, "button:text-is('Sign')", "ife", ife_secret)
+    guardian.wait_for_selector("text=Signed. Legal countersigns next.")
+    _shot(guardian, "19-guardian-signed-for-minor")
+    minor_license.refresh_from_db()
+    assert minor_license.signed_by_id == ife.pk and minor_license.signed_under.representative_id == ife.pk
+
+    minor = _sign_in(browser, live_server, noor.user, None)
+    minor.goto(minor_url)
+    assert minor.locator("button:text-is('Sign')").count() == 0
+    assert minor.locator("a:has-text('Revoke this license')").count() == 1
+    _shot(minor, "20-minor-can-revoke")
+
     # Every object page of the story is 404 for another studio's producer; pages outside a
-    # persona's role are 404 for them too, in the browser as in the API.
+    # persona's role are 404 for them too, in the browser as in the API. Studios never reach
+    # the desk or identity evidence.
     from consent.license_templates import license_templates_for_user
 
     verification = talent.verifications.get()
+    representation = noor.representations.get()
     routes = _portal_routes({
         "license_id": str(license.id), "verification_id": str(verification.id),
         "evidence_id": str(verification.evidence.first().id), "job_id": str(job.id),
         "output_id": str(job.output.id), "invitation_id": str(talent.user.invitation.id),
         "template_id": str(license_templates_for_user(user=personas.dana).first().id),
-    })
+        "representation_id": str(representation.id),
+    }, {name: {"evidence_id": str(representation.evidence.first().id)}
+        for name in ("portal-desk-representation-evidence", "portal-representation-evidence")})
     charlie = _sign_in(browser, live_server, personas.charlie, None)
     seen = {name: _status(charlie, f"{url}{path}") for name, path in routes.items()}
     assert {name for name, status in seen.items() if status != 404} == set(), seen
-    legal_only = ("portal-verification", "portal-verification-evidence", "portal-invitation-revoke",
-                  "portal-template-edit", "portal-template-archive", "portal-license-suspend",
-                  "portal-license-resume", "portal-likeness-thumbnail")
-    for page, names in ((bob, legal_only), (maya, legal_only[:-1])):
+    desk_only = ("portal-desk-verification", "portal-desk-verification-evidence", "portal-desk-representation",
+                 "portal-desk-representation-evidence", "portal-representation-evidence")
+    legal_only = ("portal-invitation-revoke", "portal-template-edit", "portal-template-archive",
+                  "portal-license-suspend", "portal-license-resume", "portal-likeness-thumbnail")
+    for page, names in ((bob, desk_only + legal_only), (maya, desk_only + legal_only[:-1]), (dana, desk_only),
+                        (minor, desk_only)):
         statuses = {name: _status(page, f"{url}{routes[name]}") for name in names}
         assert {name: status for name, status in statuses.items() if status != 404} == {}
     for page in (bob, maya):
-        for path in ("/invitations/", "/templates/", "/audit/", "/licenses/new/"):
+        for path in ("/invitations/", "/templates/", "/audit/", "/licenses/new/", "/desk/"):
             assert page.request.get(f"{url}{path}").status == 404, path
+    assert dana.request.get(f"{url}/desk/").status == 404
     assert SERVER_ERRORS == [], "no page may answer with a server error"
+
+
+def _minor_and_guardian(personas):  # type: ignore[no-untyped-def]
+    """Noor, a talent the desk verified as a minor, and Ife, who will ask to be her guardian
+    (an account with no role, an authenticator app enrolled)."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from accounts.services import totp_enrol
+    from consent import services
+    from consent.lifecycle import add_years
+    from tests.conftest import verify_identity
+
+    users = get_user_model().objects
+    noor = with_verified_email(users.create_user(username="noor"))
+    ife = with_verified_email(users.create_user(username="ife"))
+    talent = services.talent_enrol(user=noor, display_name="Noor Okafor", acting_user=noor)
+    verify_identity(personas, talent, birth_date=add_years(timezone.localdate(), -13))
+    return talent, ife, totp_enrol(user=ife)

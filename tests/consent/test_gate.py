@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from consent import gate, services
+from bespoke.errors import InvalidTransition
+from consent import desk, gate, services
 from consent.models import LicenseUse, LikenessLicense
 from tests.conftest import make_license
 
@@ -48,17 +49,20 @@ def test_unknown_license_is_refused(personas):
     assert_refused(_check("not-a-uuid"), gate.Reason.LICENSE_NOT_FOUND)
 
 
-def test_unverified_talent_is_refused(personas):
-    license = make_license(personas, verified=False)
-    assert_refused(_check(license.id), gate.Reason.TALENT_UNVERIFIED)
+def test_a_talent_whose_verification_is_no_longer_approved_is_refused(personas, active_license):
+    # as after the move to the verification desk: a studio's approval waits for two verifiers
+    personas.talent.verifications.update(status="pending", decided_by=None, decided_at=None)
+    assert_refused(_check(active_license.id), gate.Reason.TALENT_UNVERIFIED)
 
 
-def test_rejected_verification_does_not_count(personas):
-    verification = services.identity_verification_request(talent=personas.talent, method="document", acting_user=personas.alice)
-    services.identity_verification_decide(verification=verification, approve=False, note="Document expired.",
-                                          acting_user=personas.dana)
-    license = make_license(personas, verified=False)
-    assert_refused(_check(license.id), gate.Reason.TALENT_UNVERIFIED)
+def test_a_license_cannot_even_be_drafted_for_a_talent_whose_verification_was_rejected(personas):
+    verification = desk.identity_verification_request(talent=personas.talent, method="document",
+                                                      acting_user=personas.alice)
+    desk.identity_verification_decide(verification=verification, approve=False, note="Document expired.",
+                                      acting_user=personas.frank)
+    with pytest.raises(InvalidTransition, match="verification desk has verified"):
+        make_license(personas, verified=False)
+    assert not LikenessLicense.objects.exists()
 
 
 def test_unsigned_license_is_refused(personas):

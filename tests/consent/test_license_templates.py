@@ -21,6 +21,7 @@ from consent.license_templates import (
     license_templates_install_built_in,
 )
 from consent.models import LicenseTemplate, LikenessLicense
+from tests.conftest import verify_identity
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +39,7 @@ def test_add_months_keeps_the_day_or_takes_the_months_last(day, months, expected
 
 
 def test_each_built_in_template_drafts_a_valid_license(personas):
+    verify_identity(personas, personas.talent)
     for template in LicenseTemplate.objects.filter(organization=personas.studio):
         terms = draft_terms(template, starts_on=timezone.localdate())
         terms["project"] = terms["project"] or "Night Market"

@@ -8,11 +8,11 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from bespoke.errors import InvalidTransition
-from consent import gate, services
+from bespoke.errors import InvalidTransition, NotAllowed
+from consent import desk, gate, services
 from consent.lifecycle import TRANSITIONS, effective_state
 from consent.models import LikenessLicense
-from tests.conftest import make_license, sign_context
+from tests.conftest import approve_representation, make_license, sign_context, verify_identity
 
 pytestmark = pytest.mark.django_db
 S = LikenessLicense.Status
@@ -104,17 +104,24 @@ def test_a_license_past_its_end_is_expired_for_the_gate_and_then_recorded(person
     assert active_license.status == S.EXPIRED
 
 
-def test_a_minors_license_past_the_cap_fails_the_gate(personas, django_user_model):
+def _minor_with_guardian(personas, django_user_model):  # type: ignore[no-untyped-def]
     guardian = django_user_model.objects.create_user(username="guardian", password="pw-guardian")
     today = timezone.localdate()
-    license = make_license(personas, capacity="minor", talent_birth_date=today.replace(year=today.year - 10),
-                           representative=guardian, signed=False, countersigned=False)
+    verify_identity(personas, personas.talent, birth_date=today.replace(year=today.year - 10))
+    approve_representation(personas, desk.representation_request(
+        talent=personas.talent, representative=guardian, kind="guardian", acting_user=personas.alice))
+    return guardian
+
+
+def test_a_minors_license_past_the_cap_fails_the_gate(personas, django_user_model):
+    guardian = _minor_with_guardian(personas, django_user_model)
+    today = timezone.localdate()
+    license = make_license(personas, signed=False, countersigned=False)
     services.license_sign(license=license, context=sign_context(license), acting_user=guardian)
     services.license_countersign(license=license, context=sign_context(license), acting_user=personas.dana)
     assert gate.license_refusal(license)[0] is None
-    # the birth date was wrong: the talent turns 18 before today
-    LikenessLicense.objects.filter(pk=license.pk).update(talent_birth_date=today.replace(year=today.year - 19))
-    license.refresh_from_db()
+    # the desk later finds the birth date was wrong: the talent turned 18 before today
+    personas.talent.verifications.update(birth_date=today.replace(year=today.year - 19))
     assert gate.license_refusal(license)[0] == gate.Reason.MINOR_TERM_CAP
 
 
@@ -124,15 +131,17 @@ def test_a_license_whose_signed_hash_no_longer_matches_fails_the_gate(personas, 
     assert gate.license_refusal(active_license)[0] == gate.Reason.TEXT_CHANGED
 
 
-def test_a_deceased_persons_license_needs_the_estates_authority_and_the_estate_signs(personas, django_user_model):
+def test_a_deceased_persons_license_is_signed_by_the_verified_executor(personas, django_user_model):
     executor = django_user_model.objects.create_user(username="executor", password="pw-executor-estate")
-    license = make_license(personas, capacity="deceased", representative=executor, offered=False, signed=False,
-                           countersigned=False)
-    with pytest.raises(InvalidTransition, match="authority document"):
-        services.license_offer(license=license, acting_user=personas.erin)
-    services.license_authority_document_attach(license=license, data=b"%PDF-1.7\n% letters of administration\n",
-                                               filename="letters.pdf", acting_user=personas.erin)
-    assert len(license.authority_document_sha256) == 64
-    services.license_offer(license=license, acting_user=personas.erin)
+    verify_identity(personas, personas.talent)
+    assert make_license(personas, offered=False, signed=False, countersigned=False).capacity == "adult"
+    representation = desk.representation_request(talent=personas.talent, representative=executor, kind="estate",
+                                                 acting_user=executor)
+    died_on = timezone.localdate() - timedelta(days=40)
+    approve_representation(personas, representation, died_on=died_on)
+    license = make_license(personas, signed=False, countersigned=False)
+    assert license.capacity == "deceased" and "the representative of the Talent's estate" in license.text
+    with pytest.raises(NotAllowed):
+        services.license_sign(license=license, context=sign_context(license), acting_user=personas.alice)
     services.license_sign(license=license, context=sign_context(license), acting_user=executor)
     assert license.signatures.get().role == "estate"

@@ -9,29 +9,16 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
-from consent import services
+from consent import desk, services
 from consent.models import LicenseUse, LikenessLicense
-from tests.conftest import LICENSE_TERMS, make_license, sign_context
+from tests.conftest import LICENSE_TERMS, approve_representation, make_license, sign_context, verify_identity
 
 pytestmark = pytest.mark.django_db
 
 
-def test_a_verification_cannot_be_decided_by_its_requester(personas):
-    verification = services.identity_verification_request(talent=personas.talent, method="in_person", acting_user=personas.dana)
-    with pytest.raises(NotAllowed, match="Four eyes"):
-        services.identity_verification_decide(verification=verification, approve=True, note="", acting_user=personas.dana)
-    services.identity_verification_decide(verification=verification, approve=True, note="", acting_user=personas.erin)
-    verification.refresh_from_db()
-    assert verification.status == "approved" and verification.decided_by == personas.erin
-
-
-def test_only_legal_staff_verify_identity(personas):
-    verification = services.identity_verification_request(talent=personas.talent, method="document", acting_user=personas.alice)
-    for outsider in (personas.bob, personas.charlie, personas.alice):
-        with pytest.raises(NotAllowed):
-            services.identity_verification_decide(verification=verification, approve=True, note="", acting_user=outsider)
-    verification.refresh_from_db()
-    assert verification.status == "pending"
+@pytest.fixture(autouse=True)
+def verified(personas):  # type: ignore[no-untyped-def]
+    return verify_identity(personas, personas.talent)
 
 
 def _terms(**changes):  # type: ignore[no-untyped-def]
@@ -63,8 +50,9 @@ def test_a_vague_license_is_refused_and_nothing_is_stored(personas):
     ({"compensation_rate": "a lot"}, "compensation_rate"),
     ({"compensation_basis": "vibes"}, "compensation_basis"),
     ({"representation": "counsel"}, "representation_detail"),
-    ({"capacity": "minor"}, "talent_birth_date"),
-    ({"capacity": "deceased"}, "representative"),
+    ({"capacity": "minor"}, "capacity"),
+    ({"talent_birth_date": "2015-06-01"}, "talent_birth_date"),
+    ({"representative": 4}, "representative"),
     ({"perpetual": True}, "perpetual"),
 ])
 def test_license_terms_are_validated_with_the_field_named(personas, change, field):
@@ -78,20 +66,29 @@ def test_license_terms_are_validated_with_the_field_named(personas, change, fiel
     assert not LikenessLicense.objects.exists()
 
 
-def test_a_minors_license_is_signed_by_the_guardian_and_capped_at_eighteen(personas, django_user_model):
+def test_a_minors_license_is_signed_by_the_verified_guardian_and_capped_at_eighteen(personas, django_user_model):
     guardian = django_user_model.objects.create_user(username="guardian", password="pw-guardian")
     today = timezone.localdate()
-    birth = today.replace(year=today.year - 16)
+    personas.talent.verifications.update(birth_date=today.replace(year=today.year - 16))
     with pytest.raises(ValidationFailed, match="18th birthday"):
-        services.license_draft(talent=personas.talent, licensee=personas.studio, acting_user=personas.erin, **_terms(
-            capacity="minor", talent_birth_date=birth, representative=guardian, ends_on=today + timedelta(days=3 * 365)))
+        services.license_draft(talent=personas.talent, licensee=personas.studio, acting_user=personas.erin,
+                               **_terms(ends_on=today + timedelta(days=3 * 365)))
     license = services.license_draft(talent=personas.talent, licensee=personas.studio, acting_user=personas.erin,
-                                     **_terms(capacity="minor", talent_birth_date=birth, representative=guardian))
+                                     **_terms())
+    assert (license.capacity, license.talent_birth_date) == ("minor", today.replace(year=today.year - 16))
     services.license_offer(license=license, acting_user=personas.erin)
+    for not_the_guardian in (personas.alice, guardian):  # no guardian verified yet
+        with pytest.raises(NotAllowed):
+            services.license_sign(license=license, context=sign_context(license), acting_user=not_the_guardian)
+    representation = approve_representation(personas, desk.representation_request(
+        talent=personas.talent, representative=guardian, kind="guardian", acting_user=guardian))
+    assert representation.valid_until == today.replace(year=today.year + 2)  # their 18th birthday
     with pytest.raises(NotAllowed):
         services.license_sign(license=license, context=sign_context(license), acting_user=personas.alice)
     services.license_sign(license=license, context=sign_context(license), acting_user=guardian)
-    assert license.signatures.get().role == "guardian"
+    signature = license.signatures.get()
+    assert (signature.role, signature.representation) == ("guardian", representation)
+    assert (license.signed_by, license.signed_under) == (guardian, representation)
 
 
 def test_only_the_licensee_legal_staff_draft(personas):
@@ -146,9 +143,10 @@ def test_revocation_is_for_the_talent_or_licensee_legal_only_and_happens_once(pe
 
 def test_every_state_change_writes_one_audit_event(personas):
     before = AuditEvent.objects.count()
-    license = make_license(personas)  # request + decide verification, draft, offer, sign, countersign
-    assert AuditEvent.objects.count() == before + 6
-    actions = list(AuditEvent.objects.order_by("-seq").values_list("action", flat=True)[:6])
+    license = make_license(personas)  # draft, offer, sign, countersign (the desk verified her already)
+    assert AuditEvent.objects.count() == before + 4
+    actions = list(AuditEvent.objects.order_by("-seq").values_list("action", flat=True)[:7])
     assert actions == ["license.countersigned", "license.signed", "license.offered", "license.drafted",
-                       "identity.verification_approved", "identity.verification_requested"]
+                       "identity.verification_approved", "identity.verification_first_approval",
+                       "identity.verification_requested"]
     assert license.status == "countersigned"

@@ -26,7 +26,7 @@ from generation.pipeline.rendering import RenderSettings, render_frames
 from generation.pipeline.loading import load_image_pipeline
 from generation.pipeline.training import TrainingSettings, decode_png, train_dreambooth_lora, unet_probe
 from generation.services import render, training
-from tests.conftest import SMALL_RENDER, make_license
+from tests.conftest import SMALL_RENDER, make_license, sign_context
 
 SAFETENSORS_HEADER_MARK = b'"data_offsets"'
 
@@ -171,7 +171,7 @@ def test_a_license_without_the_likeness_model_consent_refuses_training(personas,
     _upload_photos(personas)
     with pytest.raises(gate.ConsentRefused) as refusal:
         training.training_job_request(license_id=str(active_license.id), acting_user=personas.bob)
-    assert refusal.value.decision.reason == gate.Reason.TRAINING_NOT_PERMITTED
+    assert refusal.value.decision.reason == gate.Reason.LIKENESS_MODEL_NOT_PERMITTED
     assert "does not allow a model of the talent's likeness" in refusal.value.decision.message
     assert not TrainingJob.objects.exists()
 
@@ -210,19 +210,29 @@ def test_revoking_the_only_license_that_allowed_a_model_destroys_it_and_refuses_
     with pytest.raises(gate.ConsentRefused) as refusal:
         render.render_job_request(license_id=str(other.id), prompt="sks person", params=SMALL_RENDER,
                                   likeness_model_id=str(model.id), acting_user=personas.bob)
-    assert refusal.value.decision.reason == gate.Reason.LIKENESS_MODEL_UNAVAILABLE
+    assert refusal.value.decision.reason == gate.Reason.LIKENESS_MODEL_NOT_PERMITTED
 
 
 @pytest.mark.django_db
-def test_a_model_survives_while_another_license_still_allows_it(personas, trained):
+def test_a_model_renders_only_under_the_license_it_was_trained_under_and_its_amendments(
+        personas, trained, django_capture_on_commit_callbacks):
     first, second = (make_license(personas, allows_likeness_model=True) for _ in range(2))
     model = _register(first, trained.weights)
-    consent.license_revoke(license=first, reason="Withdrawn.", acting_user=personas.alice)
-    model.refresh_from_db()
-    assert model.status == LikenessModel.Status.ACTIVE
-    job = render.render_job_request(license_id=str(second.id), prompt="sks person", params=SMALL_RENDER,
+    with pytest.raises(gate.ConsentRefused) as refusal:
+        render.render_job_request(license_id=str(second.id), prompt="sks person", params=SMALL_RENDER,
+                                  likeness_model_id=str(model.id), acting_user=personas.bob)
+    assert refusal.value.decision.reason == gate.Reason.LIKENESS_MODEL_UNAVAILABLE
+    amendment = consent.license_amend(license=first, changes={"max_renders": 9}, acting_user=personas.erin)
+    consent.license_offer(license=amendment, acting_user=personas.erin)
+    consent.license_sign(license=amendment, context=sign_context(amendment), acting_user=personas.alice)
+    consent.license_countersign(license=amendment, context=sign_context(amendment), acting_user=personas.dana)
+    job = render.render_job_request(license_id=str(amendment.id), prompt="sks person", params=SMALL_RENDER,
                                     likeness_model_id=str(model.id), acting_user=personas.bob)
     assert str(job.likeness_model_id) == str(model.id)
+    with django_capture_on_commit_callbacks(execute=True):
+        consent.license_revoke(license=amendment, reason="Withdrawn.", acting_user=personas.alice)
+    model.refresh_from_db()
+    assert model.status == LikenessModel.Status.DESTROYED, "another license allowing a model does not keep it"
 
 
 @pytest.mark.django_db

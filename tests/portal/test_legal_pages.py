@@ -20,7 +20,7 @@ from consent import gate, services
 from consent.license_templates import BUILT_IN, add_months, license_template_create
 from consent.models import LicenseSuspension, LicenseTemplate, LikenessLicense, Membership
 from generation.services import render as renders
-from tests.conftest import SMALL_RENDER, make_license
+from tests.conftest import SMALL_RENDER, make_license, verify_identity
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +32,12 @@ def isolated_checkpoints(settings, tmp_path):  # type: ignore[no-untyped-def]
     settings.BESPOKE_AUDIT_CHECKPOINT_DIR = tmp_path / "audit-checkpoints"
     settings.BESPOKE_AUDIT_CHECKPOINT_KEY = tmp_path / "keys" / "audit-checkpoint.key"
     settings.BESPOKE_AUDIT_CHECKPOINT_PUBLIC_KEY = None
+
+
+@pytest.fixture(autouse=True)
+def alice_verified(personas):  # type: ignore[no-untyped-def]
+    """The verification desk has verified Alice (a studio drafts a license only for a verified talent)."""
+    return verify_identity(personas, personas.talent)
 
 
 def _client(client, user):  # type: ignore[no-untyped-def]
@@ -66,7 +72,7 @@ def _draft_post(personas, **changes: object) -> dict[str, object]:  # type: igno
         "role": "Mara", "use_description": "Lead role 'Mara' in the short film Night Market: walking and close-ups.",
         "permitted_media": ["video"], "territories": "FR, us", "languages": "en fr", "excluded_categories": ["sexual"],
         "max_renders": "5", "starts_on": today.isoformat(), "ends_on": (today + timedelta(days=90)).isoformat(),
-        "capacity": "adult", "representation": "none", "compensation_basis": "flat", "compensation_rate": "1200",
+        "representation": "none", "compensation_basis": "flat", "compensation_rate": "1200",
         "compensation_currency": "eur", "offer": "on",
     }
     data.update(changes)
@@ -119,10 +125,7 @@ def test_without_the_offer_box_the_license_stays_a_draft(client, personas):
     ({"languages": ""}, "languages", "Give at least one language."),
     ({"ends_on": "2001-01-01", "starts_on": "2001-02-01"}, "ends_on", "must end after it starts"),
     ({"max_renders": "0"}, "max_renders", "greater than or equal to 1"),
-    ({"capacity": "minor"}, "talent_birth_date", "date of birth"),
     ({"representation": "union"}, "representation_detail", "Name the counsel or the union agreement."),
-    ({"capacity": "minor", "talent_birth_date": "2015-01-01", "representative": "nobody"}, "representative",
-     "no account with that username"),
     ({"compensation_currency": "E"}, "compensation_currency", "ISO 4217"),
 ])
 def test_a_refused_draft_shows_the_error_beside_its_field_and_stores_nothing(client, personas, changes, field,
@@ -134,15 +137,19 @@ def test_a_refused_draft_shows_the_error_beside_its_field_and_stores_nothing(cli
     assert not LikenessLicense.objects.exists() and AuditEvent.objects.count() == before
 
 
-def test_an_offer_that_is_refused_leaves_no_draft_behind(client, personas, django_user_model):
-    estate = django_user_model.objects.create_user(username="estate", password="pw-estate")
-    response = _client(client, personas.dana).post(reverse("portal-license-draft"), _draft_post(
-        personas, capacity="deceased", representative="estate"))
+def test_an_offer_that_is_refused_leaves_no_draft_behind(client, personas, monkeypatch):
+    from bespoke.errors import InvalidTransition
+
+    def refuse(**_: object) -> None:
+        raise InvalidTransition("Offers are paused for this studio.")
+
+    monkeypatch.setattr(services, "license_offer", refuse)
+    response = _client(client, personas.dana).post(reverse("portal-license-draft"), _draft_post(personas))
     assert response.status_code == 400 and not LikenessLicense.objects.exists()
-    assert "authority document" in _field(response.content.decode(), "offer")
-    client.post(reverse("portal-license-draft"), _draft_post(personas, capacity="deceased", representative="estate",
-                                                             offer=None))
-    assert LikenessLicense.objects.get().representative == estate
+    assert "Not offered, so not drafted either: Offers are paused for this studio." in _field(
+        response.content.decode(), "offer")
+    client.post(reverse("portal-license-draft"), _draft_post(personas, offer=None))
+    assert LikenessLicense.objects.get().status == LikenessLicense.Status.DRAFT
 
 
 @pytest.mark.parametrize("persona", ["alice", "bob", "charlie"])
@@ -159,9 +166,9 @@ def test_only_legal_staff_reach_drafting_and_templates(client, personas, persona
 
 
 def test_legal_of_another_organisation_cannot_see_or_use_its_templates(client, personas, django_user_model):
-    frank = _member(django_user_model, personas.other_studio, Membership.Role.LEGAL, "frank")
+    oscar = _member(django_user_model, personas.other_studio, Membership.Role.LEGAL, "oscar")
     template = _template(personas)
-    client = _client(client, frank)
+    client = _client(client, oscar)
     assert client.get(reverse("portal-template-edit", args=[template.id])).status_code == 404
     assert client.post(reverse("portal-template-archive", args=[template.id])).status_code == 404
     assert client.get(reverse("portal-license-draft"), {"template": template.id}).status_code == 404
@@ -291,8 +298,8 @@ def test_only_the_licensees_legal_staff_suspend_or_resume(client, personas, pers
 
 def test_legal_of_another_organisation_gets_404_for_suspensions(client, personas, django_user_model):
     license = make_license(personas)
-    frank = _member(django_user_model, personas.other_studio, Membership.Role.LEGAL, "frank")
-    client = _client(client, frank)
+    oscar = _member(django_user_model, personas.other_studio, Membership.Role.LEGAL, "oscar")
+    client = _client(client, oscar)
     assert client.get(reverse("portal-license", args=[license.id])).status_code == 404
     assert client.post(reverse("portal-license-suspend", args=[license.id]), {"reason": "strike"}).status_code == 404
 
@@ -300,21 +307,21 @@ def test_legal_of_another_organisation_gets_404_for_suspensions(client, personas
 # --- audit log ---------------------------------------------------------------------------
 
 def _other_studio_license(personas, django_user_model):  # type: ignore[no-untyped-def]
-    frank = _member(django_user_model, personas.other_studio, Membership.Role.LEGAL, "frank")
+    oscar = _member(django_user_model, personas.other_studio, Membership.Role.LEGAL, "oscar")
     today = timezone.localdate()
     from tests.conftest import LICENSE_TERMS
 
-    license = services.license_draft(talent=personas.talent, licensee=personas.other_studio, acting_user=frank,
+    license = services.license_draft(talent=personas.talent, licensee=personas.other_studio, acting_user=oscar,
                                      **{**LICENSE_TERMS, "permitted_media": ["video"], "starts_on": today,
                                         "ends_on": today + timedelta(days=30), "max_renders": 1})
-    return frank, license
+    return oscar, license
 
 
 def test_the_audit_log_shows_only_events_about_the_readers_organisation(client, personas, django_user_model):
     ours = make_license(personas)
     job = renders.render_job_request(license_id=str(ours.id), prompt="sks person walking", params=SMALL_RENDER,
                                      acting_user=personas.bob)
-    frank, theirs = _other_studio_license(personas, django_user_model)
+    oscar, theirs = _other_studio_license(personas, django_user_model)
     response = _client(client, personas.dana).get(reverse("portal-audit-log"))
     assert response.status_code == 200
     subjects = {event.subject for event in response.context["page"].paginator.object_list}
@@ -325,7 +332,7 @@ def test_the_audit_log_shows_only_events_about_the_readers_organisation(client, 
     page = response.content.decode()
     assert f"license:{ours.id}" in page and str(theirs.id) not in page
     client.logout()
-    theirs_page = _client(client, frank).get(reverse("portal-audit-log")).content.decode()
+    theirs_page = _client(client, oscar).get(reverse("portal-audit-log")).content.decode()
     assert f"license:{theirs.id}" in theirs_page and str(ours.id) not in theirs_page
 
 

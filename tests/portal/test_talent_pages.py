@@ -120,9 +120,9 @@ def test_only_the_talent_sees_their_likeness_page_and_its_frames(personas, tiny_
         client = _signed_in(user)
         assert client.get(reverse("portal-my-likeness")).status_code == 404
         assert client.get(thumbnail).status_code == 404
-    frank = django_user_model.objects.create_user(username="frank", password="pw-frankfrank")
-    consent.talent_enrol(user=frank, display_name="Frank Ford", acting_user=frank)
-    other_talent = _signed_in(frank)
+    hugo = django_user_model.objects.create_user(username="hugo", password="pw-hugohugo")
+    consent.talent_enrol(user=hugo, display_name="Hugo Ford", acting_user=hugo)
+    other_talent = _signed_in(hugo)
     assert other_talent.get(thumbnail).status_code == 404
     page = other_talent.get(reverse("portal-my-likeness"))
     assert page.status_code == 200 and str(output.id) not in page.content.decode()

@@ -20,19 +20,26 @@ from provenance.pki import create_dev_pki, pki_is_usable
 DEMO_PASSWORD = "bespoke-demo"
 LICENSEE = "Northlight Studios"
 OTHER_STUDIO = "Harbour Pictures"
+OPERATOR = "Bespoke Verification Desk"
 DEMO_USERS = {
     "alice": ("Alice", "Avery", "alice@example.com"),
     "bob": ("Bob", "Baker", "bob@example.com"),
     "charlie": ("Charlie", "Chen", "charlie@example.com"),
     "dana": ("Dana", "Diaz", "dana@example.com"),
     "erin": ("Erin", "Evans", "erin@example.com"),
+    "frank": ("Frank", "Fischer", "frank@example.com"),
+    "grace": ("Grace", "Gomez", "grace@example.com"),
+    "vera": ("Vera", "Vance", "vera@example.com"),
 }
 DEMO_ROLES = [  # (user, organisation, role)
     ("dana", LICENSEE, Membership.Role.LEGAL),
     ("erin", LICENSEE, Membership.Role.LEGAL),
     ("bob", LICENSEE, Membership.Role.PRODUCER),
     ("charlie", OTHER_STUDIO, Membership.Role.PRODUCER),
+    ("frank", OPERATOR, Membership.Role.VERIFIER),
+    ("grace", OPERATOR, Membership.Role.VERIFIER),
 ]
+MFA_USERS = ("alice", "dana", "erin", "frank", "grace")  # legal and verifiers must use MFA; talent need it to sign
 
 
 class Command(BaseCommand):
@@ -105,16 +112,20 @@ class Command(BaseCommand):
                 consent.organization_create(name=name, acting_user=users["dana"])
             if not organizations[name].license_templates.exists():  # made before templates existed
                 license_templates_install_built_in(organization=organizations[name], acting_user=users["dana"])
+        organizations[OPERATOR] = Organization.objects.filter(name=OPERATOR).first() or consent.organization_create(
+            name=OPERATOR, kind=Organization.Kind.OPERATOR, acting_user=users["frank"])
         for username, org_name, role in DEMO_ROLES:
             organization = organizations[org_name]
             if not Membership.objects.filter(user=users[username], organization=organization, role=role).exists():
-                consent.membership_add(organization=organization, user=users[username], role=role, acting_user=users["dana"])
+                consent.membership_add(organization=organization, user=users[username], role=role,
+                                       acting_user=users["frank" if role == Membership.Role.VERIFIER else "dana"])
         if not Talent.objects.filter(user=users["alice"]).exists():
             consent.talent_enrol(user=users["alice"], display_name="Alice Avery", acting_user=users["alice"],
                                  invited_by=organizations[LICENSEE])
         # a data folder made before talents recorded who invited them
         Talent.objects.filter(user=users["alice"], invited_by__isnull=True).update(invited_by=organizations[LICENSEE])
         self.stdout.write(f"demo accounts ready (password {DEMO_PASSWORD!r}): talent alice; producers bob "
-                          f"({LICENSEE}) and charlie ({OTHER_STUDIO}); legal dana and erin ({LICENSEE})")
-        for username in ("alice", "dana", "erin"):  # legal must use MFA; talent need it to sign
+                          f"({LICENSEE}) and charlie ({OTHER_STUDIO}); legal dana and erin ({LICENSEE}); verifiers "
+                          f"frank and grace ({OPERATOR}); vera, a viewer")
+        for username in MFA_USERS:
             self.stdout.write(f"demo TOTP secret for {username}: {totp_enrol(user=users[username])}")

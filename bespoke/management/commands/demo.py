@@ -6,7 +6,7 @@ import json
 from io import StringIO
 import shutil
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -20,7 +20,7 @@ from django.utils import timezone
 from audit.checkpoints import audit_checkpoint_write, audit_log_verify
 from bespoke.errors import ApplicationError
 from bespoke.management.commands.bootstrap import LICENSEE
-from consent import gate
+from consent import desk, gate
 from consent import services as consent
 from bespoke.synthetic_faces import synthetic_face_photos
 from consent.models import IdentityVerification, LikenessModel, Organization, ReferencePhoto, Talent
@@ -49,25 +49,31 @@ class Command(BaseCommand):
         call_command("bootstrap", verbosity=0, stdout=StringIO())
         self.steps: list[dict[str, Any]] = []
         User = get_user_model()
-        alice, bob, charlie, dana, erin = (User.objects.get(username=n) for n in ("alice", "bob", "charlie", "dana", "erin"))
+        alice, bob, charlie, dana, erin, frank, grace = (User.objects.get(username=n) for n in (
+            "alice", "bob", "charlie", "dana", "erin", "frank", "grace"))
         talent = Talent.objects.get(user=alice)
         studio = Organization.objects.get(name=LICENSEE)
 
         if not talent.verifications.filter(status=IdentityVerification.Status.APPROVED).exists():
             pending = talent.verifications.filter(status=IdentityVerification.Status.PENDING).first()
-            verification = pending or consent.identity_verification_request(
+            verification = pending or desk.identity_verification_request(
                 talent=talent, method=IdentityVerification.Method.VIDEO_CALL, acting_user=alice)
             self._step("identity verification requested", actor="alice", verification=str(verification.id))
             if not verification.evidence.exists():
                 document, capture = synthetic_face_photos(2, seed=42)
-                consent.identity_evidence_add(verification=verification, kind="id_document", data=document,
-                                              filename="id-card.jpg", acting_user=alice)
-                consent.identity_evidence_add(verification=verification, kind="consent_capture", data=capture,
-                                              filename="holding-the-code.jpg", acting_user=alice)
+                desk.identity_evidence_add(verification=verification, kind="id_document", data=document,
+                                           filename="id-card.jpg", acting_user=alice)
+                desk.identity_evidence_add(verification=verification, kind="consent_capture", data=capture,
+                                           filename="holding-the-code.jpg", acting_user=alice)
             self._step("identity evidence uploaded (sealed)", actor="alice", challenge_code=verification.challenge_code)
-            consent.identity_verification_decide(verification=verification, approve=True, note="Matched on live call.",
-                                                 acting_user=dana)
-        self._step("identity verified (four eyes)", actor="dana")
+            if verification.first_approved_by_id is None:
+                desk.identity_verification_decide(verification=verification, approve=True, acting_user=frank,
+                                                  note="Matched on live call.", legal_name="Alice Avery",
+                                                  birth_date=date(1994, 5, 17))
+                self._step("identity facts recorded by a first verifier", actor="frank")
+            desk.identity_verification_decide(verification=verification, approve=True, acting_user=grace,
+                                              note="Confirmed from the sealed evidence.")
+        self._step("identity verified by two verifiers of the desk (four eyes)", actor="grace")
 
         today = timezone.localdate()
         license = consent.license_draft(
