@@ -44,6 +44,7 @@ Knobs (environment)
     BESPOKE_MUTATION_LIMIT    at most this many mutants per module (evenly spread), for a reduced run
     BESPOKE_MUTATION_TESTS    comma-separated pytest paths to use instead of TEST_PATHS
     BESPOKE_MUTATION_JOBS     mutants run in parallel (default: the CPU count)
+    BESPOKE_MUTATION_RESULTS  a file to keep every mutant's verdict in (JSON: diff, status, killing test, seconds)
 """
 
 from __future__ import annotations
@@ -205,9 +206,13 @@ def _transition_candidates(module: Any) -> list[tuple[str, str, Any, Any]]:
                 continue
             for element in small.value.elements:
                 value = element.value
-                sources_node, target_node = value.elements[0].value, value.elements[1].value
-                sources = [e.value.attr.value for e in sources_node.elements]
-                target = target_node.attr.value
+                try:  # an entry reads `"action": ((S.SOURCE, ...), S.TARGET)`
+                    sources_node, target_node = value.elements[0].value, value.elements[1].value
+                    sources = [e.value.attr.value for e in sources_node.elements]
+                    target = target_node.attr.value
+                except (AttributeError, IndexError):
+                    raise RuntimeError(f"lifecycle.TRANSITIONS changed shape; teach bench/mutation.py the new one: "
+                                       f"{module.code_for_node(element)}") from None
 
                 def entry(new_sources: list[str], new_target: str) -> Any:
                     inner = ", ".join(f"S.{s}" for s in new_sources) + ("," if len(new_sources) == 1 else "")
@@ -242,7 +247,6 @@ def _describe(original: str, mutated: str) -> tuple[int, str, str, str]:
 
 def generate_mutants(modules: list[str], limit: int | None) -> list[Mutant]:
     """All mutants of these modules (the working directory is the tree being mutated)."""
-    import libcst as cst
     from mutmut.mutation.file_mutation import create_mutations, deep_replace
 
     mutants: list[Mutant] = []
@@ -476,15 +480,23 @@ class _Worker:
             except (KeyError, AttributeError):
                 names_by_function[(dotted, qualname)] = set()
 
+        killers: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)  # which tests killed this function's mutants
+
         def tests_for(mutant: Mutant) -> list[str]:
+            """The tests that reach the mutant: those that killed other mutants of the same function
+            first (most kills first), then the rest, fastest first."""
             if mutant.scope == "function":
                 chosen = by_function.get((mutant.dotted, mutant.target), set())
             else:
                 chosen = set().union(*[tests for key, tests in by_function.items()
                                        if mutant.target in names_by_function[key]])
-            return sorted(chosen, key=lambda n: (durations[n], n))
+            kills = killers[(mutant.dotted, mutant.target)]
+            return sorted(chosen, key=lambda n: (-kills[n], durations[n], n))
 
-        results = self._run_mutants(session, mutants, usable, durations, tests_for)
+        def killed_by(mutant: Mutant, nodeid: str) -> None:
+            killers[(mutant.dotted, mutant.target)][nodeid] += 1
+
+        results = self._run_mutants(session, mutants, usable, durations, tests_for, killed_by)
         Path(self.spec["results"]).write_text(json.dumps({
             "mutants": [m.public() for m in mutants], "results": results, "tests": len(session.items),
             "tests_used": len(usable), "baseline_failures": failed, "slow_tests_left_out": slow,
@@ -492,7 +504,7 @@ class _Worker:
             "baseline_seconds": round(sum(durations.values()), 1)}))
 
     def _run_mutants(self, session: Any, mutants: list[Mutant], usable: dict[str, Any],
-                     durations: dict[str, float], tests_for: Any) -> dict[str, dict[str, Any]]:
+                     durations: dict[str, float], tests_for: Any, killed_by: Any) -> dict[str, dict[str, Any]]:
         jobs = max(1, int(self.spec["jobs"]))
         scratch = Path(self.spec["scratch"])
         results: dict[str, dict[str, Any]] = {}
@@ -537,6 +549,8 @@ class _Worker:
                         if result_file.exists():
                             result = json.loads(result_file.read_text())
                             finish(mutant, result.pop("status"), {**result, "seconds": round(elapsed, 2)})
+                            if result.get("by") in usable:
+                                killed_by(mutant, result["by"])
                         else:  # the child died without a verdict (a crash counts as detected)
                             finish(mutant, "killed", {"by": f"child exited with status {status}",
                                                       "seconds": round(elapsed, 2)})
@@ -586,7 +600,12 @@ class _Worker:
             from _pytest.runner import runtestprotocol
 
             if mutant is not None:
-                apply_mutant(mutant)
+                try:
+                    apply_mutant(mutant)
+                except Exception as error:  # noqa: BLE001 - a fault of this benchmark, not a detection: reported
+                    (out / "result.json").write_text(json.dumps({"status": "error", "message": repr(error)[:300]}))
+                    code = 0
+                    return
             verdict: dict[str, Any] = {"status": "survived", "tests_run": len(items), "failures": []}
             for index, item in enumerate(items):
                 nextitem = items[index + 1] if index + 1 < len(items) else _SessionOnly(session)
@@ -684,7 +703,10 @@ def _copy_tree(destination: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
     # mutmut's configuration, for its mutation generator only (it reads pyproject's [tool.mutmut] first)
-    (destination / "setup.cfg").write_text("[mutmut]\nsource_paths=consent\n")
+    setup_cfg = destination / "setup.cfg"
+    existing = setup_cfg.read_text() if setup_cfg.exists() else ""
+    if "[mutmut]" not in existing:
+        setup_cfg.write_text(existing + "\n[mutmut]\nsource_paths=consent\n")
 
 
 def run() -> dict[str, Any]:
@@ -707,16 +729,16 @@ def run() -> dict[str, Any]:
                "DJANGO_SETTINGS_MODULE": "bespoke.settings", "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONPATH": str(tree), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
         env.pop("BESPOKE_REQUIRE_SERVICES", None)
-        log = open(scratch / "worker.log", "wb")
-        worker = subprocess.Popen([sys.executable, "-c", "import sys; from bench.mutation import worker_main; "
-                                   f"sys.exit(worker_main({str(scratch / 'spec.json')!r}))"],
-                                  cwd=tree, env=env, stdout=log)  # progress on stderr
-        status = worker.wait()
-        log.close()
+        code = f"import sys; from bench.mutation import worker_main; sys.exit(worker_main({str(scratch / 'spec.json')!r}))"
+        with open(scratch / "worker.log", "wb") as log:  # pytest's own output; the progress goes to stderr
+            worker = subprocess.Popen([sys.executable, "-c", code], cwd=tree, env=env, stdout=log)
+            status = worker.wait()
         if status != 0 or not (scratch / "results.json").exists():
             tail = (scratch / "worker.log").read_text(errors="replace")[-6000:]
             raise RuntimeError(f"the mutation worker failed (status {status}):\n{tail}")
         data = json.loads((scratch / "results.json").read_text())
+        if os.environ.get("BESPOKE_MUTATION_RESULTS"):
+            shutil.copyfile(scratch / "results.json", os.environ["BESPOKE_MUTATION_RESULTS"])
     except BaseException:
         if worker is not None and worker.poll() is None:
             worker.send_signal(signal.SIGINT)
@@ -750,7 +772,10 @@ def _report(data: dict[str, Any], modules: list[str], seconds: float, limit: int
         detected = c["killed"] + c["timeout"]
         report[module] = {"mutants": total, "killed": c["killed"], "survived": c["survived"],
                           "timeout": c["timeout"], "kill_rate": round(detected / total, 4) if total else None}
+        if c["error"]:
+            report[module]["error"] = c["error"]
     unexplained = [s for s in survivors if not s["reason"]]
+    errors = sum(c["error"] for c in per_module.values())
     timeouts = sorted((mutants[i] for i, r in data["results"].items() if r["status"] == "timeout"),
                       key=lambda m: (m["module"], m["line"]))
     survivors.sort(key=lambda s: (s["module"], s["line"], s["key"]))
@@ -772,9 +797,12 @@ def _report(data: dict[str, Any], modules: list[str], seconds: float, limit: int
         print(f"\nTests slower than {MAX_TEST_SECONDS} s (left out): " + ", ".join(data["slow_tests_left_out"]))
     print()
     report.update({
-        "survivors": [f"{s['module']}:{s['line']} {s['key'].split('::', 1)[1]}" for s in survivors],
+        "survivors": {f"{s['module']}:{s['line']} {s['key'].split('::', 1)[1]}": s["reason"] or "UNEXPLAINED"
+                      for s in survivors},
         "unexplained": len(unexplained),
-        "verdict": "OK" if not unexplained else f"FAIL: {len(unexplained)} surviving mutants without a reason",
+        "verdict": ("OK" if not unexplained and not errors else "FAIL: " + "; ".join(filter(None, [
+            f"{len(unexplained)} surviving mutants without a reason" if unexplained else "",
+            f"{errors} mutants could not be applied (a fault of bench/mutation.py)" if errors else ""]))),
         "tests": data["tests"], "tests_used": data["tests_used"],
         "baseline_failures": len(data["baseline_failures"]),
         "mutant_limit": limit, "seconds": round(seconds, 1),

@@ -20,7 +20,13 @@ from django.utils import timezone
 from bespoke.errors import NotAllowed
 from consent import policies, services
 from consent.lifecycle import add_years
-from consent.models import LikenessLicense, Membership, Organization, Representation, Talent
+from consent.models import (
+    LikenessLicense,
+    Membership,
+    Organization,
+    Representation,
+    Talent,
+)
 from tests.conftest import LICENSE_TERMS, make_license, verify_identity
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +110,7 @@ def test_an_auditor_is_a_studio_member_but_not_legal_staff(personas, people):
 
 def test_the_studios_of_a_user_by_role(personas):
     p = personas
-    ids = lambda user, *roles: set(Organization.objects.filter(  # noqa: E731
+    ids = lambda user, *roles: set(Organization.objects.filter(
         pk__in=policies.studio_organization_ids(user, *([roles] if roles else []))).values_list("name", flat=True))
     assert ids(p.bob) == {"Northlight Studios"} and ids(p.charlie) == {"Harbour Pictures"}
     assert ids(p.bob, Membership.Role.LEGAL) == set() and ids(p.dana, Membership.Role.LEGAL) == {"Northlight Studios"}
@@ -426,7 +432,7 @@ def test_the_talent_or_their_guardian_decides_on_a_use(personas, people):
 def test_licenses_are_seen_by_the_talent_their_representatives_the_signer_and_the_licensee(personas, people):
     p = personas
     license = make_license(p, offered=False, signed=False, countersigned=False)  # a draft: no one signed yet
-    visible = lambda user: set(LikenessLicense.objects.filter(policies.licenses_visible_q(user)))  # noqa: E731
+    visible = lambda user: set(LikenessLicense.objects.filter(policies.licenses_visible_q(user)))
     for user in (p.alice, p.dana, p.bob):
         assert visible(user) == {license}
     for user in (p.charlie, p.frank, people["gwen"], people["ada"], ANONYMOUS):
