@@ -48,7 +48,8 @@ def test_a_sealed_object_opens_only_for_its_talent_and_its_object(personas, bea)
     with pytest.raises(keys.DecryptionFailed):
         keys.unseal(talent_id=personas.talent.id, object_ref="reference_photo:2", sealed=sealed)
     with pytest.raises(keys.DecryptionFailed):
-        keys.unseal(talent_id=personas.talent.id, object_ref="reference_photo:1", sealed=sealed[:-1] + b"\0")
+        tampered = sealed[:-1] + bytes([sealed[-1] ^ 1])
+        keys.unseal(talent_id=personas.talent.id, object_ref="reference_photo:1", sealed=tampered)
 
 
 def test_data_keys_are_stored_only_wrapped(personas):
