@@ -321,6 +321,8 @@ def representation_decide(*, representation: Representation, approve: bool, note
                      subject=f"talent:{representation.talent_id}", data={"representation": str(representation.id)})
         return representation
     _require_evidence(representation, set(RepresentationEvidence.Kind.values))
+    policies.enforce(policies.refuse_representative(representative=representation.representative,
+                                                    talent=representation.talent))
     facts = _representation_facts(representation, first=representation.first_approved_by_id is None,
                                   legal_name=legal_name, valid_from=valid_from, valid_until=valid_until,
                                   talent_died_on=talent_died_on)

@@ -142,6 +142,12 @@ def refuse_representation_request(*, user: User, talent: Talent, representative:
         return "The executor asks for an estate's representation themself."
     if user.pk not in (talent.user_id, representative.pk):
         return "Only the talent or the representative asks for a representation."
+    return refuse_representative(representative=representative, talent=talent)
+
+
+def refuse_representative(*, representative: AbstractBaseUser, talent: Talent) -> str | None:
+    """Who can never represent this talent: a verifier, or a member of a studio working with them
+    (asked when the representation is requested and again when the desk approves it)."""
     if is_verifier(representative):
         return "A verifier of the platform operator cannot represent a talent."
     if works_with_talent(representative, talent):

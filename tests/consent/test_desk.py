@@ -265,3 +265,29 @@ def test_the_operator_appoints_verifiers_never_from_a_studio(personas, django_us
     with pytest.raises(CommandError, match="cannot be a member of a studio"):
         call_command("verifier_appoint", "erin", by="frank")
     assert not policies.is_verifier(personas.erin)
+
+
+def test_a_studio_member_who_asked_before_their_studio_drafted_is_never_approved(personas, guardian):
+    """Harbour's staff ask to be Alice's executor first, then Harbour drafts with her: the desk
+    re-checks the representative when it approves, so the request cannot be approved."""
+    verify_identity(personas, personas.talent)
+    services.membership_add(organization=personas.other_studio, user=guardian, role=Membership.Role.LEGAL,
+                            acting_user=personas.dana)
+    representation = desk.representation_request(talent=personas.talent, representative=guardian, kind="estate",
+                                                 acting_user=guardian)
+    for kind, (name, data) in evidence_files().items():
+        desk.representation_evidence_add(representation=representation, kind=kind, data=data, filename=name,
+                                         acting_user=guardian)
+    today = timezone.localdate()
+    services.license_draft(talent=personas.talent, licensee=personas.other_studio, acting_user=guardian,
+                           project="P", role="R", use_description="A lead role in a short film: walking, close-ups.",
+                           permitted_media=["video"], territories=["worldwide"], languages=["en"], starts_on=today,
+                           ends_on=today + timedelta(days=30), max_renders=1, compensation_basis="flat",
+                           compensation_rate="0", compensation_currency="EUR")
+    events = AuditEvent.objects.count()
+    with pytest.raises(NotAllowed, match="member of a studio"):
+        desk.representation_decide(representation=representation, approve=True, acting_user=personas.frank,
+                                   legal_name="Gwen", talent_died_on=today - timedelta(days=2))
+    representation.refresh_from_db()
+    assert representation.first_approved_by is None and AuditEvent.objects.count() == events
+    assert talent_facts(talent_id=personas.talent.id).capacity_on(today) == "adult"
