@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from accounts.stepup import MFAEnrolmentRequired, mfa_enrolment_required
+from bespoke.api.errors import application_error_response, wants_json
 
-API_PREFIX = "/api/"
 # allauth's pages (sign-in, sign-out, email, MFA enrolment, reauthentication) live under
 # /accounts/; the health check and the public verify pages need no account at all.
 EXEMPT_PREFIXES = ("/accounts/", "/healthz", "/verify/")
@@ -31,7 +31,7 @@ class MFARequiredMiddleware:
         path = request.path_info
         if path.startswith(self.exempt) or not mfa_enrolment_required(request.user):
             return self.get_response(request)
-        if path.startswith(API_PREFIX):
-            error = MFAEnrolmentRequired("Set up an authenticator app for your account (in the portal) first.")
-            return JsonResponse(error.as_dict(), status=403)
+        if wants_json(request):
+            return application_error_response(
+                MFAEnrolmentRequired("Set up an authenticator app for your account (in the portal) first."))
         return HttpResponseRedirect(reverse("mfa_activate_totp"))

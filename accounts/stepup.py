@@ -15,8 +15,9 @@ The request passes when it carries a fresh proof of the user's presence:
   by allauth's MFA reauthentication form, so failed codes count against allauth's
   `login_failed` rate limit, a code is good only once, and a good code is recorded in the
   session as an MFA reauthentication;
-- otherwise, an authentication recorded in the session within `max_age_seconds`
-  (default ACCOUNT_REAUTHENTICATION_TIMEOUT): signing in, or allauth's reauthentication
+- otherwise, for a session signed in as that user (never a token client, whose every
+  step-up action needs its own code), an authentication recorded in the session within
+  `max_age_seconds` (default ACCOUNT_REAUTHENTICATION_TIMEOUT): signing in, or allauth's reauthentication
   pages (see `reauthentication_url`). A user with an authenticator app must have used it:
   a password alone is not enough for them, and a user without a usable password must
   enrol one.
@@ -39,6 +40,7 @@ from allauth.core import context
 from allauth.mfa.base.forms import ReauthenticateForm
 from allauth.mfa.models import Authenticator
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
@@ -91,6 +93,10 @@ def require_step_up(request: HttpRequest, *, require_mfa: bool = False, max_age_
     max_age = settings.ACCOUNT_REAUTHENTICATION_TIMEOUT if max_age_seconds is None else max_age_seconds
     if max_age <= 0:
         raise ValueError("max_age_seconds must be positive")
+    if not _signed_in_by_session(request, user):
+        # A token client proves presence on each request: a session cookie that an earlier
+        # code left behind is not a sign-in, so it vouches for nothing.
+        raise StepUpRequired(f"Send a current code from your authenticator app in the {OTP_HEADER} header.")
     accepted = "mfa" if has_mfa else "password"
     oldest = time.time() - max_age
     if any(record.get("method") == accepted and record.get("at", 0) > oldest
@@ -99,6 +105,10 @@ def require_step_up(request: HttpRequest, *, require_mfa: bool = False, max_age_
     if has_mfa:
         raise StepUpRequired("Confirm it is you with a code from your authenticator app.")
     raise StepUpRequired("Confirm it is you by entering your password again.")
+
+
+def _signed_in_by_session(request: HttpRequest, user: AbstractBaseUser) -> bool:
+    return str(request.session.get(SESSION_KEY, "")) == str(user.pk)
 
 
 def _check_otp(request: HttpRequest, user: AbstractBaseUser, code: str, *, has_mfa: bool) -> None:

@@ -13,13 +13,16 @@ import rfc8785
 
 from audit.models import GENESIS_HASH
 
-BODY_VERSION = 1
+BODY_VERSION = 2
+# Version 1 bodies also held the event's sequence number; from version 2 an event's place
+# is given only by the chain (its entry hash commits to every event before it), so the
+# body is complete, and hashed, before the event is sealed. Both versions verify.
+_VERSIONS_WITH_SEQ = {1}
 
 
-def canonical_body(*, seq: int, occurred_at: datetime, action: str, actor: str, subject: str, data: dict[str, Any]) -> str:
+def canonical_body(*, occurred_at: datetime, action: str, actor: str, subject: str, data: dict[str, Any]) -> str:
     document = {
         "v": BODY_VERSION,
-        "seq": seq,
         "at": occurred_at.isoformat(timespec="microseconds"),
         "action": action,
         "actor": actor,
@@ -84,8 +87,16 @@ def _row_problem(row: ChainRow, prev: str) -> str:
         return "body is not valid JSON"
     if rfc8785.dumps(document).decode("utf-8") != row.body:
         return "body is not in canonical form"
-    columns = {"seq": row.seq, "at": row.occurred_at.isoformat(timespec="microseconds"),
-               "action": row.action, "actor": row.actor, "subject": row.subject}
+    if not isinstance(document, dict):
+        return "body is not a JSON object"
+    if type(document.get("v")) is not int or document["v"] not in (1, BODY_VERSION):
+        return f"body has unknown version {document.get('v')!r}"
+    columns = {"at": row.occurred_at.isoformat(timespec="microseconds"), "action": row.action, "actor": row.actor,
+               "subject": row.subject}
+    if document["v"] in _VERSIONS_WITH_SEQ:
+        columns["seq"] = row.seq
+    elif "seq" in document:
+        return "body holds a sequence number its version does not have"
     for key, value in columns.items():
         if document.get(key) != value:
             return f"column {key!r} does not match the hashed body"

@@ -18,12 +18,10 @@ import binascii
 import hashlib
 import json
 import logging
-import os
 import re
-import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +35,9 @@ from django.utils import timezone
 
 from audit import chain
 from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
-from audit.selectors import audit_chain_rows
+from audit.selectors import audit_chain_rows, audit_events_pending
+from audit.services import audit_seal
+from bespoke.secure_files import create_private_dir, write_new_file
 
 logger = logging.getLogger(__name__)
 
@@ -229,13 +229,13 @@ def _read_signing_key(path: Path) -> Ed25519PrivateKey:
 
 
 def _create_signing_key(path: Path) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    create_private_dir(path.parent)
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     try:
-        _write_new_file(path, pem, mode=0o600)
+        write_new_file(path, pem)
     except FileExistsError:
-        pass  # another process created it first; use theirs
+        return  # another process created it first; use theirs
     logger.info("created the audit checkpoint signing key %s", path)
 
 
@@ -245,31 +245,11 @@ def _publish_public_key(public_key: Ed25519PublicKey) -> None:
         return
     pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     try:
-        _write_new_file(path, pem, mode=0o644)
+        write_new_file(path, pem, mode=0o644)
     except FileExistsError:
         pass
     except OSError as exc:  # a read-only secrets mount: verification can still use the configured key
         logger.warning("could not publish the audit checkpoint public key at %s: %s", path, exc)
-
-
-def _write_new_file(path: Path, content: bytes, *, mode: int) -> None:
-    """Write `path` atomically (temporary file, then a hard link) and never over an existing
-    file: FileExistsError if it is already there."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 # --- Writing checkpoints -------------------------------------------------------------------
@@ -297,7 +277,9 @@ def audit_checkpoint_write(*, now: datetime | None = None) -> CheckpointWritten 
 
     The new events are checked along the chain and the log must still hash to the last
     checkpoint's root, so a shortened or rewritten history is refused, never signed.
+    Committed events still waiting for their seal are sealed first.
     """
+    audit_seal()
     private_key = signing_key_load()
     public_key = private_key.public_key()
     directory = checkpoint_dir()
@@ -342,7 +324,7 @@ def audit_checkpoint_write(*, now: datetime | None = None) -> CheckpointWritten 
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / checkpoint_file_name(head_seq)
     try:
-        _write_new_file(path, checkpoint_encode(checkpoint, private_key), mode=0o644)
+        write_new_file(path, checkpoint_encode(checkpoint, private_key), mode=0o644)
     except FileExistsError:
         return None  # a concurrent writer signed the same size first
     logger.info("audit checkpoint %s signed: #%d, root %s", path.name, head_seq, checkpoint.root_hash)
@@ -378,6 +360,9 @@ class AuditVerification:
     warnings: tuple[str, ...] = ()
 
 
+UNSEALED_AFTER = timedelta(seconds=60)  # an event pending longer than this lost its seal
+
+
 def audit_log_verify() -> AuditVerification:
     """Walk the log once: the hash chain, and the Merkle root at every checkpoint's size."""
     problems: list[str] = []
@@ -392,6 +377,10 @@ def audit_log_verify() -> AuditVerification:
         pass
     if not report.ok:
         problems.insert(0, f"audit chain broken at sequence number {report.first_bad_seq}: {report.problem}")
+    unsealed = audit_events_pending(occurred_before=timezone.now() - UNSEALED_AFTER).count()
+    if unsealed:
+        problems.append(f"{unsealed} audit events committed more than {UNSEALED_AFTER.seconds} s ago are not sealed "
+                        "into the chain: their seal never ran (`manage.py audit_verify` seals before it verifies)")
     matched: list[tuple[str, Checkpoint]] = []
     for name, checkpoint in checkpoints:
         problem = _checkpoint_problem(name, checkpoint, witness, matched)

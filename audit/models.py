@@ -18,26 +18,31 @@ GENESIS_HASH = "0" * 64
 
 
 class AuditEvent(models.Model):
-    seq = models.PositiveBigIntegerField(primary_key=True)
+    """One event. It is written in the transaction of the change it records, and takes its
+    place in the chain (`seq`, `prev_hash`, `entry_hash`) once, when it is sealed
+    (audit.services); until then those are empty. Only sealed events are in the chain."""
+
+    id = models.BigAutoField(primary_key=True)
+    seq = models.PositiveBigIntegerField(null=True, unique=True)
     occurred_at = models.DateTimeField()
     action = models.CharField(max_length=64)
     actor = models.CharField(max_length=80)
     subject = models.CharField(max_length=120)
     body = models.TextField()
     leaf_hash = models.CharField(max_length=64)
-    prev_hash = models.CharField(max_length=64)
-    entry_hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, blank=True, default="")
+    entry_hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["seq"]
         indexes = [models.Index(fields=["subject", "seq"]), models.Index(fields=["action", "seq"])]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.action} {self.subject}"
+        return f"#{self.seq or 'pending'} {self.action} {self.subject}"
 
 
 class AuditChainHead(models.Model):
-    """The single row that serialises appends: its lock orders the chain."""
+    """The single row that orders the chain: only the short seal transaction locks it."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.PositiveBigIntegerField(default=0)

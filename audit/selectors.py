@@ -12,12 +12,22 @@ from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 
 
 def audit_events_for_subject(*, subject: str) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(subject=subject).order_by("seq")
+    return audit_events_sealed().filter(subject=subject).order_by("seq")
+
+
+def audit_events_sealed() -> QuerySet[AuditEvent]:
+    """The events in the chain; one appended moments ago may still wait for its seal."""
+    return AuditEvent.objects.filter(seq__isnull=False)
+
+
+def audit_events_pending(*, occurred_before: datetime) -> QuerySet[AuditEvent]:
+    """Events still waiting for their seal that occurred before `occurred_before`."""
+    return AuditEvent.objects.filter(seq__isnull=True, occurred_at__lt=occurred_before)
 
 
 def audit_chain_rows() -> Iterator[chain.ChainRow]:
     fields = ("seq", "occurred_at", "action", "actor", "subject", "body", "leaf_hash", "prev_hash", "entry_hash")
-    for values in AuditEvent.objects.order_by("seq").values_list(*fields).iterator(chunk_size=2000):
+    for values in audit_events_sealed().order_by("seq").values_list(*fields).iterator(chunk_size=2000):
         yield chain.ChainRow(*values)
 
 
@@ -32,7 +42,7 @@ def audit_events_search(*, within: Iterable[QuerySet | list[str]] | None = None,
     """Events newest first, narrowed by each filter given. `within` lists the subjects the
     caller may see (querysets of subject strings, OR-ed); None means every subject.
     `action` matches a whole action or, ending in a dot, a family ("license.")."""
-    events = AuditEvent.objects.all()
+    events = audit_events_sealed()
     if within is not None:
         allowed = Q(pk__in=[])
         for subjects in within:

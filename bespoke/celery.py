@@ -19,6 +19,15 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+@app.on_after_configure.connect
+def _schedule_audit_seal(sender: Celery, **_: object) -> None:
+    """Each commit seals its own audit events; this seals those of a writer that stopped in between."""
+    from django.conf import settings
+
+    sender.add_periodic_task(float(settings.BESPOKE_REAPER_INTERVAL_SECONDS), sender.signature("audit.tasks.audit_seal"),
+                             name="audit-seal", expires=float(settings.BESPOKE_REAPER_INTERVAL_SECONDS))
+
+
 @worker_process_init.connect
 def _preload_model(**_: object) -> None:
     """Load the pipeline in each pool process after the fork (CUDA must not be initialised

@@ -17,22 +17,21 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from bespoke.env import env_bool, env_choice, env_int, env_list, env_str
+from bespoke.secure_files import create_private_dir, create_private_sqlite_database, read_or_create_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 BESPOKE_MODE = env_choice("BESPOKE_MODE", "development", ("development", "production"))
 PRODUCTION = BESPOKE_MODE == "production"
 DATA_DIR = Path(env_str("BESPOKE_DATA_DIR") or BASE_DIR / "var").resolve()
+# Owner-only (0700); a folder made by an older version is tightened at every start.
+if not PRODUCTION or DATA_DIR.is_dir():
+    create_private_dir(DATA_DIR)
 
 
 def _development_secret(name: str, make: Callable[[], str]) -> str:
     """A secret kept in a file of the data dir, created on first use (development only)."""
-    key_file = DATA_DIR / name
-    if not key_file.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(make(), encoding="utf-8")
-        key_file.chmod(0o600)
-    return key_file.read_text(encoding="utf-8").strip()
+    return read_or_create_secret(DATA_DIR / name, lambda: make().encode("utf-8")).decode("utf-8").strip()
 
 
 def _secret_key() -> str:
@@ -103,6 +102,7 @@ TEMPLATES = [
 def _database() -> dict:
     url = env_str("DATABASE_URL")
     if not url:
+        create_private_sqlite_database(DATA_DIR / "bespoke.sqlite3")
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "bespoke.sqlite3",
@@ -125,6 +125,8 @@ def _database() -> dict:
         raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or sqlite:// URL")
     if config["ENGINE"] == "django.db.backends.postgresql" and not config.get("NAME"):
         raise ImproperlyConfigured("DATABASE_URL must name a database")
+    if config["ENGINE"] == "django.db.backends.sqlite3" and config.get("NAME") not in (None, "", ":memory:"):
+        create_private_sqlite_database(Path(config["NAME"]))
     return config
 
 
@@ -175,6 +177,9 @@ BESPOKE_TSA_REQUIRED = env_bool("BESPOKE_TSA_REQUIRED", False)
 # Per client address and minute, on the public verify page and status endpoints.
 BESPOKE_VERIFY_UPLOADS_PER_MINUTE = env_int("BESPOKE_VERIFY_UPLOADS_PER_MINUTE", 20, minimum=1)
 BESPOKE_STATUS_REQUESTS_PER_MINUTE = env_int("BESPOKE_STATUS_REQUESTS_PER_MINUTE", 120, minimum=1)
+# The work one uploaded file may cost: decoded pixels (all frames together) and wall-clock time.
+BESPOKE_VERIFY_MAX_PIXELS = env_int("BESPOKE_VERIFY_MAX_PIXELS", 150_000_000, minimum=1_000_000)
+BESPOKE_VERIFY_MILLISECONDS = env_int("BESPOKE_VERIFY_MILLISECONDS", 1500, minimum=100)
 if BESPOKE_TSA_REQUIRED and not BESPOKE_TSA_URL:
     raise ImproperlyConfigured("BESPOKE_TSA_REQUIRED needs BESPOKE_TSA_URL")
 
@@ -184,6 +189,24 @@ BESPOKE_RENDER_TIME_LIMIT_SECONDS = env_int("BESPOKE_RENDER_TIME_LIMIT_SECONDS",
 BESPOKE_GATE_CHECK_EVERY_STEPS = env_int("BESPOKE_GATE_CHECK_EVERY_STEPS", 3, minimum=1)
 BESPOKE_REAPER_INTERVAL_SECONDS = env_int("BESPOKE_REAPER_INTERVAL_SECONDS", 30, minimum=1)
 BESPOKE_REQUEUE_QUEUED_AFTER_SECONDS = env_int("BESPOKE_REQUEUE_QUEUED_AFTER_SECONDS", 300, minimum=1)
+# The output screen (generation.output_screen): frame detectors, by dotted path, run on
+# sampled frames of every render whose license excludes a category they cover.
+BESPOKE_OUTPUT_DETECTORS = env_list("BESPOKE_OUTPUT_DETECTORS", ("generation.output_screen.NudeNetDetector",))
+BESPOKE_OUTPUT_SCREEN_FRAMES = env_int("BESPOKE_OUTPUT_SCREEN_FRAMES", 8, minimum=2, maximum=64)
+
+
+def _nudity_threshold() -> float:
+    value = env_str("BESPOKE_NUDITY_THRESHOLD") or "0.5"
+    try:
+        threshold = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"BESPOKE_NUDITY_THRESHOLD={value!r} is not a number") from None
+    if not 0.2 <= threshold <= 1.0:  # NudeNet itself drops detections scored below 0.2
+        raise ImproperlyConfigured(f"BESPOKE_NUDITY_THRESHOLD={threshold} must be between 0.2 and 1")
+    return threshold
+
+
+BESPOKE_NUDITY_THRESHOLD = _nudity_threshold()
 # Signed Merkle checkpoints of the audit log: the key and the checkpoints live outside the database.
 BESPOKE_AUDIT_CHECKPOINT_KEY = Path(env_str("BESPOKE_AUDIT_CHECKPOINT_KEY") or DATA_DIR / "keys" / "audit-checkpoint.key")
 _audit_public_key = env_str("BESPOKE_AUDIT_CHECKPOINT_PUBLIC_KEY")  # verify with this one when set

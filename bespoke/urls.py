@@ -26,3 +26,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("admin/", admin.site.urls),
 ]
+
+# API clients get the API's error body for these too; people get Django's pages.
+handler404 = "bespoke.api.errors.not_found"
+handler500 = "bespoke.api.errors.server_error"

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from bespoke.api import UUID_PATTERN, validated
 from bespoke.api.idempotency import idempotent
+from bespoke.client import client_address
 from bespoke.errors import NotAllowed
 from consent import desk, policies, selectors, services
 from consent.certificate import certificate_of_completion, certificate_text
@@ -48,8 +49,14 @@ def step_up(request: Request) -> str:
 def signature_context(request: Request, data: dict[str, Any], method: str) -> services.SignatureContext:
     return services.SignatureContext(
         text_sha256_seen=data["text_sha256"], disclosure_accepted=data["disclosure_accepted"],
-        authentication_method=method, ip_address=request.META.get("REMOTE_ADDR"),
+        authentication_method=method, ip_address=client_address(request),
         user_agent=request.headers.get("User-Agent", ""), disclosure_version=data["disclosure_version"])
+
+
+# What the desk stores evidence as (see desk._evidence_plaintext; WebM from before videos were
+# re-encoded), and so what a viewer gets back.
+EVIDENCE_FILE_RESPONSES = {(200, media_type): bytes
+                           for media_type in ("image/png", "application/pdf", "video/mp4", "video/webm")}
 
 
 def evidence_response(content: bytes, evidence: IdentityEvidence | RepresentationEvidence,
@@ -195,7 +202,7 @@ class LicenseOutput(serializers.ModelSerializer):
         fields = ["id", "version", "previous", "status", "state", "talent", "licensee", "project", "role",
                   "use_description", "permitted_media", "territories", "languages", "dubbing", "advertising",
                   "interactive", "derivatives", "allows_likeness_model", "excluded_categories",
-                  "requires_use_approval", "max_renders", "starts_on", "ends_on", "capacity", "talent_side",
+                  "excluded_uses", "requires_use_approval", "max_renders", "starts_on", "ends_on", "capacity", "talent_side",
                   "representation", "representation_detail", "compensation_basis", "compensation_rate",
                   "compensation_currency", "text", "text_sha256", "created_at", "signatures", "revocation_effects"]
 
@@ -227,6 +234,7 @@ class LicenseInput(serializers.Serializer):
     derivatives = serializers.BooleanField(default=False)
     allows_likeness_model = serializers.BooleanField(default=False)
     excluded_categories = serializers.ListField(child=serializers.CharField(max_length=32), max_length=32, default=list)
+    excluded_uses = serializers.ListField(child=serializers.CharField(max_length=120), max_length=20, default=list)
     requires_use_approval = serializers.BooleanField(default=False)
     max_renders = serializers.IntegerField(min_value=1, max_value=1_000_000)
     starts_on = serializers.DateField()
@@ -245,7 +253,18 @@ class LicenseInput(serializers.Serializer):
 
 
 class AmendInput(serializers.Serializer):
-    changes = serializers.DictField(help_text="The terms to change, named as in a license draft.")
+    changes = serializers.DictField(allow_empty=False, help_text="The terms to change, named as in a license draft.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Each change is checked as the same term of a draft is (LicenseInput); a refusal names the term."""
+        changes = attrs["changes"]
+        not_terms = sorted(set(changes) - set(services.LICENSE_FIELDS) - set(services.DESK_FACTS))
+        if not_terms:
+            raise serializers.ValidationError({not_terms[0]: [
+                f"Not a term an amendment changes; the terms are {', '.join(services.LICENSE_FIELDS)}."]})
+        terms = LicenseInput(data=changes, partial=True)
+        terms.is_valid(raise_exception=True)
+        return {"changes": dict(terms.validated_data)}
 
 
 class SignInput(serializers.Serializer):
@@ -318,7 +337,7 @@ class VerificationViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins
                                                   filename=data["file"].name, acting_user=request.user)
         return Response(EvidenceOutput(evidence).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={(200, "application/octet-stream"): bytes})
+    @extend_schema(request=None, responses=EVIDENCE_FILE_RESPONSES)
     @action(detail=True, methods=["get"], url_path=f"evidence/(?P<evidence_id>{UUID_PATTERN})")
     def evidence_file(self, request: Request, pk: str, evidence_id: str) -> HttpResponse:
         """Verifiers (and the talent) view the decrypted evidence; each viewing is audited."""
@@ -370,7 +389,7 @@ class RepresentationViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixi
                                                     acting_user=request.user)
         return Response(RepresentationEvidenceOutput(evidence).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={(200, "application/octet-stream"): bytes})
+    @extend_schema(request=None, responses=EVIDENCE_FILE_RESPONSES)
     @action(detail=True, methods=["get"], url_path=f"evidence/(?P<evidence_id>{UUID_PATTERN})")
     def evidence_file(self, request: Request, pk: str, evidence_id: str) -> HttpResponse:
         """Verifiers (and the representative) view the decrypted evidence; each viewing is audited."""
@@ -477,7 +496,7 @@ class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
         "as", str, enum=["json", "text"], description="text: a plain-text certificate to download")])
     @action(detail=True, methods=["get"])
     def certificate(self, request: Request, pk: str) -> Response | HttpResponse:
-        certificate = certificate_of_completion(self._license(pk))
+        certificate = certificate_of_completion(self._license(pk), viewer=request.user)
         if request.query_params.get("as") == "text":
             response = HttpResponse(certificate_text(certificate), content_type="text/plain; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="certificate-{pk}.txt"'

@@ -31,7 +31,10 @@ def use_approval_request(*, license_id: str, job_ref: str, prompt: str, params: 
 
 @transaction.atomic
 def use_approval_decide(*, job_ref: str, approve: bool, reason: str, acting_user: AbstractBaseUser) -> UseApproval:
-    approval = UseApproval.objects.select_for_update().select_related("license__talent").get(job_ref=job_ref)
+    # Only the approval row: the license and talent rows joined for the policy check stay
+    # unlocked, since the caller already holds the job row (lock order: license before job).
+    approval = UseApproval.objects.select_for_update(of=("self",)).select_related("license__talent").get(
+        job_ref=job_ref)
     policies.enforce(policies.refuse_use_decision(user=acting_user, license=approval.license))
     if approval.status != UseApproval.Status.PENDING:
         raise InvalidTransition(f"This use was already {approval.status}.")

@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 
-from consent.models import LikenessLicense, Representation
+from consent.models import LikenessLicense, Representation, SignatureEvent
+from consent.policies import may_see_signature_network_evidence
 
 
-def certificate_of_completion(license: LikenessLicense) -> dict[str, Any]:
+def certificate_of_completion(license: LikenessLicense, *, viewer: AbstractBaseUser) -> dict[str, Any]:
+    """The certificate as ``viewer`` may see it: each signature's network evidence (IP address
+    and user agent) is left out for whoever the policy does not show it to."""
     return {
         "license": str(license.id),
         "version": license.version,
@@ -18,17 +22,24 @@ def certificate_of_completion(license: LikenessLicense) -> dict[str, Any]:
         "talent": license.talent.display_name,
         "licensee": license.licensee.name,
         "term": {"starts_on": license.starts_on.isoformat(), "ends_on": license.ends_on.isoformat()},
-        "signatures": [
-            {"role": event.role, "signer": event.signer.get_full_name() or event.signer.get_username(),
-             "signed_at": event.signed_at.isoformat(), "ip_address": event.ip_address, "user_agent": event.user_agent,
-             "authentication_method": event.authentication_method, "disclosure_version": event.disclosure_version,
-             "disclosure_accepted_at": event.disclosure_accepted_at.isoformat(), "document_sha256": event.document_sha256,
-             "document_matches": event.document_sha256 == license.text_sha256, "intent": event.intent,
-             "representation": _representation(event.representation)}
-            for event in license.signatures.select_related("signer", "representation").order_by("signed_at")
-        ],
+        "signatures": [_signature(license, event, viewer) for event in
+                       license.signatures.select_related("signer", "representation").order_by("signed_at")],
         "status_url": f"{settings.BESPOKE_PUBLIC_URL}/verify/consent/{license.id}",
     }
+
+
+def _signature(license: LikenessLicense, event: SignatureEvent, viewer: AbstractBaseUser) -> dict[str, Any]:
+    signature = {
+        "role": event.role, "signer": event.signer.get_full_name() or event.signer.get_username(),
+        "signed_at": event.signed_at.isoformat(), "authentication_method": event.authentication_method,
+        "disclosure_version": event.disclosure_version,
+        "disclosure_accepted_at": event.disclosure_accepted_at.isoformat(),
+        "document_sha256": event.document_sha256, "document_matches": event.document_sha256 == license.text_sha256,
+        "intent": event.intent, "representation": _representation(event.representation),
+    }
+    if may_see_signature_network_evidence(user=viewer, license=license, signer_id=event.signer_id):
+        signature.update(ip_address=event.ip_address, user_agent=event.user_agent)
+    return signature
 
 
 def _representation(representation: Representation | None) -> dict[str, Any] | None:
@@ -53,10 +64,13 @@ def certificate_text(certificate: dict[str, Any]) -> str:
         "",
     ]
     for event in certificate["signatures"]:
+        shows_network = "ip_address" in event
         lines += [
             f"Signature ({event['role']}): {event['signer']}",
-            f"  signed at {event['signed_at']} from {event['ip_address'] or 'unknown address'}",
-            f"  authentication: {event['authentication_method']}; user agent: {event['user_agent'] or 'unknown'}",
+            f"  signed at {event['signed_at']}"
+            + (f" from {event['ip_address'] or 'unknown address'}" if shows_network else ""),
+            f"  authentication: {event['authentication_method']}"
+            + (f"; user agent: {event['user_agent'] or 'unknown'}" if shows_network else ""),
             f"  electronic-records disclosure {event['disclosure_version']} accepted at {event['disclosure_accepted_at']}",
             f"  signed document SHA-256 {event['document_sha256']} "
             f"({'matches' if event['document_matches'] else 'DOES NOT MATCH'} the license)",

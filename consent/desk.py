@@ -38,7 +38,7 @@ from consent.models import (
     RepresentationEvidence,
     Talent,
 )
-from consent.uploads import check_video, prepare_image
+from consent.uploads import prepare_image, prepare_pdf, prepare_video
 from consent.vault import vault_delete, vault_get, vault_put
 
 OLDEST_AGE = 130
@@ -51,20 +51,17 @@ def _challenge_code() -> str:
 
 def _evidence_plaintext(data: bytes, *, filename: str, video_allowed: bool, pdf_allowed: bool) -> tuple[bytes, str]:
     """Check an evidence upload by content: an image (re-encoded as PNG), or where allowed a
-    short video (a consent capture) or a PDF (an authority document)."""
+    short video (a consent capture, re-encoded as H.264 MP4) or a PDF (an authority
+    document, written anew from its parsed pages)."""
     max_bytes = settings.BESPOKE_EVIDENCE_MAX_BYTES
     if data[4:8] == b"ftyp" or data[:4] == b"\x1a\x45\xdf\xa3":  # MP4, or WebM (EBML)
         if not video_allowed:
             raise ValidationFailed("This document is an image (a photo or scan of it), not a video.", field="file")
-        return data, check_video(data, max_bytes=max_bytes, max_seconds=settings.BESPOKE_EVIDENCE_MAX_SECONDS)
+        return prepare_video(data, max_bytes=max_bytes, max_seconds=settings.BESPOKE_EVIDENCE_MAX_SECONDS), "video/mp4"
     if data.startswith(b"%PDF-"):
         if not pdf_allowed:
             raise ValidationFailed("Upload this as an image: a photo or a scan.", field="file")
-        if len(data) > max_bytes:
-            raise ValidationFailed("The document is too large.", field="file")
-        if b"%%EOF" not in data[-1024:]:
-            raise ValidationFailed("The PDF is incomplete or damaged.", field="file")
-        return data, "application/pdf"
+        return prepare_pdf(data, max_bytes=max_bytes), "application/pdf"
     prepared = prepare_image(data, filename=filename, max_bytes=max_bytes, max_pixels=settings.BESPOKE_PHOTO_MAX_PIXELS,
                              min_side=settings.BESPOKE_PHOTO_MIN_SIDE, field="file")
     return prepared.png, "image/png"

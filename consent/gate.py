@@ -20,7 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_append
-from consent.content_policy import excluded_hits
+from bespoke.locking import Rank, claim
+from consent.content_policy import OWN_EXCLUSION, excluded_hits
 from consent.facts import SIGNING_REPRESENTATION, TalentFacts, representation_holds, talent_facts
 from consent.lifecycle import effective_state, minor_term_cap
 from consent.models import (
@@ -131,6 +132,8 @@ def check_locked(*, use: UseRequest, stage: Stage, actor: str, subject: str) -> 
 
 
 def _decide(*, use: UseRequest, stage: Stage, actor: str, subject: str, lock: bool) -> GateDecision:
+    if lock:  # outside the try: a lock taken out of order is a bug to raise, not a refusal to record
+        claim(Rank.LICENSE, rows=[_uuid_or_none(use.license_id)])
     try:
         with transaction.atomic():
             reason, message = _evaluate(use, lock=lock)
@@ -162,9 +165,12 @@ def _evaluate(use: UseRequest, *, lock: bool) -> tuple[Reason | None, str]:
         return None, ""
     if use.medium not in license.permitted_media:
         return Reason.MEDIUM_NOT_PERMITTED, f"The license does not permit {use.medium} uses."
-    hits = excluded_hits(use.prompt, list(license.excluded_categories))
+    hits = excluded_hits(use.prompt, list(license.excluded_categories), languages=list(license.languages),
+                         own_exclusions=list(license.excluded_uses))
     if hits:
         category, word = hits[0]
+        if category == OWN_EXCLUSION:
+            return Reason.EXCLUDED_CONTENT, f"The prompt touches a use the talent excluded: '{word}'."
         return Reason.EXCLUDED_CONTENT, f"The prompt touches the excluded category '{category}' ('{word}')."
     if use.likeness_model_id is not None and not LikenessModel.objects.filter(
             pk=_uuid_or_none(use.likeness_model_id), license_id__in=license_lineage(license),
@@ -296,6 +302,13 @@ def consent_status(*, license_id: str, today: date | None = None) -> ConsentStat
 
 def use_requires_approval(*, license_id: str) -> bool:
     return LikenessLicense.objects.filter(pk=_uuid_or_none(license_id), requires_use_approval=True).exists()
+
+
+def excluded_categories(*, license_id: str) -> tuple[str, ...]:
+    """The content categories the license excludes (none for an unknown license, which the gate refuses anyway)."""
+    categories = LikenessLicense.objects.filter(pk=_uuid_or_none(license_id)).values_list(
+        "excluded_categories", flat=True).first()
+    return tuple(categories or ())
 
 
 def requester_is_licensee(*, user_id: object, license_id: str) -> bool:

@@ -30,7 +30,7 @@ from consent.services import _clean_terms
 
 TEMPLATE_FIELDS = ("project", "role", "use_description", "permitted_media", "territories", "languages", "dubbing",
                    "advertising", "interactive", "derivatives", "allows_likeness_model", "excluded_categories",
-                   "requires_use_approval", "max_renders", "term_months", "representation", "representation_detail",
+                   "excluded_uses", "requires_use_approval", "max_renders", "term_months", "representation", "representation_detail",
                    "compensation_basis", "compensation_rate", "compensation_currency")
 MAX_TEXT = 200
 

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_append
+from bespoke.locking import Rank, lock_rows
 from consent.gate import license_refusal
 from consent.models import LikenessLicense, LikenessModel, ReferencePhoto
 from consent.vault import vault_delete, vault_get, vault_put
@@ -91,8 +92,9 @@ def likeness_models_retire(*, license: LikenessLicense, reason: str, actor: str)
     """Destroy the talent's likeness models for this licensee that no license in force
     allows any more. Runs inside the caller's transaction; blobs go after commit."""
     destroyed = []
-    for model in LikenessModel.objects.select_for_update().select_related("license").filter(
-            talent_id=license.talent_id, licensee_id=license.licensee_id, status=LikenessModel.Status.ACTIVE):
+    for model in lock_rows(LikenessModel.objects.select_for_update(of=("self",)).select_related("license").filter(
+            talent_id=license.talent_id, licensee_id=license.licensee_id, status=LikenessModel.Status.ACTIVE),
+            Rank.LIKENESS_MODEL):
         if not likeness_model_usable(model):
             _destroy(model, reason=reason, actor=actor)
             destroyed.append(str(model.id))
@@ -113,7 +115,8 @@ def _destroy(model: LikenessModel, *, reason: str, actor: str) -> None:
 
 def likeness_models_destroy_for_talent(*, talent_id: object, reason: str, actor: str) -> list[str]:
     destroyed = []
-    for model in LikenessModel.objects.select_for_update().filter(talent_id=talent_id, status=LikenessModel.Status.ACTIVE):
+    for model in lock_rows(LikenessModel.objects.select_for_update().filter(
+            talent_id=talent_id, status=LikenessModel.Status.ACTIVE), Rank.LIKENESS_MODEL):
         _destroy(model, reason=reason, actor=actor)
         destroyed.append(str(model.id))
     return destroyed
@@ -124,9 +127,10 @@ def likeness_models_sweep(*, actor: str) -> list[str]:
     destroyed = []
     for model_id in LikenessModel.objects.filter(status=LikenessModel.Status.ACTIVE).values_list("id", flat=True):
         with transaction.atomic():
-            model = LikenessModel.objects.select_for_update().select_related("license").filter(
-                pk=model_id, status=LikenessModel.Status.ACTIVE).first()
-            if model is not None and not likeness_model_usable(model):
-                _destroy(model, reason="license_lapsed", actor=actor)
-                destroyed.append(str(model.id))
+            still_active = lock_rows(LikenessModel.objects.select_for_update(of=("self",)).select_related("license")
+                                     .filter(pk=model_id, status=LikenessModel.Status.ACTIVE), Rank.LIKENESS_MODEL)
+            for model in still_active:
+                if not likeness_model_usable(model):
+                    _destroy(model, reason="license_lapsed", actor=actor)
+                    destroyed.append(str(model.id))
     return destroyed

@@ -253,6 +253,7 @@ class UseTerms(models.Model):
     derivatives = models.BooleanField(default=False)
     allows_likeness_model = models.BooleanField(default=False)
     excluded_categories = models.JSONField(default=list)
+    excluded_uses = models.JSONField(default=list, blank=True)  # the talent's own words, screened like categories
     requires_use_approval = models.BooleanField(default=False)
     max_renders = models.PositiveIntegerField()
     representation = models.CharField(max_length=16, choices=Representation.choices, default=Representation.NONE)

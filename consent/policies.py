@@ -282,6 +282,17 @@ def refuse_use_decision(*, user: User, license: LikenessLicense) -> str | None:
     return "Only the talent (or their verified guardian or estate) decides on a use of their likeness."
 
 
+def may_see_signature_network_evidence(*, user: User, license: LikenessLicense, signer_id: object) -> bool:
+    """The IP address and user agent a signature was made from: the signer, the talent side
+    (the talent and their representatives) and the licensee's legal staff and auditors;
+    never its producers."""
+    if not user.is_authenticated:
+        return False
+    return (user.pk == signer_id or speaks_for_talent(user=user, license=license)
+            or _memberships(user, (Membership.Role.LEGAL, Membership.Role.AUDITOR), Organization.Kind.STUDIO)
+            .filter(organization_id=license.licensee_id).exists())
+
+
 def licenses_visible_q(user: User) -> Q:
     """The talent and their representatives, and every member of the licensee."""
     if not user.is_authenticated:

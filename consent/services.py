@@ -16,6 +16,7 @@ from django.utils import timezone
 from audit.actors import user_actor
 from audit.services import audit_append
 from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
+from bespoke.locking import Rank, claim, lock_rows
 from consent.content_policy import CATEGORIES
 from consent.keys import talent_key_destroy
 from consent.lifecycle import TRANSITIONS, add_years, minor_term_cap, next_status
@@ -103,7 +104,7 @@ def talent_enrol(*, user: AbstractBaseUser, display_name: str, acting_user: Abst
 
 LICENSE_FIELDS = ("project", "role", "use_description", "permitted_media", "territories", "languages", "dubbing",
                   "advertising", "interactive", "derivatives", "allows_likeness_model", "excluded_categories",
-                  "requires_use_approval", "max_renders", "starts_on", "ends_on", "representation",
+                  "excluded_uses", "requires_use_approval", "max_renders", "starts_on", "ends_on", "representation",
                   "representation_detail", "compensation_basis", "compensation_rate", "compensation_currency")
 # Established by the verification desk, never a term a studio writes.
 DESK_FACTS = ("capacity", "talent_birth_date", "representative", "signed_by", "countersigned_by", "signed_under")
@@ -112,6 +113,24 @@ DESK_FACTS_REFUSAL = ("Who the talent is, their age, death and who signs for the
 _COUNTRY = re.compile(r"^(?:[A-Z]{2}|worldwide)$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Z]{2})?$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+MAX_EXCLUDED_USES = 20
+MAX_EXCLUDED_USE_LENGTH = 120
+
+
+def _clean_excluded_uses(value: Any) -> list[str]:
+    """The talent's own exclusions: short phrases, each screened against every prompt."""
+    if value in (None, ""):
+        return []
+    if isinstance(value, str) or not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationFailed("Excluded uses are a list of short phrases.", field="excluded_uses")
+    phrases = list(dict.fromkeys(" ".join(v.split()) for v in value if v.strip()))
+    if len(phrases) > MAX_EXCLUDED_USES:
+        raise ValidationFailed(f"Name at most {MAX_EXCLUDED_USES} excluded uses.", field="excluded_uses")
+    for phrase in phrases:
+        if not 3 <= len(phrase) <= MAX_EXCLUDED_USE_LENGTH:
+            raise ValidationFailed(f"Each excluded use is 3 to {MAX_EXCLUDED_USE_LENGTH} characters, such as "
+                                   "'horse riding' or 'scenes in a hospital'.", field="excluded_uses")
+    return phrases
 
 
 def _clean_terms(terms: dict[str, Any], *, capacity: str = LikenessLicense.Capacity.ADULT,
@@ -143,6 +162,7 @@ def _clean_terms(terms: dict[str, Any], *, capacity: str = LikenessLicense.Capac
         if isinstance(values, str) or not all(isinstance(v, str) and allowed(v) for v in values):
             raise ValidationFailed(message, field=name)
         t[name] = sorted(set(values))
+    t["excluded_uses"] = _clean_excluded_uses(t.get("excluded_uses"))
     for name in ("permitted_media", "territories", "languages"):
         if not t[name]:
             raise ValidationFailed(f"Give at least one of {name.replace('_', ' ')}.", field=name)
@@ -176,7 +196,7 @@ def _clean_terms(terms: dict[str, Any], *, capacity: str = LikenessLicense.Capac
         t["compensation_rate"] = Decimal(str(t.get("compensation_rate"))).quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError):
         raise ValidationFailed("The compensation rate is an amount such as 1500.00.", field="compensation_rate") from None
-    if t["compensation_rate"] < 0 or t["compensation_rate"] >= Decimal("1e10"):
+    if not t["compensation_rate"].is_finite() or not 0 <= t["compensation_rate"] < Decimal("1e10"):
         raise ValidationFailed("The compensation rate is a positive amount.", field="compensation_rate")
     if not _CURRENCY.match(str(t.get("compensation_currency") or "")):
         raise ValidationFailed("The currency is an ISO 4217 code such as EUR or USD.", field="compensation_currency")
@@ -231,8 +251,14 @@ def license_amend(*, license: LikenessLicense, changes: dict[str, Any], acting_u
 
 def _locked(license: LikenessLicense) -> LikenessLicense:
     """Lock the row and refresh the caller's instance in place, so it sees what was decided."""
+    claim(Rank.LICENSE, rows=[license.pk])
     license.refresh_from_db(from_queryset=LikenessLicense.objects.select_for_update())
     return license
+
+
+def _lock_licenses(license_ids: list[Any]) -> None:
+    """Lock several license rows at once, in the one order every transaction uses (bespoke.locking)."""
+    lock_rows(LikenessLicense.objects.select_for_update().filter(pk__in=license_ids), Rank.LICENSE)
 
 
 def _move(license: LikenessLicense, action: str, actor: str, data: dict[str, Any] | None = None) -> None:
@@ -308,6 +334,7 @@ def license_sign(*, license: LikenessLicense, context: SignatureContext, acting_
 def license_countersign(*, license: LikenessLicense, context: SignatureContext,
                         acting_user: AbstractBaseUser) -> LikenessLicense:
     """Legal countersigns; an amendment supersedes the version it amends at this moment."""
+    _lock_licenses([license.pk, license.previous_id])
     license = _locked(license)
     policies.enforce(policies.refuse_countersign(user=acting_user, license=license))
     next_status(license, "countersign")
@@ -373,6 +400,7 @@ def licenses_expire(*, actor: str, today: date | None = None) -> list[str]:
             status__in=[LikenessLicense.Status.COUNTERSIGNED, LikenessLicense.Status.SUSPENDED],
             ends_on__lt=today).values_list("id", flat=True):
         with transaction.atomic():
+            claim(Rank.LICENSE, rows=[license_id])
             license = LikenessLicense.objects.select_for_update().get(pk=license_id)
             if license.ends_on < today and license.status in TRANSITIONS["expire"][0]:
                 _move(license, "expire", actor, {"ended_on": license.ends_on.isoformat()})
@@ -411,11 +439,13 @@ def talent_erase(*, talent: Talent, acting_user: AbstractBaseUser) -> dict[str, 
     """Erase a talent's likeness data: revoke every license, destroy likeness models,
     delete the sealed photos and destroy the data key (crypto-shredding). The minimal
     consent record (licenses, signatures, revocations) stays, as the law allows."""
+    claim(Rank.TALENT, rows=[talent.pk])
     talent = Talent.objects.select_for_update().get(pk=talent.pk)
     if acting_user.pk != talent.user_id:
         raise NotAllowed("Only the talent can erase their data.")
     actor = user_actor(acting_user)
     revoked = []
+    _lock_licenses(list(licenses_revoked_on_erasure(talent=talent).values_list("pk", flat=True)))
     for license in licenses_revoked_on_erasure(talent=talent):
         license_revoke(license=license, reason="Erasure requested by the talent.", acting_user=acting_user)
         revoked.append(str(license.id))

@@ -54,6 +54,7 @@ class LicenseTerms:
     compensation_rate: Decimal
     compensation_currency: str
     version: int
+    excluded_uses: tuple[str, ...] | list[str] = ()
 
 
 def _yes(flag: bool, yes: str, no: str) -> str:
@@ -88,7 +89,9 @@ def render_license_text(terms: LicenseTerms) -> str:
         f"5. Volume. At most {terms.max_renders} published outputs. "
         + _yes(terms.requires_use_approval, "The Talent approves each use before it is rendered.",
                "Uses within this license need no further approval."),
-        f"6. Exclusions. No content in these categories: {excluded}.",
+        f"6. Exclusions. No content in these categories: {excluded}."
+        + (f"\n   Nor these uses, in the Talent's own words: {'; '.join(terms.excluded_uses)}."
+           if terms.excluded_uses else ""),
         f"7. Compensation. {terms.compensation_basis.replace('_', ' ')}: {terms.compensation_rate} {terms.compensation_currency}.",
         f"8. Counsel and union. {representation[terms.representation]}",
         "9. Disclosure. Every output carries a visible AI-generated label and signed content credentials.",

@@ -129,16 +129,25 @@ def read_file(
     """
     path = Path(path)
     mime = mime_type or _mime_from_suffix(path)
-    settings = {"trust": {"user_anchors": trust_anchor_pem}, "verify": _OFFLINE}
-    with Context.from_dict(settings) as context, open(path, "rb") as stream:
+    with open(path, "rb") as stream:
         try:
-            reader = Reader.try_create(mime, stream, context=context)
+            return read_stream(stream, mime_type=mime, trust_anchor_pem=trust_anchor_pem)
+        except MediaReadError as exc:
+            raise MediaReadError(f"could not read {path} as {mime}: {exc}") from exc
+
+
+def read_stream(stream: IO[bytes], *, mime_type: str, trust_anchor_pem: str) -> ManifestReport:
+    """``read_file`` for an open binary stream; its MediaReadError names no file."""
+    settings = {"trust": {"user_anchors": trust_anchor_pem}, "verify": _OFFLINE}
+    with Context.from_dict(settings) as context:
+        try:
+            reader = Reader.try_create(mime_type, stream, context=context)
             if reader is None:
                 return ManifestReport(state="no_manifest")
             with reader:
                 store = json.loads(reader.json())
         except C2paError as exc:
-            raise MediaReadError(f"could not read {path} as {mime}: {exc}") from exc
+            raise MediaReadError(str(exc)) from exc
     return _report_from_store(store)
 
 
@@ -152,6 +161,11 @@ def _sign_into(
     except BaseException:
         dst.unlink(missing_ok=True)
         raise
+
+
+def mime_type_for(path: Path) -> str:
+    """The MIME type of media from its extension (.mp4, .png, .jpg/.jpeg); MediaReadError otherwise."""
+    return _mime_from_suffix(path)
 
 
 def _mime_from_suffix(path: Path) -> str:

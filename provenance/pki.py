@@ -10,7 +10,6 @@ and verify end to end, with the root as the trust anchor.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -22,6 +21,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from bespoke.secure_files import write_new_file
 
 ROOT_CERT_FILE = "root_ca.pem"
 ROOT_KEY_FILE = "root_ca.key"
@@ -228,26 +229,17 @@ def _private_key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def _write_file(path: Path, data: bytes, mode: int) -> None:
-    # Creating with the final mode avoids a window where a key is readable by others.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def _install_directory(
     directory: Path, public_files: Mapping[str, bytes], private_files: Mapping[str, bytes]
 ) -> None:
-    """Write the files into a fresh directory and move it to ``directory``."""
+    """Write the files into a fresh owner-only directory and move it to ``directory``."""
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
         for name, data in public_files.items():
-            _write_file(staging / name, data, 0o644)
+            write_new_file(staging / name, data, mode=0o644)
         for name, data in private_files.items():
-            _write_file(staging / name, data, 0o600)
+            write_new_file(staging / name, data)
         _replace_directory(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -17,11 +17,22 @@ from django.core.exceptions import ImproperlyConfigured
 from consent import gate
 from generation.selectors import output_by_watermark, watermark_id_taken
 from provenance import watermark
-from provenance.c2pa_io import ManifestReport, SigningError, read_file, sign_file
+from provenance.c2pa_io import (
+    ManifestReport,
+    MediaReadError,
+    SigningError,
+    mime_type_for,
+    read_file,
+    read_stream,
+    sign_file,
+)
 from provenance.labels import LabelSpec, burn_disclosure
 from provenance.manifest import ConsentReference, GeneratorInfo, WatermarkBinding, build_manifest
+from provenance.mp4_boxes import mp4_box_census
 from provenance.pki import load_signing_material, load_trust_anchor
 from provenance.signing import LocalKeySigner, ManifestSigner
+from provenance.verify_bounds import Deadline, DeadlineReader, TooLargeToCheck, VerifyBudget, VerifyWork
+from provenance.video_sample import video_frames_sample
 
 logger = logging.getLogger(__name__)
 
@@ -156,16 +167,28 @@ class MediaVerification:
     manifest: ManifestReport
     consent: gate.ConsentStatus | None
     trace: OutputTrace | None = None
+    work: VerifyWork | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"manifest": self.manifest.as_dict(), "consent": self.consent.as_dict() if self.consent else None,
-                "trace": self.trace.as_dict() if self.trace else None}
+                "trace": self.trace.as_dict() if self.trace else None,
+                "work": self.work.as_dict() if self.work else None}
 
 
-def output_trace(*, path: Path) -> OutputTrace | None:
-    """Find the published output a video came from by its invisible watermark."""
+def output_trace(*, path: Path, budget: VerifyBudget | None = None, deadline: Deadline | None = None,
+                 work: VerifyWork | None = None) -> OutputTrace | None:
+    """Find the published output a video came from by its invisible watermark.
+
+    Only the first frames are decoded, at reduced resolution and within ``budget``;
+    raises TooLargeToCheck beyond it.
+    """
+    budget = budget or verify_budget()
+    frames = video_frames_sample(Path(path), budget=budget, deadline=deadline or Deadline(budget.seconds),
+                                 work=work if work is not None else VerifyWork())
+    if frames is None:
+        return None
     try:
-        reading = watermark.watermark_read_file(Path(path), key=settings.BESPOKE_WATERMARK_KEY)
+        reading = watermark.watermark_read(frames, key=settings.BESPOKE_WATERMARK_KEY)
     except watermark.WatermarkError:
         return None
     if reading is None:
@@ -192,20 +215,65 @@ def watermark_status(*, watermark_id: int) -> dict[str, Any]:
     return {"watermark_id": watermark_id, "state": status.state, "since": status.since}
 
 
-def media_verify(*, path: Path) -> MediaVerification:
+def verify_budget() -> VerifyBudget:
+    """The limits of one check, from ``BESPOKE_VERIFY_MAX_PIXELS`` and ``BESPOKE_VERIFY_MILLISECONDS``."""
+    return VerifyBudget(max_pixels=settings.BESPOKE_VERIFY_MAX_PIXELS,
+                        seconds=settings.BESPOKE_VERIFY_MILLISECONDS / 1000)
+
+
+def media_verify(*, path: Path, budget: VerifyBudget | None = None,
+                 deadline: Deadline | None = None) -> MediaVerification:
     """Is the file ours, is its manifest valid and trusted, and is its consent still in force?
 
     A video without a trusted manifest (stripped by re-encoding, say) is traced through its
     watermark to the output it came from, and that output's consent is reported.
+    All of it within ``budget`` (by default the settings') and by ``deadline`` (by default
+    the budget's seconds from now): a file beyond them raises TooLargeToCheck, which says
+    what was done before the refusal; an unreadable one raises MediaReadError.
     """
     path = Path(path)
-    report = read_file(path, trust_anchor_pem=load_trust_anchor(settings.BESPOKE_PKI_DIR))
-    trace = None
-    if not report.is_trusted and path.suffix.lower() == ".mp4":
-        trace = output_trace(path=path)
+    budget = budget or verify_budget()
+    deadline = deadline or Deadline(budget.seconds)
+    work = VerifyWork()
+    is_video = path.suffix.lower() == ".mp4"
+    try:
+        report = _manifest_read_bounded(path, is_video=is_video, budget=budget, deadline=deadline, work=work)
+        trace = None
+        if not report.is_trusted and is_video:
+            trace = output_trace(path=path, budget=budget, deadline=deadline, work=work)
+    finally:
+        work.seconds = round(deadline.elapsed(), 4)
     # Only a trusted manifest, or our own watermark, may name the license whose status is shown:
     # anyone can write a manifest that points at a real license.
     vouched = report.consent.license_id if report.is_trusted and report.consent else None
     license_id = trace.license_id if trace else vouched
     status = gate.consent_status(license_id=license_id) if license_id else None
-    return MediaVerification(manifest=report, consent=status, trace=trace)
+    return MediaVerification(manifest=report, consent=status, trace=trace, work=work)
+
+
+def _manifest_read_bounded(path: Path, *, is_video: bool, budget: VerifyBudget, deadline: Deadline,
+                           work: VerifyWork) -> ManifestReport:
+    """The C2PA manifest report, read through a stream that stops at the deadline.
+
+    An MP4's boxes are counted first: the C2PA reader's time grows with the square of
+    their number, and FFmpeg indexes the sample tables in full when it opens a file.
+    """
+    with path.open("rb") as raw:
+        if is_video:
+            census = mp4_box_census(raw, size=path.stat().st_size, max_boxes=budget.max_boxes)
+            work.boxes = census.boxes
+            if census.over_limit:
+                raise TooLargeToCheck("boxes", work)
+            if census.sample_table_bytes > budget.max_moov_bytes:
+                raise TooLargeToCheck("sample_tables", work)
+            raw.seek(0)
+        stream = DeadlineReader(raw, deadline)
+        try:
+            return read_stream(stream, mime_type=mime_type_for(path),
+                               trust_anchor_pem=load_trust_anchor(settings.BESPOKE_PKI_DIR))
+        except MediaReadError as exc:
+            if stream.expired:
+                raise TooLargeToCheck("time", work) from exc
+            raise
+        finally:
+            work.manifest_bytes_read = stream.bytes_read

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -15,9 +18,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from bespoke.ratelimit import limited
 from consent import gate
 from provenance.c2pa_io import MediaReadError
-from provenance.services import media_verify, watermark_status
+from provenance.services import media_verify, verify_budget, watermark_status
+from provenance.verify_bounds import TOO_LARGE_MESSAGE, Deadline, TooLargeToCheck
+
+logger = logging.getLogger(__name__)
 
 MAX_VERIFY_BYTES = 200 * 1024 * 1024
+UNREADABLE_MESSAGE = "This file could not be read as an MP4 video, PNG or JPEG image."
 SUFFIXES = {"video/mp4": ".mp4", "image/png": ".png", "image/jpeg": ".jpg"}
 
 
@@ -46,20 +53,33 @@ class VerifyForm(forms.Form):
 def verify_upload(request: HttpRequest) -> HttpResponse:
     result = None
     error = None
+    status = 200
+    # Reading the upload itself counts against the deadline: it is part of the answer's time.
+    deadline = Deadline(verify_budget().seconds) if request.method == "POST" else None
     form = VerifyForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        with tempfile.TemporaryDirectory(prefix="bespoke-verify-") as workdir:
-            path = Path(workdir) / f"upload{upload.detected_suffix}"
-            with path.open("wb") as handle:
-                for chunk in upload.chunks():
-                    handle.write(chunk)
-            try:
-                result = media_verify(path=path).as_dict()
-            except MediaReadError as exc:
-                error = f"The file could not be read: {exc}"
-    status = 400 if request.method == "POST" and (form.errors or error) else 200
+    if deadline is not None:
+        if form.is_valid():
+            result, error, status = _check_upload(form.cleaned_data["file"], deadline=deadline)
+        else:
+            status = 400
     return render(request, "portal/verify.html", {"form": form, "result": result, "error": error}, status=status)
+
+
+def _check_upload(upload: UploadedFile, *, deadline: Deadline) -> tuple[dict[str, Any] | None, str | None, int]:
+    """(result, error, HTTP status) for one upload, checked within the verify budget."""
+    with tempfile.TemporaryDirectory(prefix="bespoke-verify-") as workdir:
+        path = Path(workdir) / f"upload{upload.detected_suffix}"  # type: ignore[attr-defined]
+        with path.open("wb") as handle:
+            for chunk in upload.chunks():
+                handle.write(chunk)
+        try:
+            return media_verify(path=path, deadline=deadline).as_dict(), None, 200
+        except TooLargeToCheck as exc:
+            logger.info("verify upload refused (%s): %s", exc.reason, exc.work.as_dict())
+            return None, TOO_LARGE_MESSAGE, 413
+        except MediaReadError:
+            # Library messages name the temporary file: the page only ever gets a fixed sentence.
+            return None, UNREADABLE_MESSAGE, 400
 
 
 @require_GET

@@ -68,6 +68,17 @@ def bespoke_settings(settings, pki_dir: Path, tmp_path: Path):  # type: ignore[n
     return settings
 
 
+@pytest.fixture(autouse=True)
+def audit_seal_mode(request: pytest.FixtureRequest, settings):  # type: ignore[no-untyped-def]
+    """A test inside one transaction never commits, so no seal after commit would give its
+    audit events their place in the chain: there they are sealed at append (see
+    audit.services). Tests that commit seal after commit, as production does."""
+    marker = request.node.get_closest_marker("django_db")
+    commits = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    commits = commits or bool({"transactional_db", "live_server", "django_db_reset_sequences"} & set(request.fixturenames))
+    settings.BESPOKE_AUDIT_SEAL_AT_APPEND = not commits
+
+
 @pytest.fixture
 def empty_cache(settings):  # type: ignore[no-untyped-def]
     """Rate-limit counters and used TOTP codes live in the cache: a test that signs in starts empty."""

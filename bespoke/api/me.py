@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import exceptions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.stepup import OTP_HEADER
 from bespoke.api import validated
 from bespoke.errors import NotAllowed, ValidationFailed
 from bespoke.talent_data import EXPORT_FILENAME, own_talent, talent_data_export
@@ -29,10 +30,18 @@ def _own_talent(request: Request, verb: str) -> Talent:
 
 
 class MeViewSet(viewsets.ViewSet):
+    def http_method_not_allowed(self, request: Request, *args: object, **kwargs: object) -> HttpResponse:
+        if request.method == "GET" and "export" in self.action_map.values():
+            # A step-up code is refused on a GET (see accounts.stepup), so a GET export could never pass.
+            raise exceptions.MethodNotAllowed("GET", detail=f"Ask for the export with a POST, with an {OTP_HEADER} "
+                                                            "header or after a recent confirmation in the portal.")
+        return super().http_method_not_allowed(request, *args, **kwargs)
+
     @extend_schema(request=None, responses={(200, "application/zip"): bytes})
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["post"])
     def export(self, request: Request) -> HttpResponse:
-        """Every record about the talent and their files (photos, likeness models), as a zip."""
+        """Every record about the talent and their files (photos, likeness models), as a zip.
+        A POST: it needs a step-up confirmation, which a GET cannot carry."""
         talent = _own_talent(request, "export")
         step_up(request)
         archive = talent_data_export(talent=talent, acting_user=request.user)

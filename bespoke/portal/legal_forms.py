@@ -48,6 +48,9 @@ class _TermsForm(forms.Form):
     excluded_categories = forms.MultipleChoiceField(
         label="Excluded content", required=False, widget=forms.CheckboxSelectMultiple,
         choices=[(category, category.replace("_", " and ").capitalize()) for category in CATEGORIES])
+    excluded_uses = forms.CharField(
+        label="Uses the talent excludes, in their own words (one per line, such as 'horse riding')", required=False,
+        max_length=3000, widget=forms.Textarea(attrs={"rows": 3}))
     requires_use_approval = forms.BooleanField(label="The talent approves each use before it is rendered",
                                                required=False)
     max_renders = forms.IntegerField(label="Most renders allowed", min_value=1, max_value=MAX_RENDERS,
@@ -70,6 +73,9 @@ class _TermsForm(forms.Form):
     def clean_languages(self) -> list[str]:
         return _codes(self.cleaned_data["languages"])
 
+    def clean_excluded_uses(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["excluded_uses"].splitlines() if line.strip()]
+
     def clean_compensation_currency(self) -> str:
         return self.cleaned_data["compensation_currency"].strip().upper()
 
@@ -83,6 +89,8 @@ def terms_initial(values: dict[str, Any]) -> dict[str, Any]:
     for name in ("territories", "languages"):
         if isinstance(initial.get(name), list):
             initial[name] = " ".join(initial[name])
+    if isinstance(initial.get("excluded_uses"), list):
+        initial["excluded_uses"] = "\n".join(initial["excluded_uses"])
     return initial
 
 
@@ -99,7 +107,8 @@ class LicenseDraftForm(_TermsForm):
     offer = forms.BooleanField(label="Offer it to the talent now", required=False)
 
     field_order = ["licensee", "talent", "project", "role", "use_description", "permitted_media", "territories",
-                   "languages", *BOOLEAN_TERMS[:5], "excluded_categories", "requires_use_approval", "max_renders",
+                   "languages", *BOOLEAN_TERMS[:5], "excluded_categories", "excluded_uses",
+                   "requires_use_approval", "max_renders",
                    "starts_on", "ends_on", "representation",
                    "representation_detail", "compensation_basis", "compensation_rate", "compensation_currency",
                    "offer"]

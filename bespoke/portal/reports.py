@@ -41,11 +41,22 @@ def compliance_rows(*, organization: Organization, start: date, end: date) -> li
     return rows
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
+_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """``value``, prefixed with a single quote when a spreadsheet would read it as a formula."""
+    return f"'{value}" if value.startswith(_FORMULA_TRIGGERS) else value
+
+
 def compliance_csv(rows: list[dict[str, str]]) -> str:
+    """The rows as CSV. Names, projects and roles are typed by people, so every cell is
+    neutralised: none can run as a formula when legal staff open the file."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({column: spreadsheet_safe(value) for column, value in row.items()} for row in rows)
     return out.getvalue()
 
 

@@ -52,7 +52,7 @@ def move_to_the_verification_desk(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("audit", "0002_append_only_guard"),
+        ("audit", "0003_seal_after_commit"),
         ("consent", "0004_verification_desk"),
     ]
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from audit.actors import SYSTEM_REAPER, SYSTEM_WORKER
 from audit.services import audit_append
+from bespoke.locking import Rank, lock_rows
 from generation.models import LeasedJob
 
 Job = TypeVar("Job", bound=LeasedJob)
@@ -64,8 +65,21 @@ def job_finish(job: LeasedJob, status: str, code: str, message: str, actor: str)
                  data={"reason": code, "attempt": job.attempt})
 
 
+def locked_job(model: type[Job], job_id: object) -> Job | None:
+    """The job row, locked in the lock order (bespoke.locking); None when there is no such job."""
+    rows = lock_rows(model.objects.select_for_update().filter(pk=job_id), Rank.JOB)
+    return rows[0] if rows else None
+
+
+def _locked_existing_job(model: type[Job], job_id: object) -> Job:
+    job = locked_job(model, job_id)
+    if job is None:
+        raise model.DoesNotExist(f"no job {job_id}")
+    return job
+
+
 def locked_own_job(model: type[Job], job_id: str, attempt: int) -> Job:
-    job = model.objects.select_for_update().get(pk=job_id)
+    job = _locked_existing_job(model, job_id)
     if job.status != LeasedJob.Status.RUNNING or job.attempt != attempt:
         raise LeaseLost()
     return job
@@ -80,7 +94,7 @@ def job_claim(model: type[Job], *, job_id: str, worker: str, admit: Callable[[Jo
     """
     now = timezone.now()
     with transaction.atomic():
-        job = model.objects.select_for_update().filter(pk=job_id).first()
+        job = locked_job(model, job_id)
         if job is None:
             return None
         expired = job.status == LeasedJob.Status.RUNNING and job.lease_expires_at is not None and job.lease_expires_at < now
@@ -141,7 +155,7 @@ def job_cancel(job: Job, *, actor: str) -> Job:
     from bespoke.errors import InvalidTransition
 
     with transaction.atomic():
-        job = type(job).objects.select_for_update().get(pk=job.pk)
+        job = _locked_existing_job(type(job), job.pk)
         if job.status in LeasedJob.TERMINAL:
             raise InvalidTransition(f"This job already ended ({job.status}).")
         if job.status in (LeasedJob.Status.QUEUED, LeasedJob.Status.AWAITING_APPROVAL):
@@ -180,8 +194,9 @@ def jobs_reap(model: type[Job], *, enqueue: Enqueue) -> dict[str, int]:
                        .values_list("id", flat=True))
     for job_id in expired_ids:
         with transaction.atomic():
-            job = model.objects.select_for_update().get(pk=job_id)
-            if job.status != LeasedJob.Status.RUNNING or job.lease_expires_at is None or job.lease_expires_at >= now:
+            job = locked_job(model, job_id)
+            if job is None or job.status != LeasedJob.Status.RUNNING or job.lease_expires_at is None \
+                    or job.lease_expires_at >= now:
                 continue
             if job.attempt >= job.max_attempts:
                 job_finish(job, LeasedJob.Status.FAILED, "attempts_exhausted",

@@ -24,6 +24,7 @@ from consent import gate
 from consent.approvals import use_approval_decide, use_approval_request
 from consent.likeness import likeness_model_weights
 from generation.models import RenderJob, RenderOutput
+from generation.output_screen import render_output_screen, with_screen_record
 from generation.params import RenderParams, prompt_clean, render_params_parse
 from generation.selectors import job_cancellable_by
 from generation.pipeline.adapters import likeness_adapter
@@ -157,19 +158,26 @@ def render_job_checkpoint(*, job_id: str, attempt: int, step: int, total: int, c
 
 def render_job_publish(*, job_id: str, attempt: int, output_id: str, signed: provenance.SignedOutput,
                        model_sha256: str, disclosure: dict, watermark_id: int) -> RenderOutput | None:
-    """Publish atomically: the fenced job, the gate's locked last check and use record,
-    the stored file and the output row commit together, or nothing is published."""
-    stored_name: str | None = None
+    """Publish atomically: the gate's locked last check and use record, the fenced job and
+    the output row commit together, or nothing is published.
+
+    The file is stored before the transaction opens, so no lock waits on storage, and is
+    deleted again unless the output row commits: a reader never sees an output without its
+    file. Locks follow the lock order (bespoke.locking): the license row (the gate), then
+    the job row, whose fencing token is checked again under the lock."""
+    job = RenderJob.objects.get(pk=job_id)
+    if job.status != RenderJob.Status.RUNNING or job.attempt != attempt:
+        raise LeaseLost()  # a stale worker stores nothing
+    stored_name = _store_output(job=job, output_id=output_id, signed=signed)
+    published: RenderOutput | None = None
     try:
         with transaction.atomic():
-            job = locked_own_job(RenderJob, job_id, attempt)
             decision = gate.authorize_publication(use=_use(job), output_ref=output_id, job_ref=str(job.id),
                                                   subject=job.audit_subject, actor=SYSTEM_WORKER)
+            job = locked_own_job(RenderJob, job_id, attempt)
             if not decision.allowed:
                 job_finish(job, RenderJob.Status.CANCELLED, str(decision.reason), decision.message, SYSTEM_WORKER)
                 return None
-            with signed.path.open("rb") as handle:
-                stored_name = default_storage.save(f"renders/{job.id}/{output_id}.mp4", File(handle))
             output = RenderOutput.objects.create(
                 id=output_id, job=job, file=stored_name, sha256=signed.sha256, size_bytes=signed.size_bytes,
                 manifest_label=signed.manifest_label, model_sha256=model_sha256, disclosure=disclosure,
@@ -184,11 +192,16 @@ def render_job_publish(*, job_id: str, attempt: int, output_id: str, signed: pro
                          data={"output": output_id, "attempt": attempt, "sha256": signed.sha256,
                                "manifest": signed.manifest_label, "license": str(job.license_id),
                                "watermark_id": watermark_id, "time_stamped": signed.time_stamped})
-    except BaseException:
-        if stored_name:
+        published = output  # committed
+    finally:
+        if published is None:
             default_storage.delete(stored_name)
-        raise
-    return output
+    return published
+
+
+def _store_output(*, job: RenderJob, output_id: str, signed: provenance.SignedOutput) -> str:
+    with signed.path.open("rb") as handle:
+        return default_storage.save(f"renders/{job.id}/{output_id}.mp4", File(handle))
 
 
 def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
@@ -216,6 +229,7 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
                 width=params.width, height=params.height, steps=params.steps, guidance_scale=params.guidance_scale,
                 seed=params.seed,
             ), on_step=on_step)
+        screening = render_output_screen(job_id=job_id, attempt=attempt, license_id=str(job.license_id), frames=frames)
         labelled, label = provenance.disclosure_apply(frames)
         watermark_id = provenance.watermark_id_new()
         marked, binding = provenance.watermark_apply(labelled, watermark_id=watermark_id, fps=params.fps)
@@ -226,6 +240,7 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
                                         license_id=str(job.license_id), model_sha256=loaded.model_sha256,
                                         likeness_model_sha256=likeness.weights_sha256 if likeness else None,
                                         label=label, watermark_binding=binding)
+        signed = with_screen_record(signed, screening)
         render_job_publish(job_id=job_id, attempt=attempt, output_id=output_id, signed=signed,
                            model_sha256=loaded.model_sha256, disclosure=label.as_dict(), watermark_id=watermark_id)
     except RenderStopped as stop:

@@ -184,9 +184,10 @@ def _training_complete(*, job_id: str, attempt: int, trained_weights: bytes, par
     stored = ""
     try:
         with transaction.atomic():
-            job = locked_own_job(TrainingJob, job_id, attempt)
+            job = TrainingJob.objects.get(pk=job_id)  # read only: the license row is locked before the job's
             decision = gate.check_locked(use=_use(job), stage=gate.Stage.PUBLISH, actor=SYSTEM_WORKER,
                                          subject=job.audit_subject)
+            job = locked_own_job(TrainingJob, job_id, attempt)
             if not decision.allowed:
                 job_finish(job, TrainingJob.Status.CANCELLED, str(decision.reason), decision.message, SYSTEM_WORKER)
                 return

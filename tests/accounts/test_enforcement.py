@@ -19,12 +19,20 @@ def test_legal_without_mfa_is_sent_to_enrolment_from_every_portal_page(client, p
         assert response.status_code == 302 and response["Location"] == ENROL, path
 
 
-def test_legal_without_mfa_gets_a_403_error_on_the_api(client, personas):
+def test_legal_without_mfa_gets_a_403_error_on_the_api_that_says_what_to_do(client, personas):
+    from consent.models import LikenessLicense
+
     client.force_login(personas.erin)
-    for method in (client.get, client.post):
-        response = method("/api/v1/licenses/")
+    draft = {"talent": str(personas.talent.id), "licensee": str(personas.studio.id), "project": "Night Market"}
+    for method, body in ((client.get, None), (client.post, draft)):
+        response = method("/api/v1/licenses/", body, content_type="application/json")
         assert response.status_code == 403
-        assert response.json() == {"code": "mfa_required", "message": response.json()["message"], "field": None}
+        error = response.json()
+        assert (error["code"], error["field"]) == ("mfa_required", None)
+        assert error["message"] == "Set up an authenticator app for your account (in the portal) first."
+    assert not LikenessLicense.objects.exists(), "the refused request reached no service"
+    totp_enrol(user=personas.erin)
+    assert client.get("/api/v1/licenses/").status_code == 200, "once enrolled, the same request passes"
 
 
 def test_account_pages_health_and_verify_stay_reachable_without_mfa(client, personas):

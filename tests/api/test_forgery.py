@@ -123,7 +123,7 @@ def test_another_studio_cannot_make_the_talent_an_estate_and_sign_for_her(mfa_pe
     representation = Representation.objects.get(pk=asked.json()["id"])
     fake = ("authority.pdf", b"%PDF-1.4 I am the estate\n%%EOF\n")
     assert api_olga.post(f"/api/v1/representations/{representation.id}/evidence/",
-                         {"kind": "authority", "file": _upload(*fake)}, format="multipart").status_code == 201
+                         {"kind": "authority", "file": _upload(*fake)}, format="multipart").status_code == 400
     # Harbour drafts an ordinary license: the facts make Alice a living adult, so only she signs.
     drafted = api_olga.post("/api/v1/licenses/", _draft_body(mfa_personas, mfa_personas.other_studio), format="json")
     assert drafted.status_code == 201 and drafted.json()["capacity"] == "adult"

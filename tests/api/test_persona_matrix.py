@@ -9,11 +9,15 @@ lists; each insider gets what their role allows, and a refused insider changes n
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from django.apps import apps
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -161,7 +165,7 @@ MATRIX: dict[str, Route] = {
                                                                                  "alice": OK}),
     "render-decline": Route("post", lambda w: {"pk": w.approval_job.id}, body=lambda w: {"reason": "Not this scene."},
                             expect={"bob": FORBIDDEN, "alice": OK}),
-    "me-export": Route("get", None, expect={"bob": FORBIDDEN, "alice": OK}),
+    "me-export": Route("post", None, expect={"bob": FORBIDDEN, "alice": OK}),
     "me-erase": Route("post", None, body=lambda w: {"confirm": True}, expect={"bob": FORBIDDEN, "alice": OK}),
     "render-download": Route("get", lambda w: {"pk": w.job.id}, expect={"bob": NOT_FOUND}),  # no output yet
     "training-list": Route("get", None, expect={"alice": OK, "bob": OK}, listed=lambda w: str(w.training_job.id)),
@@ -208,17 +212,47 @@ def _call(client, method: str, url: str, route: Route, world: World, body: Any =
     return getattr(client, method)(url, data=data, format="json")
 
 
+# Every table a request could change (sessions aside: signing a client in is not the request under test).
+SNAPSHOT_APPS = ("audit", "consent", "generation", "accounts", "bespoke", "account", "mfa", "authtoken", "auth")
+
+
+def _snapshot() -> dict[str, object]:
+    """Each table's row count and a digest of its rows, the audit chain's head, and the stored files."""
+    state: dict[str, object] = {}
+    for model in apps.get_models():
+        if model._meta.app_label in SNAPSHOT_APPS and not model._meta.proxy:
+            rows = list(model.objects.order_by("pk").values_list())
+            state[model._meta.label] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+    media = Path(settings.MEDIA_ROOT)
+    state["stored files"] = sorted(str(path) for path in media.rglob("*")) if media.exists() else []
+    return state
+
+
+def _refused_changes_nothing(client, call: Callable[[Any], Any]):  # type: ignore[no-untyped-def]
+    """Make the request; when it is refused, no table, audit event or file may have changed."""
+    before = _snapshot()
+    response = call(client)
+    if response.status_code >= 400:
+        after = _snapshot()
+        changed = [name for name in before if before[name] != after[name]]
+        assert not changed, (response.status_code, response.content, changed)
+    return response
+
+
 @pytest.mark.parametrize("name", sorted(MATRIX))
 def test_each_persona_gets_what_its_role_allows(mfa_personas, api, name):
     world = build_world(mfa_personas)
     route = MATRIX[name]
     url = reverse(f"{name}", kwargs=route.kwargs(world) if route.kwargs else None)
 
-    anonymous = _call(api(None), route.method, url, route, world)
+    def request(client):  # type: ignore[no-untyped-def]
+        return _call(client, route.method, url, route, world)
+
+    anonymous = _refused_changes_nothing(api(None), request)
     assert anonymous.status_code == 401, anonymous.content
     assert anonymous.json()["code"] == "not_authenticated"
 
-    outsider = _call(api("charlie"), route.method, url, route, world)
+    outsider = _refused_changes_nothing(api("charlie"), request)
     if route.kwargs is not None:
         assert outsider.status_code == 404, outsider.content
         assert set(outsider.json()) == {"code", "message", "field", "errors"}
@@ -227,7 +261,7 @@ def test_each_persona_gets_what_its_role_allows(mfa_personas, api, name):
         assert route.listed(world) not in outsider.content.decode()
 
     for persona, expected in route.expect.items():
-        response = _call(api(persona), route.method, url, route, world)
+        response = _refused_changes_nothing(api(persona), request)
         assert response.status_code == expected, (persona, response.content)
         if route.listed is not None and expected == 200:
             assert route.listed(world) in response.content.decode()
@@ -238,10 +272,14 @@ def test_each_persona_may_create_only_what_its_role_allows(mfa_personas, api, na
     world = build_world(mfa_personas)
     body, expectations = CREATE_ROUTES[name]
     url = reverse(name)
-    assert api(None).post(url, body(world), format="json").status_code == 401
-    assert api("charlie").post(url, body(world), format="json").status_code in (403, 404)
+
+    def create(client):  # type: ignore[no-untyped-def]
+        return client.post(url, body(world), format="json")
+
+    assert _refused_changes_nothing(api(None), create).status_code == 401
+    assert _refused_changes_nothing(api("charlie"), create).status_code in (403, 404)
     for persona, expected in expectations.items():
-        response = api(persona).post(url, body(world), format="json")
+        response = _refused_changes_nothing(api(persona), create)
         assert response.status_code == expected, (persona, response.content)
 
 

@@ -191,7 +191,7 @@ def _rewrite_from(seq: int, events: list[AuditEvent]) -> None:
         body = json.loads(event.body)
         if event.seq == seq:
             body["data"] = {"n": 999}
-        text = chain.canonical_body(seq=event.seq, occurred_at=event.occurred_at, action=event.action,
+        text = chain.canonical_body(occurred_at=event.occurred_at, action=event.action,
                                     actor=event.actor, subject=event.subject, data=body["data"])
         leaf = chain.leaf_hash(text)
         entry = chain.entry_hash(prev, leaf)

@@ -14,7 +14,7 @@ from consent import desk, gate, policies, services
 from consent.facts import talent_facts
 from consent.models import IdentityVerification, Membership, Representation
 from tests.conftest import ADULT_BIRTH_DATE, approve_representation, make_license, sign_context, verify_identity
-from tests.consent.evidence import evidence_files
+from tests.consent.evidence import evidence_files, pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -240,8 +240,9 @@ def test_representation_evidence_is_sealed_and_seen_only_by_the_representative_a
     for outsider in (personas.alice, personas.dana, personas.bob):
         with pytest.raises(NotAllowed):
             desk.representation_evidence_open(evidence=evidence, acting_user=outsider)
-    assert desk.representation_evidence_open(evidence=evidence, acting_user=personas.grace) == data
-    assert desk.representation_evidence_open(evidence=evidence, acting_user=guardian) == data
+    # The stored PDF is written anew from its pages (invariant 6): the same document, not the same bytes.
+    assert pdf_text(desk.representation_evidence_open(evidence=evidence, acting_user=personas.grace)) == pdf_text(data)
+    assert pdf_text(desk.representation_evidence_open(evidence=evidence, acting_user=guardian)) == pdf_text(data)
     assert AuditEvent.objects.filter(action="representation.evidence_viewed").count() == 2
 
 

@@ -10,8 +10,8 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from bespoke.errors import InvalidTransition, NotAllowed
 from consent import desk, gate, services
-from consent.lifecycle import TRANSITIONS, effective_state
-from consent.models import LikenessLicense
+from consent.lifecycle import effective_state
+from consent.models import LicenseRevocation, LicenseSuspension, LikenessLicense, SignatureEvent
 from tests.conftest import approve_representation, make_license, sign_context, verify_identity
 
 pytestmark = pytest.mark.django_db
@@ -44,31 +44,75 @@ def _license_in(status: str, personas):  # type: ignore[no-untyped-def]
     return license
 
 
-USER_ACTIONS = ("offer", "sign", "countersign", "suspend", "resume", "revoke", "amend")
-STATES = (S.DRAFT, S.OFFERED, S.SIGNED, S.COUNTERSIGNED, S.SUSPENDED, S.REVOKED)
+REFUSED = "refused"
+AMENDED = "amended: this version stays, a new draft amends it"
+STATES = ("draft", "offered", "signed", "countersigned", "suspended", "revoked")
+
+# The lifecycle as the license terms promise it, written out by hand (not read from
+# consent.lifecycle): the outcome of each action in each state.
+EXPECTED: dict[str, tuple[str, ...]] = {
+    #               draft      offered    signed           countersigned    suspended        revoked
+    "offer":       ("offered", REFUSED,   REFUSED,         REFUSED,         REFUSED,         REFUSED),
+    "sign":        (REFUSED,   "signed",  REFUSED,         REFUSED,         REFUSED,         REFUSED),
+    "countersign": (REFUSED,   REFUSED,   "countersigned", REFUSED,         REFUSED,         REFUSED),
+    "suspend":     (REFUSED,   REFUSED,   REFUSED,         "suspended",     REFUSED,         REFUSED),
+    "resume":      (REFUSED,   REFUSED,   REFUSED,         REFUSED,         "countersigned", REFUSED),
+    "revoke":      (REFUSED,   "revoked", "revoked",       "revoked",       "revoked",       REFUSED),
+    "amend":       (REFUSED,   REFUSED,   REFUSED,         AMENDED,         AMENDED,         REFUSED),
+}
+# The one audit event each allowed action writes, and what it is about.
+RECORDED = {"offer": "license.offered", "sign": "license.signed", "countersign": "license.countersigned",
+            "suspend": "license.suspended", "resume": "license.countersigned", "revoke": "license.revoked",
+            "amend": "license.drafted"}
+CASES = [(action, state, outcome)
+         for action, row in EXPECTED.items() for state, outcome in zip(STATES, row, strict=True)]
 
 
-@pytest.mark.parametrize("status", STATES)
-@pytest.mark.parametrize("action", USER_ACTIONS)
-def test_every_transition_is_allowed_or_refused_by_the_table(personas, status, action):
+def _snapshot(license) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {"status": LikenessLicense.objects.get(pk=license.pk).status, "licenses": LikenessLicense.objects.count(),
+            "signatures": SignatureEvent.objects.count(), "revocations": LicenseRevocation.objects.count(),
+            "suspensions": LicenseSuspension.objects.count(), "events": AuditEvent.objects.count()}
+
+
+@pytest.mark.parametrize("action, status, outcome", CASES, ids=[f"{a}-from-{s}" for a, s, _ in CASES])
+def test_each_action_in_each_state_has_the_outcome_the_lifecycle_promises(personas, action, status, outcome):
     license = _license_in(status, personas)
-    before = AuditEvent.objects.count()
-    allowed = status in TRANSITIONS[action][0]
-    if not allowed:
-        with pytest.raises(InvalidTransition) as error:
+    before = _snapshot(license)
+    last_seq = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    if outcome == REFUSED:
+        with pytest.raises(InvalidTransition, match=f"This one is {status}"):
             _act(action, license, personas)
-        assert error.value.message
-        license.refresh_from_db()
-        assert license.status == status
-        assert AuditEvent.objects.count() == before, "a refused transition changes nothing"
+        assert _snapshot(license) == before, "a refused action changes nothing and records nothing"
         return
-    _act(action, license, personas)
+    result = _act(action, license, personas)
     license.refresh_from_db()
-    if action == "amend":
-        assert license.status == status and license.amendment.status == S.DRAFT
+    events = list(AuditEvent.objects.filter(seq__gt=last_seq))
+    assert [event.action for event in events] == [RECORDED[action]]
+    if outcome == AMENDED:
+        assert license.status == status and result.previous == license and result.status == "draft"
+        assert events[0].subject == f"license:{result.id}"
     else:
-        assert license.status == TRANSITIONS[action][1]
-    assert AuditEvent.objects.count() - before == 1
+        assert license.status == outcome
+        assert events[0].subject == f"license:{license.id}"
+
+
+def _ended_yesterday(license) -> None:  # type: ignore[no-untyped-def]
+    yesterday = timezone.localdate() - timedelta(days=1)
+    LikenessLicense.objects.filter(pk=license.pk).update(starts_on=yesterday - timedelta(days=5), ends_on=yesterday)
+
+
+@pytest.mark.parametrize("status, recorded", [
+    ("draft", "draft"), ("offered", "offered"), ("signed", "signed"),
+    ("countersigned", "expired"), ("suspended", "expired"), ("revoked", "revoked"),
+])
+def test_the_nightly_sweep_records_the_expiry_of_executed_licenses_only(personas, status, recorded):
+    license = _license_in(status, personas)
+    _ended_yesterday(license)
+    assert services.licenses_expire(actor="system:test") == ([str(license.id)] if recorded == "expired" else [])
+    license.refresh_from_db()
+    assert license.status == recorded
+    assert AuditEvent.objects.filter(action="license.expired", subject=f"license:{license.id}").count() == (
+        1 if recorded == "expired" else 0)
 
 
 def test_an_amendment_supersedes_the_version_it_amends_when_countersigned(personas):

@@ -150,3 +150,13 @@ def test_every_state_change_writes_one_audit_event(personas):
                        "identity.verification_approved", "identity.verification_first_approval",
                        "identity.verification_requested"]
     assert license.status == "countersigned"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("rate", ["NaN", "sNaN", "Infinity", "-0.01", "1e10"])
+def test_a_compensation_rate_that_is_not_a_finite_amount_is_refused_with_its_field(personas, rate):
+    before = LikenessLicense.objects.count()
+    with pytest.raises(ValidationFailed) as refused:
+        make_license(personas, offered=False, signed=False, countersigned=False, compensation_rate=rate)
+    assert refused.value.field == "compensation_rate"
+    assert LikenessLicense.objects.count() == before

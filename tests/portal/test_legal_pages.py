@@ -400,7 +400,7 @@ def test_a_broken_chain_is_reported_at_the_top_of_the_audit_log(client, personas
     event = AuditEvent.objects.order_by("seq")[2]
     with audit_maintenance(connection), connection.cursor() as cursor:
         cursor.execute("UPDATE audit_auditevent SET body = %s WHERE seq = %s",
-                       [event.body.replace('"v":1', '"v":2'), event.seq])
+                       [event.body.replace('"v":2', '"v":3'), event.seq])
     page = _client(client, personas.dana).get(reverse("portal-audit-log")).content.decode()
     assert f"Chain broken at #{event.seq}" in page and "Chain verified" not in page
 

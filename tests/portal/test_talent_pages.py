@@ -204,7 +204,7 @@ def test_the_export_page_explains_it_and_downloads_what_the_api_exports(personas
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     assert 'filename="bespoke-export.zip"' in response["Content-Disposition"]
     portal = zipfile.ZipFile(io.BytesIO(response.content))
-    api = zipfile.ZipFile(io.BytesIO(alice.get("/api/v1/me/export/").content))
+    api = zipfile.ZipFile(io.BytesIO(alice.post("/api/v1/me/export/").content))
     assert sorted(portal.namelist()) == sorted(api.namelist())
     portal_data, api_data = json.loads(portal.read("data.json")), json.loads(api.read("data.json"))
     assert portal_data.keys() == api_data.keys()

@@ -48,14 +48,22 @@ def test_band_darkens_footage_so_white_text_stands_out():
     assert _near_white(band).any()
 
 
-def test_spec_describes_the_label():
-    _, spec = burn_disclosure(_gradient_frames(1, 64, 64), text="Synthetic")
+def _burned_rows(original: np.ndarray, labelled: np.ndarray) -> np.ndarray:
+    """Indices of the rows of one frame that the label changed."""
+    return np.flatnonzero((labelled != original).any(axis=(-1, -2)))
 
-    assert spec.as_dict() == {
-        "text": "Synthetic",
-        "placement": "bottom-left band",
-        "band_height_px": spec.band_height_px,
-    }
+
+@pytest.mark.parametrize("height, width", [(64, 64), (128, 128), (240, 320), (720, 1280), (1080, 1920)])
+@pytest.mark.parametrize("grey", [255, 128])  # on black footage only the text would show
+def test_spec_reports_the_band_as_burned_into_the_pixels(height, width, grey):
+    frames = np.full((1, height, width, 3), grey, dtype=np.uint8)
+
+    labelled, spec = burn_disclosure(frames, text="Synthetic")
+
+    burned = _burned_rows(frames[0], labelled[0])
+    band = len(burned)
+    assert band > 0 and np.array_equal(burned, np.arange(height - band, height)), "one band, flush with the bottom"
+    assert spec.as_dict() == {"text": "Synthetic", "placement": "bottom-left band", "band_height_px": band}
     assert DISCLOSURE_TEXT == "AI-generated"
 
 

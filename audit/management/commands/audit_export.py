@@ -4,6 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.selectors import audit_chain_rows, audit_chain_verify
+from audit.services import audit_seal
 
 
 class Command(BaseCommand):
@@ -16,6 +17,7 @@ class Command(BaseCommand):
         out: Path = options["out"]  # type: ignore[assignment]
         if out.exists() and out.is_dir():
             raise CommandError(f"{out} is a directory")
+        audit_seal()  # the export holds the chain: committed events first take their place in it
         temporary = out.with_name(out.name + ".partial")
         count = 0
         with temporary.open("w", encoding="utf-8") as handle:

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.services import totp_enrol
+from bespoke.secure_files import create_private_dir
 from consent import services as consent
 from consent.license_templates import license_templates_install_built_in
 from consent.models import Membership, Organization, Talent
@@ -46,7 +47,7 @@ class Command(BaseCommand):
     help = "Migrate, build the tiny model, create the dev signing PKI and the demo accounts. Idempotent."
 
     def handle(self, *args: object, **options: object) -> None:
-        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        create_private_dir(settings.DATA_DIR)
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("database migrated")
         self._broker()
