@@ -151,3 +151,33 @@ def test_consent_status_reports_active_revoked_expired_without_personal_data(per
     other = make_license(personas)
     assert gate.consent_status(license_id=str(other.id), today=other.ends_on + timedelta(days=1)).state == "expired"
     assert gate.consent_status(license_id=str(uuid.uuid4())).state == "unknown"
+
+
+def test_generation_learns_what_a_license_excludes_only_through_the_gate(personas):
+    license = make_license(personas, excluded=("violence", "sexual"))
+    assert gate.excluded_categories(license_id=str(license.id)) == ("sexual", "violence")
+    assert gate.excluded_categories(license_id=str(uuid.uuid4())) == ()
+    assert gate.excluded_categories(license_id="not-a-license") == ()
+
+
+def _publish_check(license_id: object) -> gate.GateDecision:
+    return gate.check_locked(use=gate.UseRequest(str(license_id), "video", PROMPT), stage=gate.Stage.PUBLISH,
+                             actor="system:test", subject="render:test")
+
+
+def test_the_gate_never_locks_a_license_after_a_job_row_in_one_transaction(active_license):
+    from bespoke.locking import LockOrderError, Rank, claim
+
+    with transaction.atomic():
+        claim(Rank.JOB, rows=["a-job"])
+        with pytest.raises(LockOrderError):
+            _publish_check(active_license.id)
+
+
+def test_the_gate_may_check_again_a_license_its_transaction_locked_before_a_job(active_license):
+    from bespoke.locking import Rank, claim
+
+    with transaction.atomic():
+        assert _publish_check(active_license.id).allowed
+        claim(Rank.JOB, rows=["a-job"])
+        assert _publish_check(active_license.id).allowed

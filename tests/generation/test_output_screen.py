@@ -19,7 +19,6 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from audit.selectors import audit_chain_verify
-from consent import gate
 from consent.models import LicenseUse
 from generation import output_screen
 from generation.models import RenderJob, RenderOutput
@@ -143,12 +142,6 @@ def test_a_license_that_does_not_exclude_sexual_content_is_not_screened(personas
 
 
 # --- the parts ------------------------------------------------------------------------------
-
-def test_generation_learns_the_excluded_categories_through_the_gate(personas):
-    license = make_license(personas, excluded=("political", "sexual"))
-    assert gate.excluded_categories(license_id=str(license.id)) == ("political", "sexual")
-    assert gate.excluded_categories(license_id="not-a-license") == ()
-
 
 @pytest.mark.parametrize(("frame_count", "expected"), [
     (1, [0]), (4, [0, 1, 2, 3]), (8, list(range(8))), (9, [0, 1, 2, 3, 5, 6, 7, 8]), (16, [0, 2, 4, 6, 9, 11, 13, 15]),
