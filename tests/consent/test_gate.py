@@ -181,3 +181,14 @@ def test_the_gate_may_check_again_a_license_its_transaction_locked_before_a_job(
         assert _publish_check(active_license.id).allowed
         claim(Rank.JOB, rows=["a-job"])
         assert _publish_check(active_license.id).allowed
+
+
+def test_holding_one_license_does_not_let_the_gate_lock_another_after_a_job(personas, active_license):
+    from bespoke.locking import LockOrderError, Rank, claim
+
+    other = make_license(personas, project="Another film")
+    with transaction.atomic():
+        assert _publish_check(active_license.id).allowed
+        claim(Rank.JOB, rows=["a-job"])
+        with pytest.raises(LockOrderError):
+            _publish_check(other.id)
