@@ -15,10 +15,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import selectors
-from accounts.stepup import require_step_up
+from core.stepup import require_step_up
 from accounts.invitations import invitation_create, invitation_link, invitation_revoke
 from accounts.models import ROLE_CHOICES, Invitation
-from bespoke.api import UUID_PATTERN, validated
+from core.api import UUID_PATTERN, validated
 
 
 class InvitationOutput(serializers.ModelSerializer):

@@ -30,7 +30,7 @@ from django.utils import timezone
 from accounts.models import Invitation
 from audit.actors import user_actor
 from audit.services import audit_append
-from bespoke.errors import ApplicationError, InvalidTransition, NotAllowed, ValidationFailed
+from core.errors import ApplicationError, InvalidTransition, NotAllowed, ValidationFailed
 from consent.models import Organization
 from consent.policies import STUDIO_ROLES, is_legal
 from consent.services import membership_add, talent_enrol

@@ -1,9 +1,9 @@
 """MFA is required of legal and staff users: without an authenticator app they can only enrol one.
 
 allauth has no "MFA required" setting, so this middleware enforces it. Talent are not
-stopped here: `accounts.stepup` demands MFA when they sign, revoke, approve or erase.
+stopped here: `core.stepup` demands MFA when they sign, revoke, approve or erase.
 It sees the session user only: an API authenticated by token (after the middleware has
-run) applies `accounts.stepup.mfa_enrolment_required` to its own user.
+run) applies `accounts.mfa.mfa_enrolment_required` to its own user.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from accounts.stepup import MFAEnrolmentRequired, mfa_enrolment_required
-from bespoke.api.errors import application_error_response, wants_json
+from accounts.mfa import mfa_enrolment_required
+from core.stepup import MFAEnrolmentRequired
+from core.api.errors import application_error_response, wants_json
 
 # allauth's pages (sign-in, sign-out, email, MFA enrolment, reauthentication) live under
 # /accounts/; the health check and the public verify pages need no account at all.

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from audit.models import AuditEvent
-from bespoke.admin_mixins import ReadOnlyAdmin
+from core.admin_mixins import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)

@@ -37,7 +37,7 @@ from audit import chain
 from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from audit.selectors import audit_chain_rows, audit_events_pending
 from audit.services import audit_seal
-from bespoke.secure_files import create_private_dir, write_new_file
+from core.secure_files import create_private_dir, write_new_file
 
 logger = logging.getLogger(__name__)
 

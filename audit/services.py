@@ -25,7 +25,7 @@ from django.utils import timezone
 from audit import chain
 from audit.db_seal import seal_pending_in_database
 from audit.models import AuditChainHead, AuditEvent
-from bespoke.locking import in_transaction
+from core.locking import in_transaction
 
 SEAL_BATCH = 500  # events sealed per transaction
 SEAL_ROUNDS = 20  # transactions one seal call runs at most; the beat schedule seals the rest

@@ -28,5 +28,5 @@ urlpatterns = [
 ]
 
 # API clients get the API's error body for these too; people get Django's pages.
-handler404 = "bespoke.api.errors.not_found"
-handler500 = "bespoke.api.errors.server_error"
+handler404 = "core.api.errors.not_found"
+handler500 = "core.api.errors.server_error"

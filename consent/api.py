@@ -18,10 +18,10 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bespoke.api import UUID_PATTERN, validated
-from bespoke.api.idempotency import idempotent
-from bespoke.client import client_address
-from bespoke.errors import NotAllowed
+from core.api import UUID_PATTERN, validated
+from core.api.idempotency import idempotent
+from core.client import client_address
+from core.errors import NotAllowed
 from consent import desk, policies, selectors, services
 from consent.certificate import certificate_of_completion, certificate_text
 from consent.lifecycle import effective_state
@@ -40,8 +40,8 @@ from consent.terms import DISCLOSURE_VERSION, ELECTRONIC_RECORDS_DISCLOSURE
 
 
 def step_up(request: Request) -> str:
-    """High-risk actions need a fresh, MFA-backed authentication (see accounts.stepup)."""
-    from accounts.stepup import require_step_up
+    """High-risk actions need a fresh, MFA-backed authentication (see core.stepup)."""
+    from core.stepup import require_step_up
 
     return require_step_up(request._request, require_mfa=True)
 

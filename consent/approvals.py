@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from audit.actors import user_actor
 from audit.services import audit_append
-from bespoke.errors import InvalidTransition, ValidationFailed
+from core.errors import InvalidTransition, ValidationFailed
 from consent import policies
 from consent.models import UseApproval
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from audit.actors import user_actor
 from audit.services import audit_append
-from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
+from core.errors import InvalidTransition, NotAllowed, ValidationFailed
 from consent import policies
 from consent.facts import talent_facts
 from consent.lifecycle import add_years

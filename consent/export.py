@@ -18,7 +18,7 @@ from django.forms.models import model_to_dict
 from audit.actors import user_actor
 from audit.models import AuditEvent
 from audit.services import audit_append
-from bespoke.errors import NotAllowed
+from core.errors import NotAllowed
 from consent.models import (
     IdentityVerification,
     LicenseRevocation,

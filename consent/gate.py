@@ -20,7 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_append
-from bespoke.locking import Rank, claim
+from core.errors import ApplicationError
+from core.locking import Rank, claim
 from consent.content_policy import OWN_EXCLUSION, excluded_hits
 from consent.facts import SIGNING_REPRESENTATION, TalentFacts, representation_holds, talent_facts
 from consent.lifecycle import effective_state, minor_term_cap
@@ -96,9 +97,13 @@ class GateDecision:
                 "reason": str(self.reason) if self.reason else None, "message": self.message}
 
 
-class ConsentRefused(Exception):
+class ConsentRefused(ApplicationError):
+    """A refused use, answered like any service error (HTTP 409) with the gate's reason."""
+
+    code = "consent_refused"
+
     def __init__(self, decision: GateDecision) -> None:
-        super().__init__(decision.message)
+        super().__init__(decision.message, errors={"reason": str(decision.reason)})
         self.decision = decision
 
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from audit.actors import user_actor
 from audit.services import audit_append
-from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
+from core.errors import InvalidTransition, NotAllowed, ValidationFailed
 from consent.models import LicenseTemplate, LikenessLicense, Membership, Organization
 from consent.policies import is_legal, studio_organization_ids
 from consent.services import _clean_terms

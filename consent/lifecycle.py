@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bespoke.errors import InvalidTransition
+from core.errors import InvalidTransition
 from consent.models import LikenessLicense
 
 S = LikenessLicense.Status

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_append
-from bespoke.locking import Rank, lock_rows
+from core.locking import Rank, lock_rows
 from consent.gate import license_refusal
 from consent.models import LikenessLicense, LikenessModel, ReferencePhoto
 from consent.vault import vault_delete, vault_get, vault_put

@@ -21,7 +21,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from bespoke.errors import NotAllowed
+from core.errors import NotAllowed
 from consent.facts import SIGNING_REPRESENTATION, representation_holds, representation_in_force, talent_facts
 from consent.models import LikenessLicense, Membership, Organization, Representation, Talent
 

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from bespoke.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 from consent import policies
 from consent.lifecycle import TRANSITIONS

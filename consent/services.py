@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from audit.actors import user_actor
 from audit.services import audit_append
-from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
-from bespoke.locking import Rank, claim, lock_rows
+from core.errors import InvalidTransition, NotAllowed, ValidationFailed
+from core.locking import Rank, claim, lock_rows
 from consent.content_policy import CATEGORIES
 from consent.keys import talent_key_destroy
 from consent.lifecycle import TRANSITIONS, add_years, minor_term_cap, next_status
@@ -257,7 +257,7 @@ def _locked(license: LikenessLicense) -> LikenessLicense:
 
 
 def _lock_licenses(license_ids: list[Any]) -> None:
-    """Lock several license rows at once, in the one order every transaction uses (bespoke.locking)."""
+    """Lock several license rows at once, in the one order every transaction uses (core.locking)."""
     lock_rows(LikenessLicense.objects.select_for_update().filter(pk__in=license_ids), Rank.LICENSE)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from bespoke.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
 EXTENSIONS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from bespoke.admin_mixins import ReadOnlyAdmin
+from core.admin_mixins import ReadOnlyAdmin
 from generation.models import RenderJob, RenderOutput
 
 

@@ -10,9 +10,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bespoke.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from bespoke.api import UUID_PATTERN, validated
-from bespoke.api.idempotency import idempotent
+from core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from core.api import UUID_PATTERN, validated
+from core.api.idempotency import idempotent
 from generation import selectors
 from generation.models import RenderJob, RenderOutput, TrainingJob
 from generation.services import render, training

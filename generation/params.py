@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bespoke.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 MAX_PROMPT_CHARS = 1000
 

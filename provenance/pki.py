@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from bespoke.secure_files import write_new_file
+from core.secure_files import write_new_file
 
 ROOT_CERT_FILE = "root_ca.pem"
 ROOT_KEY_FILE = "root_ca.key"

@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from bespoke.ratelimit import limited
+from core.ratelimit import limited
 from consent import gate
 from provenance.c2pa_io import MediaReadError
 from provenance.services import media_verify, verify_budget, watermark_status

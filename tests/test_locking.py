@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
 from audit.services import audit_append, audit_seal
-from bespoke.locking import LockOrderError, Rank, claim, highest_rank, in_transaction, lock_rows
+from core.locking import LockOrderError, Rank, claim, highest_rank, in_transaction, lock_rows
 from consent import gate
 from consent.models import LicenseUse, LikenessLicense
 from generation.models import RenderJob, RenderOutput

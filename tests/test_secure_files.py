@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bespoke.secure_files import create_private_dir, read_or_create_secret, write_new_file
+from core.secure_files import create_private_dir, read_or_create_secret, write_new_file
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS = ("secret_key", "master_key", "watermark_key")

@@ -9,9 +9,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.stepup import OTP_HEADER
-from bespoke.api import validated
-from bespoke.errors import NotAllowed, ValidationFailed
+from core.stepup import OTP_HEADER
+from core.api import validated
+from core.errors import NotAllowed, ValidationFailed
 from bespoke.talent_data import EXPORT_FILENAME, own_talent, talent_data_export
 from consent import services
 from consent.api import step_up
@@ -32,7 +32,7 @@ def _own_talent(request: Request, verb: str) -> Talent:
 class MeViewSet(viewsets.ViewSet):
     def http_method_not_allowed(self, request: Request, *args: object, **kwargs: object) -> HttpResponse:
         if request.method == "GET" and "export" in self.action_map.values():
-            # A step-up code is refused on a GET (see accounts.stepup), so a GET export could never pass.
+            # A step-up code is refused on a GET (see core.stepup), so a GET export could never pass.
             raise exceptions.MethodNotAllowed("GET", detail=f"Ask for the export with a POST, with an {OTP_HEADER} "
                                                             "header or after a recent confirmation in the portal.")
         return super().http_method_not_allowed(request, *args, **kwargs)

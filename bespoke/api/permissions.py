@@ -7,7 +7,8 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from accounts.stepup import MFAEnrolmentRequired, mfa_enrolment_required
+from accounts.mfa import mfa_enrolment_required
+from core.stepup import MFAEnrolmentRequired
 
 
 class MFAEnrolled(BasePermission):

@@ -22,8 +22,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.stepup import require_step_up
-from bespoke.errors import ApplicationError
+from core.stepup import require_step_up
+from core.errors import ApplicationError
 from bespoke.portal.desk_forms import RepresentationDecisionForm, VerificationDecisionForm
 from bespoke.portal.standing import CAPACITY_WORDS
 from bespoke.portal.views import _step_up_or_redirect

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors
 from accounts.models import Invitation
-from accounts.stepup import require_step_up
+from core.stepup import require_step_up
 from accounts.invitations import (
     InvitationUnusable,
     invitation_accept as accept,
@@ -29,7 +29,7 @@ from accounts.invitations import (
     invitation_revoke as revoke,
     suggested_username,
 )
-from bespoke.errors import ApplicationError
+from core.errors import ApplicationError
 from bespoke.portal.invitation_forms import AcceptForm, InviteForm
 from bespoke.portal.views import _step_up_or_redirect
 

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from audit.actors import user_actor
 from audit.models import AuditEvent
 from audit.selectors import audit_events_search
-from bespoke.errors import ApplicationError
+from core.errors import ApplicationError
 from bespoke.portal.audit_scope import audit_chain_status, audit_organizations_for_user, organization_audit_subjects
 from bespoke.portal.legal_forms import AuditFilterForm, LicenseDraftForm, LicenseTemplateForm, SuspendForm, terms_initial
 from bespoke.portal.standing import talent_standing

@@ -17,8 +17,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.stepup import require_step_up
-from bespoke.errors import ApplicationError
+from core.stepup import require_step_up
+from core.errors import ApplicationError
 from bespoke.portal.desk_forms import (
     AskToRepresentForm,
     EndRepresentationForm,

@@ -14,8 +14,8 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.stepup import require_step_up
-from bespoke.errors import ApplicationError
+from core.stepup import require_step_up
+from core.errors import ApplicationError
 from bespoke.portal.talent_forms import EraseForm, ReferencePhotoForm
 from bespoke.portal.views import _step_up_or_redirect
 from bespoke.talent_data import EXPORT_FILENAME, own_talent, talent_data_export

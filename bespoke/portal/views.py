@@ -21,8 +21,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.stepup import MFAEnrolmentRequired, StepUpRequired, reauthentication_url, require_step_up
-from bespoke.errors import ApplicationError
+from core.stepup import MFAEnrolmentRequired, StepUpRequired, reauthentication_url, require_step_up
+from core.errors import ApplicationError
 from consent import desk, gate, policies, selectors as consent_selectors, services as consent
 from consent.api import REVOCATION_EFFECTS, evidence_response, signature_context
 from consent.facts import talent_facts

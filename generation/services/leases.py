@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from audit.actors import SYSTEM_REAPER, SYSTEM_WORKER
 from audit.services import audit_append
-from bespoke.locking import Rank, lock_rows
+from core.locking import Rank, lock_rows
 from generation.models import LeasedJob
 
 Job = TypeVar("Job", bound=LeasedJob)
@@ -66,7 +66,7 @@ def job_finish(job: LeasedJob, status: str, code: str, message: str, actor: str)
 
 
 def locked_job(model: type[Job], job_id: object) -> Job | None:
-    """The job row, locked in the lock order (bespoke.locking); None when there is no such job."""
+    """The job row, locked in the lock order (core.locking); None when there is no such job."""
     rows = lock_rows(model.objects.select_for_update().filter(pk=job_id), Rank.JOB)
     return rows[0] if rows else None
 
@@ -152,7 +152,7 @@ def job_checkpoint(model: type[Job], *, job_id: str, attempt: int, step: int, to
 
 def job_cancel(job: Job, *, actor: str) -> Job:
     """Cancel on request: a queued job stops now, a running one at its next step."""
-    from bespoke.errors import InvalidTransition
+    from core.errors import InvalidTransition
 
     with transaction.atomic():
         job = _locked_existing_job(type(job), job.pk)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from audit.actors import SYSTEM_WORKER, user_actor
 from audit.services import audit_append
-from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
+from core.errors import InvalidTransition, NotAllowed, ValidationFailed
 from consent import gate
 from consent.approvals import use_approval_decide, use_approval_request
 from consent.likeness import likeness_model_weights
@@ -163,7 +163,7 @@ def render_job_publish(*, job_id: str, attempt: int, output_id: str, signed: pro
 
     The file is stored before the transaction opens, so no lock waits on storage, and is
     deleted again unless the output row commits: a reader never sees an output without its
-    file. Locks follow the lock order (bespoke.locking): the license row (the gate), then
+    file. Locks follow the lock order (core.locking): the license row (the gate), then
     the job row, whose fencing token is checked again under the lock."""
     job = RenderJob.objects.get(pk=job_id)
     if job.status != RenderJob.Status.RUNNING or job.attempt != attempt:

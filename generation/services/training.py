@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from audit.actors import SYSTEM_WORKER, user_actor
 from audit.services import audit_append
-from bespoke.errors import NotAllowed, ValidationFailed
+from core.errors import NotAllowed, ValidationFailed
 from consent import gate
 from consent.likeness import likeness_model_register, reference_photo_count, training_material
 from consent.vault import vault_delete

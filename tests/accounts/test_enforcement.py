@@ -5,7 +5,7 @@ from __future__ import annotations
 from allauth.mfa.models import Authenticator
 
 from accounts.services import totp_enrol
-from accounts.stepup import mfa_enrolment_required
+from accounts.mfa import mfa_enrolment_required
 from tests.accounts.conftest import PASSWORD, totp_code, with_verified_email
 
 ENROL = "/accounts/2fa/totp/activate/"

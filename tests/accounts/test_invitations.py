@@ -18,7 +18,7 @@ from accounts.invitations import InvitationUnusable, invitation_accept, invitati
 from accounts.models import Invitation
 from accounts.services import totp_enrol
 from audit.models import AuditEvent
-from bespoke.errors import NotAllowed, ValidationFailed
+from core.errors import NotAllowed, ValidationFailed
 from consent.models import Membership, Talent
 from tests.accounts.conftest import PASSWORD, totp_code, with_verified_email
 

@@ -9,7 +9,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 
 from accounts.services import totp_enrol
-from accounts.stepup import (
+from core.stepup import (
     OTP_HEADER,
     MFAEnrolmentRequired,
     StepUpRequired,
@@ -49,7 +49,7 @@ def test_a_fresh_mfa_sign_in_passes_until_it_is_older_than_the_timeout(client, p
     _sign_in_with_mfa(client, personas.dana)
     assert require_step_up(_request(client, personas.dana), require_mfa=True) == "mfa"
     later = time.time() + 301
-    monkeypatch.setattr("accounts.stepup.time.time", lambda: later)
+    monkeypatch.setattr("core.stepup.time.time", lambda: later)
     with pytest.raises(StepUpRequired):
         require_step_up(_request(client, personas.dana), require_mfa=True)
     assert require_step_up(_request(client, personas.dana), require_mfa=True, max_age_seconds=600) == "mfa"

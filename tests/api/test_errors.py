@@ -83,7 +83,7 @@ def test_a_page_that_does_not_exist_is_a_page(client):
 
 
 def test_a_server_error_answers_the_api_error_body_on_the_api_and_a_page_elsewhere():
-    from bespoke.api.errors import server_error
+    from core.api.errors import server_error
 
     api = server_error(RequestFactory().get("/api/v1/talents/"))
     assert api.status_code == 500 and set(json.loads(api.content)) == ERROR_KEYS
@@ -115,7 +115,7 @@ def test_a_person_without_required_mfa_is_sent_to_enrol_a_page_not_json(client, 
 # --- the public rate limit -------------------------------------------------------------
 
 def _limited_view(per_minute: int):  # type: ignore[no-untyped-def]
-    from bespoke.ratelimit import limited
+    from core.ratelimit import limited
 
     @limited("test-scope", lambda: per_minute)
     def view(request: HttpRequest) -> HttpResponse:

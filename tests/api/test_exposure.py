@@ -13,8 +13,8 @@ from django.contrib.auth import get_user_model
 from django.test import RequestFactory
 from django.urls import reverse
 
-from bespoke.client import client_address
-from bespoke.ratelimit import within_limit
+from core.client import client_address
+from core.ratelimit import within_limit
 from consent import desk, services
 from consent.models import Membership, SignatureEvent
 from consent.policies import may_see_signature_network_evidence

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from accounts.stepup import OTP_HEADER
+from core.stepup import OTP_HEADER
 from tests.accounts.conftest import totp_code
 from tests.api.test_persona_matrix import build_world
 

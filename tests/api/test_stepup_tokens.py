@@ -1,7 +1,7 @@
 """Every step-up action works for an API client with a token and no session: refused with the
 standard error body without an X-Bespoke-OTP code, done with a current one.
 
-The step-up actions are those accounts.stepup lists: sign, countersign and revoke a license;
+The step-up actions are those core.stepup lists: sign, countersign and revoke a license;
 decide an identity verification or a representation; end a representation; approve or
 decline a use; export and erase the talent's data; invite a member of an organisation.
 """
@@ -18,7 +18,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from accounts.stepup import OTP_HEADER
+from core.stepup import OTP_HEADER
 from audit.models import AuditEvent
 from consent import desk
 from generation.services import render

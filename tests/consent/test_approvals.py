@@ -9,7 +9,7 @@ import json
 import pytest
 
 from audit.models import AuditEvent
-from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
+from core.errors import InvalidTransition, NotAllowed, ValidationFailed
 from consent.models import UseApproval
 from generation.models import RenderJob
 from generation.services import render

@@ -111,7 +111,7 @@ def test_the_talents_own_exclusions_are_signed_terms_the_gate_enforces_after_inf
     ([f"use {n}" for n in range(21)], "Name at most 20 excluded uses."),
 ])
 def test_excluded_uses_that_are_not_short_phrases_are_refused_with_the_field_named(personas, value, message):
-    from bespoke.errors import ValidationFailed
+    from core.errors import ValidationFailed
     from consent.models import LikenessLicense
 
     before = LikenessLicense.objects.count()

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
+from core.errors import InvalidTransition, NotAllowed, ValidationFailed
 from consent import desk, gate, policies, services
 from consent.facts import talent_facts
 from consent.models import IdentityVerification, Membership, Representation

@@ -15,7 +15,7 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 
 from audit.models import AuditEvent
-from bespoke.errors import ValidationFailed
+from core.errors import ValidationFailed
 from consent import desk
 from consent.models import IdentityEvidence, RepresentationEvidence
 from tests.conftest import verify_identity

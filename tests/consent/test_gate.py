@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from bespoke.errors import InvalidTransition
+from core.errors import InvalidTransition
 from consent import desk, gate, services
 from consent.models import LicenseUse, LikenessLicense
 from tests.conftest import make_license
@@ -166,7 +166,7 @@ def _publish_check(license_id: object) -> gate.GateDecision:
 
 
 def test_the_gate_never_locks_a_license_after_a_job_row_in_one_transaction(active_license):
-    from bespoke.locking import LockOrderError, Rank, claim
+    from core.locking import LockOrderError, Rank, claim
 
     with transaction.atomic():
         claim(Rank.JOB, rows=["a-job"])
@@ -175,7 +175,7 @@ def test_the_gate_never_locks_a_license_after_a_job_row_in_one_transaction(activ
 
 
 def test_the_gate_may_check_again_a_license_its_transaction_locked_before_a_job(active_license):
-    from bespoke.locking import Rank, claim
+    from core.locking import Rank, claim
 
     with transaction.atomic():
         assert _publish_check(active_license.id).allowed
@@ -184,7 +184,7 @@ def test_the_gate_may_check_again_a_license_its_transaction_locked_before_a_job(
 
 
 def test_holding_one_license_does_not_let_the_gate_lock_another_after_a_job(personas, active_license):
-    from bespoke.locking import LockOrderError, Rank, claim
+    from core.locking import LockOrderError, Rank, claim
 
     other = make_license(personas, project="Another film")
     with transaction.atomic():

@@ -27,7 +27,7 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from bespoke.errors import InvalidTransition
+from core.errors import InvalidTransition
 from consent import gate, services
 from consent.lifecycle import (
     TRANSITIONS,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from audit.models import AuditEvent
-from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
+from core.errors import InvalidTransition, NotAllowed, ValidationFailed
 from bespoke.synthetic_faces import synthetic_face_photos
 from consent import desk
 from consent.models import IdentityEvidence

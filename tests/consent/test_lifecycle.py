@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from bespoke.errors import InvalidTransition, NotAllowed
+from core.errors import InvalidTransition, NotAllowed
 from consent import desk, gate, services
 from consent.lifecycle import effective_state
 from consent.models import LicenseRevocation, LicenseSuspension, LikenessLicense, SignatureEvent

@@ -12,7 +12,7 @@ from PIL import Image
 
 from audit.models import AuditEvent
 from audit.selectors import audit_chain_verify
-from bespoke.errors import NotAllowed, ValidationFailed
+from core.errors import NotAllowed, ValidationFailed
 from bespoke.synthetic_faces import synthetic_face_photos
 from consent import keys, services
 from consent.models import ReferencePhoto, Talent

@@ -17,7 +17,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
-from bespoke.errors import NotAllowed
+from core.errors import NotAllowed
 from consent import policies, services
 from consent.lifecycle import add_years
 from consent.models import (

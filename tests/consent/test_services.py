@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from bespoke.errors import InvalidTransition, NotAllowed, ValidationFailed
+from core.errors import InvalidTransition, NotAllowed, ValidationFailed
 from consent import desk, services
 from consent.models import LicenseUse, LikenessLicense
 from tests.conftest import LICENSE_TERMS, approve_representation, make_license, sign_context, verify_identity

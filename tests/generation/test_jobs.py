@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.selectors import audit_chain_verify
-from bespoke.errors import NotAllowed, ValidationFailed
+from core.errors import NotAllowed, ValidationFailed
 from consent import gate, services as consent
 from consent.models import LicenseUse
 from generation.services import render as services

@@ -1,6 +1,6 @@
 import pytest
 
-from bespoke.errors import ValidationFailed
+from core.errors import ValidationFailed
 from generation.params import RenderParams, render_params_parse
 
 

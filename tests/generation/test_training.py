@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.selectors import audit_chain_verify
-from bespoke.errors import NotAllowed, ValidationFailed
+from core.errors import NotAllowed, ValidationFailed
 from bespoke.synthetic_faces import synthetic_face_photos
 from consent import gate, keys, services as consent
 from consent.likeness import likeness_model_register, likeness_model_weights, likeness_models_sweep

@@ -25,7 +25,7 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from bespoke.errors import InvalidTransition
+from core.errors import InvalidTransition
 from consent import gate, services as consent
 from consent.models import LicenseRevocation, LicenseUse, LikenessLicense, Talent
 from generation.models import RenderOutput

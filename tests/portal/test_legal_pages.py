@@ -138,7 +138,7 @@ def test_a_refused_draft_shows_the_error_beside_its_field_and_stores_nothing(cli
 
 
 def test_an_offer_that_is_refused_leaves_no_draft_behind(client, personas, monkeypatch):
-    from bespoke.errors import InvalidTransition
+    from core.errors import InvalidTransition
 
     def refuse(**_: object) -> None:
         raise InvalidTransition("Offers are paused for this studio.")
@@ -445,7 +445,7 @@ def test_out_of_range_numbers_and_dates_are_plain_errors_not_server_errors(clien
 
 
 def test_a_template_longer_than_the_longest_license_is_refused_by_the_service(personas):
-    from bespoke.errors import ValidationFailed
+    from core.errors import ValidationFailed
 
     fields = {**BUILT_IN[0], "name": "Forever", "term_months": 12 * 200}
     with pytest.raises(ValidationFailed) as refusal:

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.services import totp_enrol
-from bespoke.secure_files import create_private_dir
+from core.secure_files import create_private_dir
 from consent import services as consent
 from consent.license_templates import license_templates_install_built_in
 from consent.models import Membership, Organization, Talent

@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from audit.checkpoints import audit_checkpoint_write, audit_log_verify
-from bespoke.errors import ApplicationError
+from core.errors import ApplicationError
 from bespoke.management.commands.bootstrap import LICENSEE
 from consent import desk, gate
 from consent import services as consent

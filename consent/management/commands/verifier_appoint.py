@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from bespoke.errors import ApplicationError
+from core.errors import ApplicationError
 from consent import services
 from consent.models import Membership, Organization
 

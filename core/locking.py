@@ -62,7 +62,7 @@ def claim(rank: Rank, *, rows: Iterable[Any] | None = None, using: str = DEFAULT
     if rank < locks.highest and (keys is None or not keys <= locks.held.get(rank, set())):
         raise LockOrderError(f"{rank.name.lower()} rows locked after {locks.highest.name.lower()} rows in one "
                              "transaction; the lock order is talent, licenses, likeness models, jobs, audit head "
-                             "(bespoke.locking)")
+                             "(core.locking)")
     locks.highest = max(locks.highest, rank)
     locks.held.setdefault(rank, set()).update(keys or ())
 

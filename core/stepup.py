@@ -27,8 +27,8 @@ token-authenticated users count). A refusal raises `StepUpRequired` or
 `MFAEnrolmentRequired` (both ApplicationError, so API views answer them like any other
 service error; the portal sends the user to `reauthentication_url` or to MFA enrolment).
 
-`mfa_enrolment_required` is the rule that legal and staff users may do nothing until they
-have enrolled an authenticator app (enforced on the portal by `accounts.middleware`).
+Who must enrol an authenticator app before anything else is a rule about roles:
+`accounts.mfa.mfa_enrolment_required`.
 """
 
 from __future__ import annotations
@@ -47,8 +47,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from bespoke.errors import ApplicationError
-from consent.models import Membership
+from core.errors import ApplicationError
 
 OTP_HEADER = "X-Bespoke-OTP"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
@@ -66,15 +65,6 @@ def user_has_mfa(user: AbstractBaseUser | AnonymousUser) -> bool:
     """Whether the user has an authenticator app (TOTP) enrolled."""
     return bool(user.is_authenticated
                 and Authenticator.objects.filter(user_id=user.pk, type=Authenticator.Type.TOTP).exists())
-
-
-def mfa_enrolment_required(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Whether the user must enrol an authenticator app before anything else: legal staff,
-    verifiers and staff users."""
-    if not user.is_authenticated or user_has_mfa(user):
-        return False
-    return user.is_staff or Membership.objects.filter(
-        user_id=user.pk, role__in=(Membership.Role.LEGAL, Membership.Role.VERIFIER)).exists()
 
 
 def require_step_up(request: HttpRequest, *, require_mfa: bool = False, max_age_seconds: int | None = None) -> str:

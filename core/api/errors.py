@@ -15,7 +15,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from bespoke.errors import ApplicationError
+from core.errors import ApplicationError
 
 API_PREFIX = "/api/"
 STATUS_FOR_CODE = {
@@ -42,7 +42,8 @@ def error_response(code: str, message: str, *, http_status: int, field: str | No
 
 def application_error_response(error: ApplicationError) -> JsonResponse:
     """A service's refusal answered outside DRF, with the status the API gives it."""
-    return error_response(error.code, error.message, field=error.field, http_status=_status_for(error))
+    return error_response(error.code, error.message, field=error.field, errors=error.errors,
+                          http_status=_status_for(error))
 
 
 def _status_for(error: ApplicationError) -> int:
@@ -83,14 +84,8 @@ def _first_message(detail: Any) -> tuple[str | None, str]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    from consent.gate import ConsentRefused
-
-    if isinstance(exc, ConsentRefused):
-        decision = exc.decision
-        return Response(error_body("consent_refused", decision.message, None, {"reason": str(decision.reason)}),
-                        status=status.HTTP_409_CONFLICT)
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.code, exc.message, exc.field), status=_status_for(exc))
+        return Response(error_body(exc.code, exc.message, exc.field, exc.errors), status=_status_for(exc))
     if isinstance(exc, (Http404, PermissionDenied)):
         exc = exceptions.NotFound() if isinstance(exc, Http404) else exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)

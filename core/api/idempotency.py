@@ -18,8 +18,8 @@ from django.db import IntegrityError, transaction
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bespoke.api.errors import error_body
-from bespoke.models import IdempotentRequest
+from core.api.errors import error_body
+from core.models import IdempotentRequest
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 100

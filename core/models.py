@@ -18,6 +18,7 @@ class IdempotentRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "bespoke_idempotentrequest"  # created under the composition app; its rows stay where they are
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")]
 
     def __str__(self) -> str:

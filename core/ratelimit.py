@@ -15,8 +15,8 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.template import engines
 
-from bespoke.api.errors import error_response, wants_json
-from bespoke.client import client_address
+from core.api.errors import error_response, wants_json
+from core.client import client_address
 
 RATE_LIMITED = "Too many requests from your address; try again in a minute."
 RATE_LIMITED_PAGE = """{% extends "base.html" %}{% block title %}Too many requests · Bespoke{% endblock %}
