@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import selectors
-from core.stepup import require_step_up
+from core.stepup import step_up_api
 from accounts.invitations import invitation_create, invitation_link, invitation_revoke
 from accounts.models import ROLE_CHOICES, Invitation
 from core.api import UUID_PATTERN, validated
@@ -62,7 +62,7 @@ class InvitationViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.R
         if organization is None:
             raise Http404("No such organisation among those you are legal staff of.")
         if data["kind"] == Invitation.Kind.MEMBER:
-            require_step_up(request, require_mfa=True)  # granting a role: a fresh second factor
+            step_up_api(request)  # granting a role: a fresh second factor
         invitation, token = invitation_create(organization=organization, acting_user=request.user, **data)
         return Response(InvitationCreated(invitation, context={"token": token}).data, status=status.HTTP_201_CREATED)
 

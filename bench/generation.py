@@ -151,11 +151,10 @@ def _bespoke_render(license: Any, producer: Any, params: dict, prompt: str) -> f
 def run() -> dict[str, Any]:
     from consent.uploads import prepare_reference_photo
     from bespoke.synthetic_faces import synthetic_face_photos
-    from generation.params import render_params_parse
+    from generation.params import render_params_parse, training_params_parse
     from generation.pipeline.loading import pipeline_cache
     from generation.pipeline.training import decode_png
     from generation.services.render import model_spec
-    from generation.services.training import training_params_parse
 
     from diffusers.utils import logging as diffusers_logging
 

@@ -239,7 +239,7 @@ def real_output_files(folder: Path, *, small: bool) -> dict[str, Path]:
 
 def _check(path: Path) -> tuple[float, str, dict[str, Any]]:
     from provenance.c2pa_io import MediaReadError
-    from provenance.services import media_verify
+    from generation.tracing import media_verify
     from provenance.verify_bounds import TooLargeToCheck
 
     started = time.perf_counter()

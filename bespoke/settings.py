@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from bespoke.env import env_bool, env_choice, env_int, env_list, env_str
@@ -175,7 +176,8 @@ BESPOKE_SIGNER = env_str("BESPOKE_SIGNER") or "provenance.services:dev_pki_signe
 # without a time-stamp (and say so) unless BESPOKE_TSA_REQUIRED makes that a failure.
 BESPOKE_TSA_URL = env_str("BESPOKE_TSA_URL") or None
 BESPOKE_TSA_REQUIRED = env_bool("BESPOKE_TSA_REQUIRED", False)
-# Per client address and minute, on the public verify page and status endpoints.
+# Per client address and minute, on the public verify page and status endpoints (core.ratelimit:
+# django-ratelimit's counters in the default cache, which production requires to be shared).
 BESPOKE_VERIFY_UPLOADS_PER_MINUTE = env_int("BESPOKE_VERIFY_UPLOADS_PER_MINUTE", 20, minimum=1)
 BESPOKE_STATUS_REQUESTS_PER_MINUTE = env_int("BESPOKE_STATUS_REQUESTS_PER_MINUTE", 120, minimum=1)
 # The work one uploaded file may cost: decoded pixels (all frames together) and wall-clock time.
@@ -186,6 +188,7 @@ if BESPOKE_TSA_REQUIRED and not BESPOKE_TSA_URL:
 
 BESPOKE_RENDER_LEASE_SECONDS = env_int("BESPOKE_RENDER_LEASE_SECONDS", 120, minimum=2)
 BESPOKE_RENDER_MAX_ATTEMPTS = env_int("BESPOKE_RENDER_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
+BESPOKE_TRAINING_MAX_ATTEMPTS = env_int("BESPOKE_TRAINING_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
 BESPOKE_RENDER_TIME_LIMIT_SECONDS = env_int("BESPOKE_RENDER_TIME_LIMIT_SECONDS", 3600, minimum=60)
 BESPOKE_GATE_CHECK_EVERY_STEPS = env_int("BESPOKE_GATE_CHECK_EVERY_STEPS", 3, minimum=1)
 BESPOKE_REAPER_INTERVAL_SECONDS = env_int("BESPOKE_REAPER_INTERVAL_SECONDS", 30, minimum=1)
@@ -254,6 +257,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consent.tasks.likeness_models_sweep",
         "schedule": 3600.0,
         "options": {"expires": 3600.0},
+    },
+    # Nightly at 00:05 (UTC: TIME_ZONE, by which licenses_expire counts days): record the expiry
+    # of licenses that ended yesterday. A run no worker took within the day is dropped, not stacked.
+    "licenses-expire": {
+        "task": "consent.tasks.licenses_expire",
+        "schedule": crontab(minute=5, hour=0),
+        "options": {"expires": 23 * 3600.0},
     },
     "audit-checkpoint": {
         "task": "audit.tasks.audit_checkpoint",

@@ -7,6 +7,9 @@ Erasure needs nothing from other apps: both call `consent.services.talent_erase`
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import HttpResponse
+
+from core.downloads import file_response
 
 from consent.export import talent_export
 from consent.models import Talent
@@ -27,3 +30,9 @@ def talent_data_export(*, talent: Talent, acting_user: AbstractBaseUser) -> byte
     included) and their decrypted files; audited as `talent.exported`."""
     related = job_records_for_licenses(license_ids=talent.licenses.values("id"))
     return talent_export(talent=talent, acting_user=acting_user, related=related)
+
+
+def talent_data_download(*, talent: Talent, acting_user: AbstractBaseUser) -> HttpResponse:
+    """The export as a file, for the portal and the API alike: an attachment, never stored."""
+    return file_response(talent_data_export(talent=talent, acting_user=acting_user), filename=EXPORT_FILENAME,
+                         content_type="application/zip", no_store=True)

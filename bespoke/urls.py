@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from bespoke import views
 from bespoke.portal import views as portal_views
-from provenance import views as provenance_views
+from generation import verify_views
 
 # The admin signs in through allauth too (verified email, MFA), never through its own form.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -19,9 +19,9 @@ urlpatterns = [
     path("accounts/login/", account_views.login, name="login"),
     path("accounts/logout/", account_views.logout, name="logout"),
     path("accounts/", include("allauth.urls")),
-    path("verify/", provenance_views.verify_upload, name="verify"),
-    path("verify/consent/<str:license_id>", provenance_views.consent_status_view, name="consent-status"),
-    path("verify/watermark/<int:watermark_id>", provenance_views.watermark_status_view, name="watermark-status"),
+    path("verify/", verify_views.verify_upload, name="verify"),
+    path("verify/consent/<str:license_id>", verify_views.consent_status_view, name="consent-status"),
+    path("verify/watermark/<int:watermark_id>", verify_views.watermark_status_view, name="watermark-status"),
     path("api/v1/", include("bespoke.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("admin/", admin.site.urls),

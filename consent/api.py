@@ -22,8 +22,11 @@ from core.api import UUID_PATTERN, validated
 from core.api.idempotency import idempotent
 from core.client import client_address
 from core.errors import NotAllowed
-from consent import desk, policies, selectors, services
+from core.stepup import step_up_api
+from consent import desk, license_terms, policies, selectors, services
 from consent.certificate import certificate_of_completion, certificate_text
+from consent.downloads import identity_evidence_download, representation_evidence_download
+from consent.license_terms import RATE_DIGITS, RATE_PLACES, TERMS, Kind, Term
 from consent.lifecycle import effective_state
 from consent.facts import talent_facts
 from consent.models import (
@@ -39,13 +42,6 @@ from consent.services import talent_side_role
 from consent.terms import DISCLOSURE_VERSION, ELECTRONIC_RECORDS_DISCLOSURE
 
 
-def step_up(request: Request) -> str:
-    """High-risk actions need a fresh, MFA-backed authentication (see core.stepup)."""
-    from core.stepup import require_step_up
-
-    return require_step_up(request._request, require_mfa=True)
-
-
 def signature_context(request: Request, data: dict[str, Any], method: str) -> services.SignatureContext:
     return services.SignatureContext(
         text_sha256_seen=data["text_sha256"], disclosure_accepted=data["disclosure_accepted"],
@@ -57,17 +53,6 @@ def signature_context(request: Request, data: dict[str, Any], method: str) -> se
 # re-encoded), and so what a viewer gets back.
 EVIDENCE_FILE_RESPONSES = {(200, media_type): bytes
                            for media_type in ("image/png", "application/pdf", "video/mp4", "video/webm")}
-
-
-def evidence_response(content: bytes, evidence: IdentityEvidence | RepresentationEvidence,
-                      *, inline: bool = False) -> HttpResponse:
-    """Decrypted evidence, never cached, as an attachment unless shown in the page."""
-    response = HttpResponse(content, content_type=evidence.media_type)
-    if not inline:
-        response["Content-Disposition"] = f'attachment; filename="{evidence.kind}-{evidence.id}"'
-    response["Cache-Control"] = "no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 # --- serializers -----------------------------------------------------------------------
@@ -219,37 +204,49 @@ class LicenseOutput(serializers.ModelSerializer):
                 "representation": str(representation.id) if representation else None, "why": side.why}
 
 
-class LicenseInput(serializers.Serializer):
+def term_field(term: Term) -> serializers.Field:
+    """The shape of one license term in the API, from the terms' schema (consent.license_terms).
+    The consent service judges the value, as it does the portal's: the two cannot disagree."""
+    optional: dict[str, Any] = {} if term.required else {
+        "default": list if term.kind in (Kind.CHOICES, Kind.CODES, Kind.PHRASES) else term.default}
+    common: dict[str, Any] = {**({"help_text": term.hint} if term.hint else {}), **optional}
+    match term.kind:
+        case Kind.TEXT | Kind.PROSE:
+            return serializers.CharField(max_length=term.max_length, allow_blank=not term.required, **common)
+        case Kind.CHOICES | Kind.CODES | Kind.PHRASES:
+            return serializers.ListField(child=serializers.CharField(max_length=term.max_length),
+                                         max_length=term.max_items, **common)
+        case Kind.FLAG:
+            return serializers.BooleanField(**common)
+        case Kind.COUNT:
+            return serializers.IntegerField(min_value=term.min_value, max_value=term.max_value, **common)
+        case Kind.DATE:
+            return serializers.DateField(**common)
+        case Kind.CHOICE:
+            return serializers.ChoiceField(choices=list(term.choices), **common)
+        case Kind.AMOUNT:
+            return serializers.DecimalField(max_digits=RATE_DIGITS, decimal_places=RATE_PLACES, min_value=term.min_value,
+                                            **common)
+        case Kind.CODE:
+            return serializers.RegexField(rf"^{term.pattern}$", **common)
+    raise AssertionError(f"No API shape for {term.kind}")
+
+
+class _LicenseInput(serializers.Serializer):
     talent = serializers.UUIDField()
     licensee = serializers.UUIDField()
-    project = serializers.CharField(max_length=200)
-    role = serializers.CharField(max_length=200)
-    use_description = serializers.CharField(max_length=4000)
-    permitted_media = serializers.ListField(child=serializers.CharField(max_length=16), max_length=8)
-    territories = serializers.ListField(child=serializers.CharField(max_length=16), max_length=300)
-    languages = serializers.ListField(child=serializers.CharField(max_length=16), max_length=100)
-    dubbing = serializers.BooleanField(default=False)
-    advertising = serializers.BooleanField(default=False)
-    interactive = serializers.BooleanField(default=False)
-    derivatives = serializers.BooleanField(default=False)
-    allows_likeness_model = serializers.BooleanField(default=False)
-    excluded_categories = serializers.ListField(child=serializers.CharField(max_length=32), max_length=32, default=list)
-    excluded_uses = serializers.ListField(child=serializers.CharField(max_length=120), max_length=20, default=list)
-    requires_use_approval = serializers.BooleanField(default=False)
-    max_renders = serializers.IntegerField(min_value=1, max_value=1_000_000)
-    starts_on = serializers.DateField()
-    ends_on = serializers.DateField()
-    representation = serializers.ChoiceField(choices=LikenessLicense.Representation.choices, default="none")
-    representation_detail = serializers.CharField(max_length=200, allow_blank=True, default="")
-    compensation_basis = serializers.ChoiceField(choices=LikenessLicense.CompensationBasis.choices)
-    compensation_rate = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
-    compensation_currency = serializers.RegexField(r"^[A-Z]{3}$", help_text="ISO 4217, e.g. EUR")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        claimed = sorted(set(self.initial_data) & set(services.DESK_FACTS))
+        claimed = sorted(set(self.initial_data) & set(license_terms.DESK_FACTS))
         if claimed:
-            raise serializers.ValidationError({claimed[0]: [services.DESK_FACTS_REFUSAL]})
+            raise serializers.ValidationError({claimed[0]: [license_terms.DESK_FACTS_REFUSAL]})
         return attrs
+
+
+# A license draft: the talent, the licensee and every term of LICENSE_FIELDS, shaped by its schema.
+LicenseInput = type("LicenseInput", (_LicenseInput,), {
+    "__module__": __name__,
+    **{term.name: term_field(term) for term in TERMS if term.on_license}})
 
 
 class AmendInput(serializers.Serializer):
@@ -258,10 +255,10 @@ class AmendInput(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Each change is checked as the same term of a draft is (LicenseInput); a refusal names the term."""
         changes = attrs["changes"]
-        not_terms = sorted(set(changes) - set(services.LICENSE_FIELDS) - set(services.DESK_FACTS))
+        not_terms = sorted(set(changes) - set(license_terms.LICENSE_FIELDS) - set(license_terms.DESK_FACTS))
         if not_terms:
             raise serializers.ValidationError({not_terms[0]: [
-                f"Not a term an amendment changes; the terms are {', '.join(services.LICENSE_FIELDS)}."]})
+                f"Not a term an amendment changes; the terms are {', '.join(license_terms.LICENSE_FIELDS)}."]})
         terms = LicenseInput(data=changes, partial=True)
         terms.is_valid(raise_exception=True)
         return {"changes": dict(terms.validated_data)}
@@ -278,7 +275,7 @@ class RevokeInput(serializers.Serializer):
 
 
 class SuspendInput(serializers.Serializer):
-    reason = serializers.ChoiceField(choices=["strike", "dispute", "other"])
+    reason = serializers.ChoiceField(choices=[(reason.value, reason.label) for reason in services.SUSPENSION_REASONS])
     note = serializers.CharField(max_length=2000, allow_blank=True, default="")
 
 
@@ -343,7 +340,7 @@ class VerificationViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins
         """Verifiers (and the talent) view the decrypted evidence; each viewing is audited."""
         verification = selectors.verification_get_for_user(user=request.user, verification_id=pk)
         evidence = selectors.evidence_get(verification=verification, evidence_id=evidence_id)
-        return evidence_response(desk.identity_evidence_open(evidence=evidence, acting_user=request.user), evidence)
+        return identity_evidence_download(evidence=evidence, acting_user=request.user)
 
     @extend_schema(request=VerificationDecisionInput, responses=VerificationOutput)
     @action(detail=True, methods=["post"])
@@ -351,7 +348,7 @@ class VerificationViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins
         """A verifier of the desk approves (the first records the facts, a second confirms) or rejects."""
         verification = selectors.verification_get_for_user(user=request.user, verification_id=pk)
         data = validated(VerificationDecisionInput, request)
-        step_up(request)
+        step_up_api(request)
         verification = desk.identity_verification_decide(verification=verification, acting_user=request.user, **data)
         return Response(VerificationOutput(verification).data)
 
@@ -395,15 +392,14 @@ class RepresentationViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixi
         """Verifiers (and the representative) view the decrypted evidence; each viewing is audited."""
         evidence = selectors.representation_evidence_get(representation=self._representation(pk),
                                                          evidence_id=evidence_id)
-        return evidence_response(desk.representation_evidence_open(evidence=evidence, acting_user=request.user),
-                                 evidence)
+        return representation_evidence_download(evidence=evidence, acting_user=request.user)
 
     @extend_schema(request=RepresentationDecisionInput, responses=RepresentationOutput)
     @action(detail=True, methods=["post"])
     def decide(self, request: Request, pk: str) -> Response:
         representation = self._representation(pk)
         data = validated(RepresentationDecisionInput, request)
-        step_up(request)
+        step_up_api(request)
         return Response(RepresentationOutput(desk.representation_decide(
             representation=representation, acting_user=request.user, **data)).data)
 
@@ -412,7 +408,7 @@ class RepresentationViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixi
     def revoke(self, request: Request, pk: str) -> Response:
         representation = self._representation(pk)
         data = validated(ReasonInput, request)
-        step_up(request)
+        step_up_api(request)
         return Response(RepresentationOutput(desk.representation_revoke(
             representation=representation, reason=data["reason"], acting_user=request.user)).data)
 
@@ -459,7 +455,7 @@ class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
     def _signed(self, request: Request, pk: str, signing: Callable[..., LikenessLicense]) -> Response:
         license = self._license(pk)
         data = validated(SignInput, request)
-        context = signature_context(request, data, step_up(request))
+        context = signature_context(request, data, step_up_api(request))
         return self._output(signing(license=license, context=context, acting_user=request.user))
 
     @extend_schema(request=RevokeInput, responses=RevocationOutput)
@@ -467,7 +463,10 @@ class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
     def revoke(self, request: Request, pk: str) -> Response:
         license = self._license(pk)
         data = validated(RevokeInput, request)
-        step_up(request)
+        refusal = policies.refuse_license_revoke(user=request.user, license=license)
+        if refusal is not None:
+            raise refusal  # before the step-up: a refused revocation spends no code
+        step_up_api(request)
         revocation = services.license_revoke(license=license, reason=data["reason"], acting_user=request.user)
         return Response(RevocationOutput(revocation).data)
 

@@ -19,6 +19,7 @@ import secrets
 from datetime import date
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models, transaction
@@ -29,7 +30,6 @@ from audit.services import audit_append
 from core.errors import InvalidTransition, NotAllowed, ValidationFailed
 from consent import policies
 from consent.facts import talent_facts
-from consent.lifecycle import add_years
 from consent.selectors import talent_erased_at
 from consent.models import (
     IdentityEvidence,
@@ -132,7 +132,7 @@ def _check_birth_date(birth_date: object) -> date:
     today = timezone.localdate()
     if not isinstance(birth_date, date):
         raise ValidationFailed("Record the date of birth the identity document shows.", field="birth_date")
-    if birth_date > today or birth_date < add_years(today, -OLDEST_AGE):
+    if birth_date > today or birth_date < today - relativedelta(years=OLDEST_AGE):
         raise ValidationFailed("That date of birth is not possible.", field="birth_date")
     return birth_date
 
@@ -296,7 +296,7 @@ def _representation_facts(representation: Representation, *, first: bool, legal_
         if capacity != "minor":
             raise InvalidTransition("A guardian represents a minor; the verified date of birth makes this talent "
                                     f"{capacity}.")
-        adulthood = add_years(facts.birth_date, 18)
+        adulthood = facts.birth_date + relativedelta(years=18)
         valid_until = min(valid_until, adulthood) if valid_until else adulthood
     if kind == Kind.AGENT and capacity != "adult":
         raise InvalidTransition(f"An agent acts for a living adult; this talent is {capacity}.")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from dateutil.relativedelta import relativedelta
 from django.db.models import Q
 
-from consent.lifecycle import add_years
 from consent.models import IdentityVerification, LikenessLicense, Representation
 
 ADULT_AGE = 18
@@ -37,7 +37,7 @@ class TalentFacts:
             return None
         if self.died_on is not None and self.died_on <= day:
             return Capacity.DECEASED
-        if add_years(self.birth_date, ADULT_AGE) > day:
+        if self.birth_date + relativedelta(years=ADULT_AGE) > day:
             return Capacity.MINOR
         return Capacity.ADULT
 

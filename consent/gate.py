@@ -277,10 +277,13 @@ def consent_reference(*, license_id: str) -> ConsentReference:
                             f"{settings.BESPOKE_PUBLIC_URL}/verify/consent/{license.id}")
 
 
+CONSENT_STATES = ("active", "suspended", "superseded", "expired", "revoked", "not_in_force", "unknown")
+
+
 @dataclass(frozen=True)
 class ConsentStatus:
     license_id: str
-    state: str  # "active" | "revoked" | "expired" | "not_in_force" | "unknown"
+    state: str  # one of CONSENT_STATES
     since: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
@@ -288,7 +291,15 @@ class ConsentStatus:
 
 
 def consent_status(*, license_id: str, today: date | None = None) -> ConsentStatus:
-    """Whether the consent behind a license is in force today, with no personal data."""
+    """Whether the consent behind a license is in force today, with no personal data.
+
+    The state is one of the seven CONSENT_STATES, ``since`` the date (or time) it began:
+    "active" (countersigned and within its term; since its first day), "suspended" and
+    "superseded" (since the change), "expired" (past its end date, whether or not the nightly
+    sweep has recorded it; since its end date), "revoked" (since the revocation),
+    "not_in_force" (a draft, an offer, signed but not countersigned, or countersigned before
+    its first day; no since) and "unknown" (no such license; no since).
+    """
     today = today or timezone.localdate()
     try:
         license = LikenessLicense.objects.get(pk=uuid.UUID(str(license_id)))

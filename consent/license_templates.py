@@ -1,18 +1,19 @@
 """License templates: an organisation's default terms to draft licenses from.
 
 A template holds the same terms as a license (checked by the same rules, see
-`consent.services._clean_terms`) except those that belong to one talent and one
-signing: dates become a length in months. Capacity, date of birth and who signs for
-the talent come from the verification desk when drafting. Every organisation starts with BUILT_IN.
+`consent.license_terms.terms_clean`) except those that belong to one talent and one
+signing: dates become a length in months (TEMPLATE_FIELDS, from the terms' schema).
+Capacity, date of birth and who signs for the talent come from the verification desk when
+drafting. Every organisation starts with BUILT_IN.
 """
 
 from __future__ import annotations
 
-import calendar
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -26,13 +27,7 @@ from audit.services import audit_append
 from core.errors import InvalidTransition, NotAllowed, ValidationFailed
 from consent.models import LicenseTemplate, LikenessLicense, Membership, Organization
 from consent.policies import is_legal, studio_organization_ids
-from consent.services import _clean_terms
-
-TEMPLATE_FIELDS = ("project", "role", "use_description", "permitted_media", "territories", "languages", "dubbing",
-                   "advertising", "interactive", "derivatives", "allows_likeness_model", "excluded_categories",
-                   "excluded_uses", "requires_use_approval", "max_renders", "term_months", "representation", "representation_detail",
-                   "compensation_basis", "compensation_rate", "compensation_currency")
-MAX_TEXT = 200
+from consent.license_terms import MAX_TEXT, TEMPLATE_FIELDS, terms_clean
 
 BUILT_IN: list[dict[str, Any]] = [
     {
@@ -67,17 +62,12 @@ BUILT_IN: list[dict[str, Any]] = [
 ]
 
 
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later, or the month's last day when it has none (31 January + 1 = 28/29 February)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def draft_terms(template: LicenseTemplate, *, starts_on: date) -> dict[str, Any]:
-    """The license terms a template proposes for a license starting on `starts_on`."""
+    """The license terms a template proposes for a license starting on `starts_on`: it ends
+    the same day `term_months` later, or on that month's last day when it has none
+    (31 January + 1 month = 28 or 29 February)."""
     terms = {name: getattr(template, name) for name in TEMPLATE_FIELDS if name != "term_months"}
-    terms.update(starts_on=starts_on, ends_on=add_months(starts_on, template.term_months))
+    terms.update(starts_on=starts_on, ends_on=starts_on + relativedelta(months=template.term_months))
     return terms
 
 
@@ -112,9 +102,9 @@ def _clean_template(organization: Organization, fields: dict[str, Any], *,
     today = timezone.localdate()
     sample = {name: t[name] for name in TEMPLATE_FIELDS if name in t and name != "term_months"}
     sample.update(project=t["project"] or "project", role=t["role"] or "role", starts_on=today,
-                  ends_on=add_months(today, months))
+                  ends_on=today + relativedelta(months=months))
     try:
-        cleaned = _clean_terms(sample)
+        cleaned = terms_clean(sample)
     except ValidationFailed as error:
         if error.field == "ends_on":
             raise ValidationFailed(error.message.replace("A license lasts", "A license drafted from it lasts"),

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from dateutil.relativedelta import relativedelta
+
 from core.errors import InvalidTransition
 from consent.models import LikenessLicense
 
@@ -55,13 +57,10 @@ def effective_state(license: LikenessLicense, today: date) -> str:
     return license.status
 
 
-def add_years(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February in a year without one
-        return day.replace(year=day.year + years, day=28)
-
-
 def minor_term_cap(*, starts_on: date, birth_date: date) -> date:
-    """A minor's license ends by their 18th birthday and at most five years after it starts."""
-    return min(add_years(starts_on, 5), add_years(birth_date, 18))
+    """A minor's license ends by their 18th birthday and at most five years after it starts.
+
+    Years are added by the calendar (relativedelta): from 29 February they land on
+    28 February of a common year, so neither bound ever runs a day past its anniversary.
+    """
+    return min(starts_on + relativedelta(years=5), birth_date + relativedelta(years=18))

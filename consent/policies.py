@@ -21,7 +21,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from core.errors import NotAllowed
+from core.errors import ApplicationError, InvalidTransition, NotAllowed
+from consent.lifecycle import next_status
 from consent.facts import SIGNING_REPRESENTATION, representation_holds, representation_in_force, talent_facts
 from consent.models import LikenessLicense, Membership, Organization, Representation, Talent
 
@@ -267,6 +268,21 @@ def refuse_revoke(*, user: User, license: LikenessLicense) -> str | None:
     if speaks_for_talent(user=user, license=license) or is_legal(user, license.licensee_id):
         return None
     return "Only the talent, their representative or the licensee's legal staff can revoke this license."
+
+
+def refuse_license_revoke(*, user: User, license: LikenessLicense) -> ApplicationError | None:
+    """Whether this user may revoke this license now, as the error `services.license_revoke`
+    would raise: who may (`refuse_revoke`, NotAllowed) first, then whether its state still
+    allows it (InvalidTransition). The portal offers revocation only without one; the API
+    raises it before asking for a step-up code, so a refused revocation spends none."""
+    refusal = refuse_revoke(user=user, license=license)
+    if refusal is not None:
+        return NotAllowed(refusal)
+    try:
+        next_status(license, "revoke")
+    except InvalidTransition as not_revocable:
+        return not_revocable
+    return None
 
 
 def refuse_suspend(*, user: User, license: LikenessLicense) -> str | None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
@@ -17,9 +15,8 @@ from audit.actors import user_actor
 from audit.services import audit_append
 from core.errors import InvalidTransition, NotAllowed, ValidationFailed
 from core.locking import Rank, claim, lock_rows
-from consent.content_policy import CATEGORIES
 from consent.keys import talent_key_destroy
-from consent.lifecycle import TRANSITIONS, add_years, minor_term_cap, next_status
+from consent.lifecycle import TRANSITIONS, next_status
 from consent.likeness import likeness_models_destroy_for_talent, likeness_models_retire
 from consent.models import (
     IdentityEvidence,
@@ -44,10 +41,9 @@ from consent.uploads import prepare_reference_photo
 from consent.signals import license_revoked, talent_erased
 from consent.vault import vault_delete, vault_put
 from consent.terms import DISCLOSURE_VERSION, LicenseTerms, render_license_text, text_sha256
+from consent.license_templates import license_templates_install_built_in
+from consent.license_terms import LICENSE_FIELDS, terms_clean
 
-MIN_USE_DESCRIPTION = 40
-
-MAX_RENDERS = 1_000_000  # far above any real budget, well inside a 32-bit column
 
 
 @transaction.atomic
@@ -65,8 +61,6 @@ def organization_create(*, name: str, acting_user: AbstractBaseUser,
     audit_append(action="organization.created", actor=user_actor(acting_user), subject=f"organization:{organization.id}",
                  data={"kind": kind})
     if kind == Organization.Kind.STUDIO:
-        from consent.license_templates import license_templates_install_built_in  # it builds on this module
-
         license_templates_install_built_in(organization=organization, acting_user=acting_user)
     return organization
 
@@ -102,110 +96,6 @@ def talent_enrol(*, user: AbstractBaseUser, display_name: str, acting_user: Abst
     return talent
 
 
-LICENSE_FIELDS = ("project", "role", "use_description", "permitted_media", "territories", "languages", "dubbing",
-                  "advertising", "interactive", "derivatives", "allows_likeness_model", "excluded_categories",
-                  "excluded_uses", "requires_use_approval", "max_renders", "starts_on", "ends_on", "representation",
-                  "representation_detail", "compensation_basis", "compensation_rate", "compensation_currency")
-# Established by the verification desk, never a term a studio writes.
-DESK_FACTS = ("capacity", "talent_birth_date", "representative", "signed_by", "countersigned_by", "signed_under")
-DESK_FACTS_REFUSAL = ("Who the talent is, their age, death and who signs for them are established by the platform's "
-                      "verification desk, not set in a license.")
-_COUNTRY = re.compile(r"^(?:[A-Z]{2}|worldwide)$")
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Z]{2})?$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-MAX_EXCLUDED_USES = 20
-MAX_EXCLUDED_USE_LENGTH = 120
-
-
-def _clean_excluded_uses(value: Any) -> list[str]:
-    """The talent's own exclusions: short phrases, each screened against every prompt."""
-    if value in (None, ""):
-        return []
-    if isinstance(value, str) or not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValidationFailed("Excluded uses are a list of short phrases.", field="excluded_uses")
-    phrases = list(dict.fromkeys(" ".join(v.split()) for v in value if v.strip()))
-    if len(phrases) > MAX_EXCLUDED_USES:
-        raise ValidationFailed(f"Name at most {MAX_EXCLUDED_USES} excluded uses.", field="excluded_uses")
-    for phrase in phrases:
-        if not 3 <= len(phrase) <= MAX_EXCLUDED_USE_LENGTH:
-            raise ValidationFailed(f"Each excluded use is 3 to {MAX_EXCLUDED_USE_LENGTH} characters, such as "
-                                   "'horse riding' or 'scenes in a hospital'.", field="excluded_uses")
-    return phrases
-
-
-def _clean_terms(terms: dict[str, Any], *, capacity: str = LikenessLicense.Capacity.ADULT,
-                 birth_date: date | None = None) -> dict[str, Any]:
-    """Validate a license's structured terms; every refusal names its field in plain words.
-
-    ``capacity`` and ``birth_date`` come from the verification desk's facts; a term that
-    tries to set them (or a representative) is refused."""
-    t = dict(terms)
-    for name in DESK_FACTS:
-        if name in t:
-            raise ValidationFailed(DESK_FACTS_REFUSAL, field=name)
-    for name in ("project", "role"):
-        t[name] = " ".join(str(t.get(name) or "").split())
-        if not t[name]:
-            raise ValidationFailed(f"Name the {name} this license is for.", field=name)
-    t["use_description"] = " ".join(str(t.get("use_description") or "").split())
-    if len(t["use_description"]) < MIN_USE_DESCRIPTION:
-        raise ValidationFailed(f"Describe the use specifically (at least {MIN_USE_DESCRIPTION} characters): "
-                               "the scenes, how the likeness appears and where.", field="use_description")
-    for name, allowed, message in (
-        ("permitted_media", lambda v: v in LikenessLicense.Medium.values,
-         f"Permitted media must be some of {', '.join(LikenessLicense.Medium.values)}."),
-        ("territories", _COUNTRY.match, "Territories are ISO country codes such as FR or US, or 'worldwide'."),
-        ("languages", _LANGUAGE.match, "Languages are codes such as en, fr or pt-BR."),
-        ("excluded_categories", lambda v: v in CATEGORIES, f"Excluded categories must be some of {', '.join(CATEGORIES)}."),
-    ):
-        values = t.get(name) or []
-        if isinstance(values, str) or not all(isinstance(v, str) and allowed(v) for v in values):
-            raise ValidationFailed(message, field=name)
-        t[name] = sorted(set(values))
-    t["excluded_uses"] = _clean_excluded_uses(t.get("excluded_uses"))
-    for name in ("permitted_media", "territories", "languages"):
-        if not t[name]:
-            raise ValidationFailed(f"Give at least one of {name.replace('_', ' ')}.", field=name)
-    for name in ("dubbing", "advertising", "interactive", "derivatives", "allows_likeness_model", "requires_use_approval"):
-        t[name] = bool(t.get(name, False))
-    if not isinstance(t.get("max_renders"), int) or t["max_renders"] < 1:
-        raise ValidationFailed("A license allows at least one render.", field="max_renders")
-    if t["max_renders"] > MAX_RENDERS:
-        raise ValidationFailed(f"A license allows at most {MAX_RENDERS:,} renders.", field="max_renders")
-    starts_on, ends_on = t.get("starts_on"), t.get("ends_on")
-    if not isinstance(starts_on, date) or not isinstance(ends_on, date):
-        raise ValidationFailed("A license needs a start date and an end date: no perpetual terms.", field="ends_on")
-    if ends_on <= starts_on:
-        raise ValidationFailed("The license must end after it starts.", field="ends_on")
-    if capacity == LikenessLicense.Capacity.MINOR and birth_date is not None:
-        cap = minor_term_cap(starts_on=starts_on, birth_date=birth_date)
-        if ends_on > cap:
-            raise ValidationFailed(f"The talent is a minor: their license ends by their 18th birthday and within five "
-                                   f"years, {cap.isoformat()} at the latest.", field="ends_on")
-    elif ends_on > add_years(starts_on, settings.BESPOKE_LICENSE_MAX_YEARS):
-        raise ValidationFailed(f"A license lasts at most {settings.BESPOKE_LICENSE_MAX_YEARS} years.", field="ends_on")
-    representation = t.setdefault("representation", LikenessLicense.Representation.NONE)
-    if representation not in LikenessLicense.Representation.values:
-        raise ValidationFailed("Representation is none, counsel or union.", field="representation")
-    t["representation_detail"] = " ".join(str(t.get("representation_detail") or "").split())
-    if representation != LikenessLicense.Representation.NONE and not t["representation_detail"]:
-        raise ValidationFailed("Name the counsel or the union agreement.", field="representation_detail")
-    if t.get("compensation_basis") not in LikenessLicense.CompensationBasis.values:
-        raise ValidationFailed("Compensation basis is flat, per_render or per_day.", field="compensation_basis")
-    try:
-        t["compensation_rate"] = Decimal(str(t.get("compensation_rate"))).quantize(Decimal("0.01"))
-    except (InvalidOperation, ValueError):
-        raise ValidationFailed("The compensation rate is an amount such as 1500.00.", field="compensation_rate") from None
-    if not t["compensation_rate"].is_finite() or not 0 <= t["compensation_rate"] < Decimal("1e10"):
-        raise ValidationFailed("The compensation rate is a positive amount.", field="compensation_rate")
-    if not _CURRENCY.match(str(t.get("compensation_currency") or "")):
-        raise ValidationFailed("The currency is an ISO 4217 code such as EUR or USD.", field="compensation_currency")
-    unknown = set(t) - set(LICENSE_FIELDS)
-    if unknown:
-        raise ValidationFailed(f"Unknown license terms: {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
-    return t
-
-
 def _create_license(*, talent: Talent, licensee: Organization, terms: dict[str, Any], version: int,
                     previous: LikenessLicense | None, acting_user: AbstractBaseUser) -> LikenessLicense:
     facts = talent_facts(talent_id=talent.pk)
@@ -213,7 +103,7 @@ def _create_license(*, talent: Talent, licensee: Organization, terms: dict[str, 
     if capacity is None:
         raise InvalidTransition("Draft a license once the platform's verification desk has verified the talent's "
                                 "identity: their age and capacity come from it.", code="talent_unverified")
-    terms = _clean_terms(terms, capacity=capacity, birth_date=facts.birth_date)
+    terms = terms_clean(terms, capacity=capacity, birth_date=facts.birth_date)
     text = render_license_text(LicenseTerms(
         talent_name=talent.display_name, licensee_name=licensee.name, version=version, capacity=capacity,
         **{k: v for k, v in terms.items() if k in LicenseTerms.__dataclass_fields__}))
@@ -350,15 +240,28 @@ def license_countersign(*, license: LikenessLicense, context: SignatureContext,
     return license
 
 
+# The reasons a person gives for suspending a license (the API's and the portal's choices).
+# "representation" is the platform's own: a license its verification desk found signed
+# without a verified representation on file (see the migration to the desk).
+SUSPENSION_REASONS: tuple[LicenseSuspension.Reason, ...] = (
+    LicenseSuspension.Reason.STRIKE, LicenseSuspension.Reason.DISPUTE, LicenseSuspension.Reason.OTHER)
+SUSPENSION_NOTE_REFUSAL = "Say what the suspension is for."
+
+
 @transaction.atomic
 def license_suspend(*, license: LikenessLicense, reason: str, note: str, acting_user: AbstractBaseUser) -> LicenseSuspension:
-    """Pause a license (a strike, a dispute): the gate refuses while it lasts; nothing is revoked."""
+    """Pause a license (a strike, a dispute): the gate refuses while it lasts; nothing is revoked.
+    The reason is one of SUSPENSION_REASONS; "other" needs a note saying what it is."""
     license = _locked(license)
     policies.enforce(policies.refuse_suspend(user=acting_user, license=license))
-    if reason not in LicenseSuspension.Reason.values:
-        raise ValidationFailed("The reason is strike, dispute or other.", field="reason")
+    if reason not in SUSPENSION_REASONS:
+        raise ValidationFailed(f"The reason is {', '.join(SUSPENSION_REASONS[:-1])} or {SUSPENSION_REASONS[-1]}.",
+                               field="reason")
+    note = (note or "").strip()
+    if reason == LicenseSuspension.Reason.OTHER and not note:
+        raise ValidationFailed(SUSPENSION_NOTE_REFUSAL, field="note")
     _move(license, "suspend", user_actor(acting_user), {"reason": reason})
-    return LicenseSuspension.objects.create(license=license, reason=reason, note=note.strip(), suspended_by=acting_user)
+    return LicenseSuspension.objects.create(license=license, reason=reason, note=note, suspended_by=acting_user)
 
 
 @transaction.atomic

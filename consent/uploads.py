@@ -2,10 +2,10 @@
 allow-list and bounded in bytes, pixels and duration.
 
 Images are decoded, orientation applied, and re-encoded: nothing of the upload survives
-but the pixels (no EXIF, no GPS, no ICC profile, no trailing bytes). Videos (MP4 or WebM)
-are decoded and their pictures encoded anew as H.264 MP4 without audio; PDFs are parsed
-strictly and written anew from their pages. A refused upload raises ValidationFailed with
-a message a person can act on.
+but the pixels (no EXIF, no GPS, no ICC profile, no trailing bytes). Videos (MP4 or WebM,
+in one of VIDEO_CODECS: H.264, HEVC, VP8, VP9 or AV1) are decoded and their pictures
+encoded anew as H.264 MP4 without audio; PDFs are parsed strictly and written anew from
+their pages. A refused upload raises ValidationFailed with a message a person can act on.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def prepare_image(data: bytes, *, filename: str, max_bytes: int, max_pixels: int
 
 
 VIDEO_FORMATS = ("mp4", "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm")
-VIDEO_CODECS = ("h264", "vp9", "av1", "vp8", "hevc")
+# The video codecs accepted: FFmpeg's codec name, and the name a person records them by.
+VIDEO_CODECS = {"h264": "H.264", "hevc": "HEVC", "vp8": "VP8", "vp9": "VP9", "av1": "AV1"}
 VIDEO_MAX_INPUT_PIXELS = 3840 * 2160
 VIDEO_MAX_SOURCE_FPS = 120  # bounds the frames decoded, whatever the container claims
 VIDEO_MAX_OUTPUT_SIDE = 720
@@ -96,9 +97,10 @@ _UNREADABLE_VIDEO = "This is not a readable MP4 or WebM video."
 
 
 def prepare_video(data: bytes, *, max_bytes: int, max_seconds: int, field: str = "file") -> bytes:
-    """Check a short MP4 or WebM video by content and encode its pictures anew as H.264 MP4:
-    no audio, no metadata, at most VIDEO_MAX_OUTPUT_SIDE pixels on its longer side and
-    VIDEO_MAX_OUTPUT_FPS frames a second. Nothing of the upload survives but the pictures."""
+    """Check a short MP4 or WebM video in one of VIDEO_CODECS by content and encode its
+    pictures anew as H.264 MP4: no audio, no metadata, at most VIDEO_MAX_OUTPUT_SIDE pixels
+    on its longer side and VIDEO_MAX_OUTPUT_FPS frames a second. Nothing of the upload
+    survives but the pictures."""
     import av
 
     _check_size(data, max_bytes, field)
@@ -126,8 +128,10 @@ def _probe_video(source: Any, *, max_seconds: int, field: str) -> Any:
     if source.format.name not in VIDEO_FORMATS or not streams:
         raise ValidationFailed("Upload an MP4 or WebM video.", field=field)
     stream = streams[0]
-    if stream.codec_context.name not in VIDEO_CODECS:
-        raise ValidationFailed(f"The video codec {stream.codec_context.name} is not accepted.", field=field)
+    codec = stream.codec_context.codec.canonical_name  # the codec's, not its decoder's: AV1 decodes as libdav1d
+    if codec not in VIDEO_CODECS:
+        raise ValidationFailed(f"The video codec {codec} is not accepted; record it as "
+                               f"{_one_of(list(VIDEO_CODECS.values()))}.", field=field)
     width, height = stream.codec_context.width, stream.codec_context.height
     if width <= 0 or height <= 0:
         raise ValidationFailed(_UNREADABLE_VIDEO, field=field)
@@ -173,6 +177,11 @@ def _transcode(source: Any, stream: Any, target: Any, encoder: Any, *, fps: int,
 
 def _too_long(seconds: float, max_seconds: int) -> str:
     return f"The video lasts {seconds:.0f} s; the limit is {max_seconds} s."
+
+
+def _one_of(names: list[str]) -> str:
+    """"A, B or C"."""
+    return f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
 
 
 def _output_fps(stream: Any) -> int:

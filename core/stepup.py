@@ -27,6 +27,16 @@ token-authenticated users count). A refusal raises `StepUpRequired` or
 `MFAEnrolmentRequired` (both ApplicationError, so API views answer them like any other
 service error; the portal sends the user to `reauthentication_url` or to MFA enrolment).
 
+Every step-up action goes through one of two doors, so the rule above is applied the same way:
+
+- an API action calls `step_up_api(request)` with DRF's request, after scoping and validating
+  its input and before its service; a refusal is an ApplicationError like any other;
+- a portal view is decorated with `@step_up_required`, which checks before the view runs, once
+  its `scope` has answered 404 to anyone outside it (for a POST, or only when `when` says the
+  submission needs it), and turns a refusal into the page that satisfies it (MFA enrolment,
+  or allauth's reauthentication and back to the form); the view reads how the user proved it
+  from `request.step_up_method`.
+
 Who must enrol an authenticator app before anything else is a rule about roles:
 `accounts.mfa.mfa_enrolment_required`.
 """
@@ -34,6 +44,10 @@ Who must enrol an authenticator app before anything else is a rule about roles:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from allauth.account.authentication import get_authentication_records
 from allauth.core import context
@@ -43,11 +57,16 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpRequest
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from core.errors import ApplicationError
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
 
 OTP_HEADER = "X-Bespoke-OTP"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
@@ -118,3 +137,65 @@ def reauthentication_url(request: HttpRequest, *, next_url: str) -> str:
     page when they have an authenticator app, the password one otherwise; both return to next_url."""
     name = "mfa_reauthenticate" if user_has_mfa(request.user) else "account_reauthenticate"
     return f"{reverse(name)}?{urlencode({'next': next_url})}"
+
+
+# --- the two doors: the API's and the portal's -------------------------------------------------
+
+def step_up_api(request: Request) -> str:
+    """An API action's step-up (MFA required): call it with DRF's request, before the service.
+
+    DRF has authenticated the request by the time an action runs, so the Django request it
+    wraps carries the same user (a token client included)."""
+    request.user  # noqa: B018 - make sure DRF has authenticated (and set the wrapped request's user)
+    return require_step_up(request._request, require_mfa=True)
+
+
+PortalView = Callable[..., HttpResponse]
+
+
+def step_up_required(view: PortalView | None = None, *, scope: Callable[..., object] | None = None,
+                     methods: tuple[str, ...] = ("POST",), when: Callable[[HttpRequest], bool] | None = None) -> Any:
+    """Decorate a portal view whose `methods` (POST by default) are a step-up action (MFA
+    required); `when`, if given, narrows it to the submissions that need it.
+
+    `scope(request, *args, **kwargs)`, if given, runs first with the view's arguments and
+    raises Http404 outside the user's scope, so that someone who may not see the page gets a
+    404, not a confirmation. Then the check runs, before the view; a refusal sends the user
+    to MFA enrolment, or to allauth's reauthentication page and back to the page that holds
+    the form. A view reads how the user proved it from `request.step_up_method` ("" when the
+    check did not apply)."""
+
+    def decorate(view: PortalView) -> PortalView:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            request.step_up_method = ""  # type: ignore[attr-defined]
+            try:
+                if request.method in methods and (when is None or when(request)):
+                    if scope is not None:
+                        scope(request, *args, **kwargs)
+                    request.step_up_method = require_step_up(request, require_mfa=True)  # type: ignore[attr-defined]
+                return view(request, *args, **kwargs)
+            except MFAEnrolmentRequired as refusal:
+                messages.warning(request, refusal.message)
+                return redirect("mfa_activate_totp")
+            except StepUpRequired:
+                return redirect(reauthentication_url(request, next_url=_page_to_return_to(request)))
+
+        return wrapper
+
+    return decorate if view is None else decorate(view)
+
+
+def _page_to_return_to(request: HttpRequest) -> str:
+    """After re-authenticating, a GET comes back to itself; a form post to the page that holds
+    the form (a POST-only address cannot be reopened), where the person submits it again."""
+    if request.method == "GET":
+        return request.get_full_path()
+    messages.info(request, "Once you have confirmed it is you, submit the form again.")
+    referer = request.META.get("HTTP_REFERER", "")
+    if url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()},
+                                       require_https=request.is_secure()):
+        parts = urlsplit(referer)
+        if parts.path.startswith("/") and not parts.path.startswith("//"):
+            return parts.path + (f"?{parts.query}" if parts.query else "")
+    return request.get_full_path()

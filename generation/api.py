@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.files.storage import default_storage
-from django.http import FileResponse
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -13,7 +12,9 @@ from rest_framework.response import Response
 from core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from core.api import UUID_PATTERN, validated
 from core.api.idempotency import idempotent
+from core.stepup import step_up_api
 from generation import selectors
+from generation.downloads import render_output_download
 from generation.models import RenderJob, RenderOutput, TrainingJob
 from generation.services import render, training
 
@@ -91,11 +92,9 @@ class RenderViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retri
         return Response(RenderOutputSerializer(job).data)
 
     def _decide(self, request: Request, pk: str, *, approve: bool) -> Response:
-        from consent.api import step_up
-
         job = selectors.job_get_for_user(self.get_queryset(), pk)
         reason = validated(UseDecisionInput, request)["reason"]
-        step_up(request)
+        step_up_api(request)
         job = render.render_job_decide(job=job, approve=approve, reason=reason, acting_user=request.user)
         job.refresh_from_db()
         return Response(RenderOutputSerializer(job).data)
@@ -114,15 +113,9 @@ class RenderViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retri
 
     @extend_schema(request=None, responses={(200, "video/mp4"): bytes})
     @action(detail=True, methods=["get"])
-    def download(self, request: Request, pk: str) -> FileResponse:
-        job = selectors.job_get_for_user(self.get_queryset(), pk)
-        output = RenderOutput.objects.filter(job=job).first()
-        if output is None:
-            from django.http import Http404
-
-            raise Http404("This render has no published output.")
-        return FileResponse(default_storage.open(output.file.name, "rb"), as_attachment=True,
-                            filename=f"{output.id}.mp4", content_type="video/mp4")
+    def download(self, request: Request, pk: str) -> HttpResponse:
+        output = selectors.published_output_get_for_user(user=request.user, job_id=pk)
+        return render_output_download(output=output)
 
 
 class TrainingViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):

@@ -48,6 +48,10 @@ class LeasedJob(models.Model):
     class Meta:
         abstract = True
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(attempt__lte=models.F("max_attempts")),
+                                   name="%(class)s_attempt_within_max"),
+        ]
 
     @property
     def audit_subject(self) -> str:
@@ -62,11 +66,6 @@ class RenderJob(LeasedJob):
     negative_prompt = models.TextField(blank=True)
     likeness_model_id = models.UUIDField(null=True, blank=True)
 
-    class Meta(LeasedJob.Meta):
-        constraints = [
-            models.CheckConstraint(condition=models.Q(attempt__lte=models.F("max_attempts")), name="render_attempt_within_max"),
-        ]
-
     def __str__(self) -> str:
         return f"render {self.id} ({self.status})"
 
@@ -80,11 +79,6 @@ class TrainingJob(LeasedJob):
     eval_loss_before = models.FloatField(null=True, blank=True)
     eval_loss_after = models.FloatField(null=True, blank=True)
     likeness_model_id = models.UUIDField(null=True, blank=True)
-
-    class Meta(LeasedJob.Meta):
-        constraints = [
-            models.CheckConstraint(condition=models.Q(attempt__lte=models.F("max_attempts")), name="training_attempt_within_max"),
-        ]
 
     def __str__(self) -> str:
         return f"training {self.id} ({self.status})"

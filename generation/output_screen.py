@@ -4,6 +4,7 @@ for the content categories its license excludes, and a finding refuses the rende
 Detectors are named by dotted path in `BESPOKE_OUTPUT_DETECTORS`; a render is screened
 only by those covering a category its license excludes, so other renders pay nothing.
 Categories no detector covers stay with the prompt screen of the consent gate.
+What a finding does to the job is the render service's (generation.services.render).
 """
 
 from __future__ import annotations
@@ -17,15 +18,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
 from django.utils.module_loading import import_string
 
-from audit.actors import SYSTEM_WORKER
-from audit.services import audit_append
-from consent import gate
-from generation.models import RenderJob
 from generation.pipeline.nudity import detect_exposed_nudity
-from generation.services.leases import RenderStopped, job_finish, locked_own_job
 from provenance.services import SignedOutput
 
 logger = logging.getLogger(__name__)
@@ -117,27 +112,6 @@ def screen_frames(frames: Sequence[np.ndarray], excluded_categories: Iterable[st
     covered = excluded & set().union(*(detector.categories for detector in detectors))
     return ScreenReport(detectors=tuple(detector.name for detector in detectors), categories=tuple(sorted(covered)),
                         frames=tuple(indices), seconds=time.monotonic() - started, refusal=refusal)
-
-
-def render_output_screen(*, job_id: str, attempt: int, license_id: str, frames: Sequence[np.ndarray]) -> ScreenReport | None:
-    """Screen a render's raw frames. A finding ends the job without output and raises
-    RenderStopped: a refusal, which no later attempt would change, not a crash to retry."""
-    report = screen_frames(frames, gate.excluded_categories(license_id=license_id))
-    if report is None:
-        return None
-    logger.info("render %s screened by %s in %.2f s", job_id, ", ".join(report.detectors), report.seconds)
-    if report.refusal is None:
-        return report
-    detector, finding = report.refusal
-    message = refusal_message(finding)
-    with transaction.atomic():
-        job = locked_own_job(RenderJob, job_id, attempt)
-        audit_append(action="render.output_refused", actor=SYSTEM_WORKER, subject=job.audit_subject,
-                     data={"attempt": attempt, "detector": detector, "category": finding.category,
-                           "label": finding.label, "frame": finding.frame, "score": round(finding.score, 3),
-                           "frames_checked": len(report.frames)})
-        job_finish(job, RenderJob.Status.CANCELLED, OUTPUT_REFUSED, message, SYSTEM_WORKER)
-    raise RenderStopped(OUTPUT_REFUSED, message)
 
 
 def with_screen_record(signed: SignedOutput, report: ScreenReport | None) -> SignedOutput:

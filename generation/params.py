@@ -1,70 +1,120 @@
-"""Render parameters: defaults, bounds and validation with plain-language errors."""
+"""Render and training parameters: defaults, bounds and validation with plain-language errors.
+
+Each set is a frozen dataclass whose fields carry their own limits (`bounded`, `one_of`);
+`params_parse` checks a request's values against the field types and those limits, the
+same way for both.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from core.errors import ValidationFailed
 
 MAX_PROMPT_CHARS = 1000
 
+Params = TypeVar("Params")
+
+
+def bounded(default: float, low: float, high: float, *, multiple_of: int | None = None) -> Any:
+    """A numeric field with inclusive bounds (and, optionally, a step it must be a multiple of)."""
+    return dataclasses.field(default=default, metadata={"bounds": (low, high), "multiple_of": multiple_of})
+
+
+def one_of(default: str, choices: tuple[str, ...]) -> Any:
+    """A text field that takes one of a few values."""
+    return dataclasses.field(default=default, metadata={"choices": choices})
+
 
 @dataclass(frozen=True)
 class RenderParams:
-    num_frames: int = 16
-    width: int = 256
-    height: int = 256
-    steps: int = 12
-    guidance_scale: float = 7.5
-    seed: int = 0
-    fps: int = 8
-    likeness_weight: float = 1.0
+    num_frames: int = bounded(16, 2, 32)
+    # The invisible watermark needs at least 128 pixels a side (provenance.watermark.MIN_SIDE).
+    width: int = bounded(256, 128, 1024, multiple_of=8)
+    height: int = bounded(256, 128, 1024, multiple_of=8)
+    steps: int = bounded(12, 1, 100)
+    guidance_scale: float = bounded(7.5, 0.0, 20.0)
+    seed: int = bounded(0, 0, 2**32 - 1)
+    fps: int = bounded(8, 1, 60)
+    likeness_weight: float = bounded(1.0, 0.0, 1.5)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-_INT_BOUNDS: dict[str, tuple[int, int]] = {
-    "num_frames": (2, 32),
-    # The invisible watermark needs at least 128 pixels a side (provenance.watermark.MIN_SIDE).
-    "width": (128, 1024),
-    "height": (128, 1024),
-    "steps": (1, 100),
-    "seed": (0, 2**32 - 1),
-    "fps": (1, 60),
-}
-_FLOAT_BOUNDS: dict[str, tuple[float, float]] = {"guidance_scale": (0.0, 20.0), "likeness_weight": (0.0, 1.5)}
+CLASS_NOUNS = ("person", "man", "woman", "child", "actor", "actress")
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    steps: int = bounded(150, 1, 5000)
+    rank: int = bounded(4, 1, 128)
+    alpha: float = bounded(8.0, 0.5, 256)
+    learning_rate: float = bounded(1e-3, 1e-6, 1e-2)
+    prior_preservation: bool = True
+    num_class_images: int = bounded(4, 1, 200)
+    train_text_encoder: bool = False
+    class_noun: str = one_of("person", CLASS_NOUNS)
+    seed: int = bounded(0, 0, 2**32 - 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def params_parse(params_class: type[Params], raw: dict[str, Any] | None, *, kind: str) -> Params:
+    """The parameters in ``raw`` over the class's defaults; the first invalid one, in the
+    order the class declares them, raises ValidationFailed naming it."""
+    raw = dict(raw or {})
+    fields = {field.name: field for field in dataclasses.fields(params_class)}  # type: ignore[arg-type]
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ValidationFailed(f"Unknown {kind} parameters: {', '.join(unknown)}.", field=unknown[0])
+    types = typing.get_type_hints(params_class)
+    values = {name: _value(name, raw[name], types[name], field.metadata)
+              for name, field in fields.items() if name in raw}
+    return params_class(**values)
+
+
+def _value(name: str, value: Any, expected: type, limits: typing.Mapping[str, Any]) -> Any:
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise ValidationFailed(f"{name} must be true or false.", field=name)
+    elif expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationFailed(f"{name} must be a whole number.", field=name)
+    elif expected is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValidationFailed(f"{name} must be a number.", field=name)
+        value = float(value)
+    elif expected is str:
+        choices = limits.get("choices")
+        if choices is not None and value not in choices:
+            raise ValidationFailed(f"{name} must be one of {', '.join(choices)}.", field=name)
+        if not isinstance(value, str):
+            raise ValidationFailed(f"{name} must be text.", field=name)
+    if "bounds" in limits:
+        low, high = limits["bounds"]
+        if not low <= value <= high:
+            raise ValidationFailed(f"{name} must be between {_number(low)} and {_number(high)}.", field=name)
+        step = limits.get("multiple_of")
+        if step and value % step:
+            raise ValidationFailed(f"{name} must be a multiple of {step}.", field=name)
+    return value
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def render_params_parse(raw: dict[str, Any] | None) -> RenderParams:
-    raw = dict(raw or {})
-    unknown = sorted(set(raw) - set(RenderParams.__dataclass_fields__))
-    if unknown:
-        raise ValidationFailed(f"Unknown render parameters: {', '.join(unknown)}.", field=unknown[0])
-    values: dict[str, Any] = {}
-    for name, (low, high) in _INT_BOUNDS.items():
-        if name not in raw:
-            continue
-        value = raw[name]
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValidationFailed(f"{name} must be a whole number.", field=name)
-        if not low <= value <= high:
-            raise ValidationFailed(f"{name} must be between {low} and {high}.", field=name)
-        values[name] = value
-    for name in ("width", "height"):
-        if values.get(name, 8) % 8:
-            raise ValidationFailed(f"{name} must be a multiple of 8.", field=name)
-    for name, (low, high) in _FLOAT_BOUNDS.items():
-        if name not in raw:
-            continue
-        value = raw[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValidationFailed(f"{name} must be a number.", field=name)
-        if not low <= float(value) <= high:
-            raise ValidationFailed(f"{name} must be between {low:g} and {high:g}.", field=name)
-        values[name] = float(value)
-    return RenderParams(**values)
+    return params_parse(RenderParams, raw, kind="render")
+
+
+def training_params_parse(raw: dict[str, Any] | None) -> TrainingParams:
+    return params_parse(TrainingParams, raw, kind="training")
 
 
 def prompt_clean(prompt: str, *, field: str = "prompt", required: bool = True) -> str:

@@ -39,6 +39,16 @@ def job_get_for_user(queryset: QuerySet, job_id: object) -> LeasedJob:
         raise Http404("No such job.") from None
 
 
+def published_output_get_for_user(*, user: User, job_id: object) -> RenderOutput:
+    """The published output of a render the caller may see (the portal's and the API's
+    download); 404 outside their scope or before it is published."""
+    job = job_get_for_user(render_jobs_for_user(user=user), job_id)
+    output = RenderOutput.objects.filter(job=job).first()
+    if output is None:
+        raise Http404("This render has no published output.")
+    return output
+
+
 def published_outputs_for_licenses(*, license_ids: QuerySet, published_from: object, published_to: object) -> QuerySet:
     """Published outputs under these licenses, in a period (both dates included)."""
     from generation.models import RenderOutput

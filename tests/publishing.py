@@ -42,7 +42,7 @@ def running_job(*, license_id: str, producer: object, worker: str = "w1") -> Ren
 def publish(job: RenderJob, clip: object) -> object:
     """Publish the clip as the job's output; the RenderOutput, or None when refused. Each
     output gets a watermark id of its own, as a render would (not the one in the clip)."""
-    from provenance.services import watermark_id_new
+    from generation.services.render import watermark_id_new
 
     return render.render_job_publish(job_id=str(job.id), attempt=job.attempt, output_id=str(uuid.uuid4()),
                                      signed=clip, model_sha256="0" * 64, disclosure={},

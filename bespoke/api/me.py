@@ -9,12 +9,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.stepup import OTP_HEADER
+from core.stepup import OTP_HEADER, step_up_api
 from core.api import validated
 from core.errors import NotAllowed, ValidationFailed
-from bespoke.talent_data import EXPORT_FILENAME, own_talent, talent_data_export
+from bespoke.talent_data import own_talent, talent_data_download
 from consent import services
-from consent.api import step_up
 from consent.models import Talent
 
 
@@ -43,11 +42,8 @@ class MeViewSet(viewsets.ViewSet):
         """Every record about the talent and their files (photos, likeness models), as a zip.
         A POST: it needs a step-up confirmation, which a GET cannot carry."""
         talent = _own_talent(request, "export")
-        step_up(request)
-        archive = talent_data_export(talent=talent, acting_user=request.user)
-        response = HttpResponse(archive, content_type="application/zip")
-        response["Content-Disposition"] = f'attachment; filename="{EXPORT_FILENAME}"'
-        return response
+        step_up_api(request)
+        return talent_data_download(talent=talent, acting_user=request.user)
 
     @extend_schema(request=EraseInput, responses={200: {"type": "object"}})
     @action(detail=False, methods=["post"])
@@ -56,5 +52,5 @@ class MeViewSet(viewsets.ViewSet):
         talent = _own_talent(request, "erase")
         if not validated(EraseInput, request)["confirm"]:
             raise ValidationFailed("Confirm the erasure: it revokes every license and cannot be undone.", field="confirm")
-        step_up(request)
+        step_up_api(request)
         return Response(services.talent_erase(talent=talent, acting_user=request.user))

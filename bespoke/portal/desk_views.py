@@ -22,13 +22,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.stepup import require_step_up
+from core.stepup import step_up_required
 from core.errors import ApplicationError
 from bespoke.portal.desk_forms import RepresentationDecisionForm, VerificationDecisionForm
 from bespoke.portal.standing import CAPACITY_WORDS
-from bespoke.portal.views import _step_up_or_redirect
 from consent import desk, policies, selectors as consent_selectors
-from consent.api import evidence_response
+from consent.downloads import identity_evidence_download, representation_evidence_download
 from consent.facts import talent_facts
 from consent.models import DeskReviewed, IdentityVerification, Representation
 
@@ -74,13 +73,12 @@ def _verification(request: HttpRequest, verification_id: str) -> IdentityVerific
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@_step_up_or_redirect
+@step_up_required(scope=_verification)
 def verification_review(request: HttpRequest, verification_id: str) -> HttpResponse:
     verification = _verification(request, verification_id)
     first = verification.first_approved_by_id is None
     form = VerificationDecisionForm(request.POST or None, first=first)
     if request.method == "POST" and form.is_valid():
-        require_step_up(request, require_mfa=True)
         try:
             desk.identity_verification_decide(verification=verification, approve=form.approve,
                                               note=form.cleaned_data["note"], acting_user=request.user,
@@ -103,10 +101,9 @@ def verification_evidence(request: HttpRequest, verification_id: str, evidence_i
     verification = _verification(request, verification_id)
     evidence = consent_selectors.evidence_get(verification=verification, evidence_id=evidence_id)
     try:
-        content = desk.identity_evidence_open(evidence=evidence, acting_user=request.user)
+        return identity_evidence_download(evidence=evidence, acting_user=request.user, inline=True)
     except ApplicationError:
         raise Http404("No such evidence.") from None
-    return evidence_response(content, evidence, inline=True)
 
 
 # --- representations ------------------------------------------------------------------------
@@ -118,13 +115,12 @@ def _representation(request: HttpRequest, representation_id: str) -> Representat
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@_step_up_or_redirect
+@step_up_required(scope=_representation)
 def representation_review(request: HttpRequest, representation_id: str) -> HttpResponse:
     representation = _representation(request, representation_id)
     first = representation.first_approved_by_id is None
     form = RepresentationDecisionForm(request.POST or None, first=first, kind=representation.kind)
     if request.method == "POST" and form.is_valid():
-        require_step_up(request, require_mfa=True)
         try:
             desk.representation_decide(representation=representation, approve=form.approve,
                                        note=form.cleaned_data["note"], acting_user=request.user, **form.recorded())
@@ -149,10 +145,9 @@ def representation_evidence(request: HttpRequest, representation_id: str, eviden
     representation = _representation(request, representation_id)
     evidence = consent_selectors.representation_evidence_get(representation=representation, evidence_id=evidence_id)
     try:
-        content = desk.representation_evidence_open(evidence=evidence, acting_user=request.user)
+        return representation_evidence_download(evidence=evidence, acting_user=request.user, inline=True)
     except ApplicationError:
         raise Http404("No such evidence.") from None
-    return evidence_response(content, evidence, inline=True)
 
 
 def _outcome(subject: DeskReviewed) -> str:

@@ -11,6 +11,7 @@ from allauth.account.internal.flows.login import perform_password_login
 from allauth.account.models import Login
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,7 +20,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors
 from accounts.models import Invitation
-from core.stepup import require_step_up
+from consent.models import Organization
+from core.stepup import step_up_required
 from accounts.invitations import (
     InvitationUnusable,
     invitation_accept as accept,
@@ -31,23 +33,26 @@ from accounts.invitations import (
 )
 from core.errors import ApplicationError
 from bespoke.portal.invitation_forms import AcceptForm, InviteForm
-from bespoke.portal.views import _step_up_or_redirect
+
+
+def _legal_organizations(request: HttpRequest) -> QuerySet[Organization]:
+    organizations = selectors.legal_organizations(user=request.user)
+    if not organizations.exists():
+        raise Http404("Invitations are for legal staff.")
+    return organizations
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@_step_up_or_redirect
+@step_up_required(scope=_legal_organizations,  # granting a role: a fresh second factor
+                  when=lambda request: request.POST.get("kind") == Invitation.Kind.MEMBER)
 def invitation_list(request: HttpRequest) -> HttpResponse:
     """The invite form and every invitation of the user's organisations, whatever its state."""
-    organizations = selectors.legal_organizations(user=request.user)
-    if not organizations.exists():
-        raise Http404("Invitations are for legal staff.")
+    organizations = _legal_organizations(request)
     form = InviteForm(request.POST or None, organizations=organizations)
     created_link = ""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        if data["kind"] == Invitation.Kind.MEMBER:
-            require_step_up(request, require_mfa=True)  # granting a role: a fresh second factor
         try:
             invitation, token = invitation_create(
                 organization=data["organization"], kind=data["kind"], role=data["role"], email=data["email"],

@@ -12,60 +12,60 @@ from typing import Any
 
 from django import forms
 
-from consent.content_policy import CATEGORIES
-from consent.services import MAX_RENDERS
-from consent.models import LicenseSuspension, LikenessLicense
+from consent.license_terms import RATE_DIGITS, RATE_PLACES, TERM, TERMS, Kind, Term
+from consent.services import SUSPENSION_REASONS
 
 _SEPARATORS = re.compile(r"[\s,;]+")
-BOOLEAN_TERMS = ("dubbing", "advertising", "interactive", "derivatives", "allows_likeness_model",
-                 "requires_use_approval")
+BOOLEAN_TERMS = tuple(term.name for term in TERMS if term.kind == Kind.FLAG)
+# How the page asks for a term; its label, choices and bounds come from the terms' schema.
+_WIDGETS: dict[Kind, forms.Widget | type[forms.Widget]] = {
+    Kind.PROSE: forms.Textarea(attrs={"rows": 3}), Kind.CHOICES: forms.CheckboxSelectMultiple,
+    Kind.PHRASES: forms.Textarea(attrs={"rows": 3}), Kind.DATE: forms.DateInput(attrs={"type": "date"})}
+# Lists of codes and phrases are typed as text; the longest text the box takes.
+_TEXT_BOX = {"territories": 1000, "languages": 500, "excluded_uses": 3000}
+_REQUIRED = {
+    "use_description": "Describe the use specifically.", "permitted_media": "Tick at least one medium.",
+    "territories": "Give at least one territory.", "languages": "Give at least one language.",
+    "max_renders": "Say how many renders the license allows.", "compensation_rate": "Give the compensation rate.",
+    "compensation_currency": "Give the currency.", "starts_on": "Give a start date.",
+    "ends_on": "Give an end date: no perpetual terms.", "term_months": "Say how many months a license from it lasts.",
+}
+
+
+def term_field(term: Term) -> forms.Field:
+    """The page's field for one license term, from its schema (consent.license_terms). It reads
+    the input's shape only: the consent services judge the value, as they do the API's."""
+    options: dict[str, Any] = {"label": term.label, "required": term.required or term.kind == Kind.CHOICE}
+    if term.kind in _WIDGETS:
+        options["widget"] = _WIDGETS[term.kind]
+    if term.name in _REQUIRED:
+        options["error_messages"] = {"required": _REQUIRED[term.name]}
+    match term.kind:
+        case Kind.TEXT | Kind.PROSE | Kind.CODE:
+            return forms.CharField(max_length=term.max_length, **options)
+        case Kind.CODES | Kind.PHRASES:
+            return forms.CharField(max_length=_TEXT_BOX[term.name], **options)
+        case Kind.CHOICES:
+            return forms.MultipleChoiceField(choices=term.choices, **options)
+        case Kind.CHOICE:
+            return forms.ChoiceField(choices=term.choices, **options)
+        case Kind.FLAG:
+            return forms.BooleanField(**options)
+        case Kind.COUNT:
+            return forms.IntegerField(min_value=term.min_value, max_value=term.max_value, **options)
+        case Kind.DATE:
+            return forms.DateField(**options)
+        case Kind.AMOUNT:
+            return forms.DecimalField(min_value=term.min_value, max_digits=RATE_DIGITS, decimal_places=RATE_PLACES,
+                                      **options)
+    raise AssertionError(f"No field for {term.kind}")
 
 
 def _codes(value: str) -> list[str]:
     return [code for code in _SEPARATORS.split(value.strip()) if code]
 
 
-class _TermsForm(forms.Form):
-    """The terms a license and a template share."""
-
-    project = forms.CharField(label="Project", max_length=200)
-    role = forms.CharField(label="Role", max_length=200)
-    use_description = forms.CharField(
-        label="Use: the scenes, how the likeness appears and where", widget=forms.Textarea(attrs={"rows": 3}),
-        error_messages={"required": "Describe the use specifically."})
-    permitted_media = forms.MultipleChoiceField(label="Permitted media", choices=LikenessLicense.Medium.choices,
-                                                widget=forms.CheckboxSelectMultiple,
-                                                error_messages={"required": "Tick at least one medium."})
-    territories = forms.CharField(label="Territories (ISO country codes such as FR US, or worldwide)",
-                                  max_length=1000, error_messages={"required": "Give at least one territory."})
-    languages = forms.CharField(label="Languages (codes such as en fr pt-BR)", max_length=500,
-                                error_messages={"required": "Give at least one language."})
-    dubbing = forms.BooleanField(label="Dubbing into other languages allowed", required=False)
-    advertising = forms.BooleanField(label="Advertising allowed", required=False)
-    interactive = forms.BooleanField(label="Interactive use (games, real-time) allowed", required=False)
-    derivatives = forms.BooleanField(label="Derivative works allowed", required=False)
-    allows_likeness_model = forms.BooleanField(label="A likeness model may be trained", required=False)
-    excluded_categories = forms.MultipleChoiceField(
-        label="Excluded content", required=False, widget=forms.CheckboxSelectMultiple,
-        choices=[(category, category.replace("_", " and ").capitalize()) for category in CATEGORIES])
-    excluded_uses = forms.CharField(
-        label="Uses the talent excludes, in their own words (one per line, such as 'horse riding')", required=False,
-        max_length=3000, widget=forms.Textarea(attrs={"rows": 3}))
-    requires_use_approval = forms.BooleanField(label="The talent approves each use before it is rendered",
-                                               required=False)
-    max_renders = forms.IntegerField(label="Most renders allowed", min_value=1, max_value=MAX_RENDERS,
-                                     error_messages={"required": "Say how many renders the license allows."})
-    representation = forms.ChoiceField(label="Counsel or union (who represented the talent in negotiating these terms)",
-                                       choices=LikenessLicense.Representation.choices)
-    representation_detail = forms.CharField(label="Counsel or union agreement (when represented)", max_length=200,
-                                            required=False)
-    compensation_basis = forms.ChoiceField(label="Compensation basis",
-                                           choices=LikenessLicense.CompensationBasis.choices)
-    compensation_rate = forms.DecimalField(label="Rate", min_value=0, max_digits=12, decimal_places=2,
-                                           error_messages={"required": "Give the compensation rate."})
-    compensation_currency = forms.CharField(label="Currency (ISO 4217, such as EUR)", max_length=3,
-                                            error_messages={"required": "Give the currency."})
-
+class _TermsFormBase(forms.Form):
     def clean_territories(self) -> list[str]:
         return [code.lower() if code.lower() == "worldwide" else code.upper()
                 for code in _codes(self.cleaned_data["territories"])]
@@ -81,6 +81,12 @@ class _TermsForm(forms.Form):
 
     def terms(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in _TermsForm.base_fields}
+
+
+# The terms a license and a template share (the schema's terms on both), one field each.
+_TermsForm = type("_TermsForm", (_TermsFormBase,), {
+    "__module__": __name__, "__doc__": "The terms a license and a template share.",
+    **{term.name: term_field(term) for term in TERMS if term.on_license and term.in_template}})
 
 
 def terms_initial(values: dict[str, Any]) -> dict[str, Any]:
@@ -100,10 +106,8 @@ class LicenseDraftForm(_TermsForm):
 
     licensee = forms.ChoiceField(label="Licensee")
     talent = forms.ChoiceField(label="Talent", error_messages={"required": "Choose the talent."})
-    starts_on = forms.DateField(label="Starts on", widget=forms.DateInput(attrs={"type": "date"}),
-                                error_messages={"required": "Give a start date."})
-    ends_on = forms.DateField(label="Ends on", widget=forms.DateInput(attrs={"type": "date"}),
-                              error_messages={"required": "Give an end date: no perpetual terms."})
+    starts_on = term_field(TERM["starts_on"])
+    ends_on = term_field(TERM["ends_on"])
     offer = forms.BooleanField(label="Offer it to the talent now", required=False)
 
     field_order = ["licensee", "talent", "project", "role", "use_description", "permitted_media", "territories",
@@ -125,8 +129,7 @@ class LicenseTemplateForm(_TermsForm):
     name = forms.CharField(label="Name", max_length=200, error_messages={"required": "Give the template a name."})
     description = forms.CharField(label="When to use it", required=False, max_length=2000,
                                   widget=forms.Textarea(attrs={"rows": 2}))
-    term_months = forms.IntegerField(label="Length of the license, in months", min_value=1, max_value=1200,
-                                     error_messages={"required": "Say how many months a license from it lasts."})
+    term_months = term_field(TERM["term_months"])
 
     field_order = ["organization", "name", "description", "project", "role", "use_description", "term_months"]
 
@@ -147,16 +150,13 @@ class LicenseTemplateForm(_TermsForm):
 
 
 class SuspendForm(forms.Form):
-    reason = forms.ChoiceField(label="Why is the license suspended?", choices=LicenseSuspension.Reason.choices,
+    """The reason and the note; the suspending service judges them (an "other" needs a note)."""
+
+    reason = forms.ChoiceField(label="Why is the license suspended?",
+                               choices=[(reason.value, reason.label) for reason in SUSPENSION_REASONS],
                                widget=forms.RadioSelect, error_messages={"required": "Choose a reason."})
     note = forms.CharField(label="Note (kept in the record, shown on the license page)", max_length=2000,
                            required=False, widget=forms.Textarea(attrs={"rows": 2}))
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if cleaned.get("reason") == LicenseSuspension.Reason.OTHER and not cleaned.get("note", "").strip():
-            self.add_error("note", "Say what the suspension is for.")
-        return cleaned
 
 
 class AuditFilterForm(forms.Form):

@@ -29,6 +29,7 @@ from bespoke.portal.audit_scope import audit_chain_status, audit_organizations_f
 from bespoke.portal.legal_forms import AuditFilterForm, LicenseDraftForm, LicenseTemplateForm, SuspendForm, terms_initial
 from bespoke.portal.standing import talent_standing
 from consent import license_templates as templates
+from consent import license_terms
 from consent import policies
 from consent import selectors as consent_selectors
 from consent import services as consent
@@ -97,7 +98,7 @@ def _draft(request: HttpRequest, form: LicenseDraftForm, organizations: list[Org
     terms = {**form.terms(), "starts_on": data["starts_on"], "ends_on": data["ends_on"]}
     # The form has no field for the desk's facts (capacity, date of birth, who signs); a post
     # that claims one anyway goes to the service as sent, which refuses it and drafts nothing.
-    terms.update({name: request.POST[name] for name in consent.DESK_FACTS if name in request.POST})
+    terms.update({name: request.POST[name] for name in license_terms.DESK_FACTS if name in request.POST})
     try:
         with transaction.atomic():  # an offer that fails leaves no draft behind
             license = consent.license_draft(talent=talent, licensee=licensee, acting_user=request.user, **terms)

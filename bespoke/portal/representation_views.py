@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.stepup import require_step_up
+from core.stepup import step_up_required
 from core.errors import ApplicationError
 from bespoke.portal.desk_forms import (
     AskToRepresentForm,
@@ -25,10 +25,9 @@ from bespoke.portal.desk_forms import (
     NameRepresentativeForm,
     RepresentationEvidenceForm,
 )
-from bespoke.portal.views import _step_up_or_redirect
 from bespoke.talent_data import own_talent
 from consent import desk, policies, selectors as consent_selectors
-from consent.api import evidence_response
+from consent.downloads import representation_evidence_download
 from consent.models import Representation, RepresentationEvidence
 
 OPEN = (Representation.Status.PENDING, Representation.Status.APPROVED)
@@ -151,21 +150,19 @@ def representation_evidence(request: HttpRequest, representation_id: str, eviden
     representation = _own_representation(request, representation_id, representative_only=True)
     evidence = consent_selectors.representation_evidence_get(representation=representation, evidence_id=evidence_id)
     try:
-        content = desk.representation_evidence_open(evidence=evidence, acting_user=request.user)
+        return representation_evidence_download(evidence=evidence, acting_user=request.user, inline=True)
     except ApplicationError:
         raise Http404("No such evidence.") from None
-    return evidence_response(content, evidence, inline=True)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@_step_up_or_redirect
+@step_up_required(scope=_own_representation)
 def representation_end(request: HttpRequest, representation_id: str) -> HttpResponse:
     """What ending it does (GET); then, with a reason and a fresh second factor, end it (POST)."""
     representation = _own_representation(request, representation_id)
     form = EndRepresentationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        require_step_up(request, require_mfa=True)
         try:
             desk.representation_revoke(representation=representation, reason=form.cleaned_data["reason"],
                                        acting_user=request.user)

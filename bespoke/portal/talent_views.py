@@ -14,11 +14,10 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.stepup import require_step_up
+from core.stepup import step_up_required
 from core.errors import ApplicationError
 from bespoke.portal.talent_forms import EraseForm, ReferencePhotoForm
-from bespoke.portal.views import _step_up_or_redirect
-from bespoke.talent_data import EXPORT_FILENAME, own_talent, talent_data_export
+from bespoke.talent_data import own_talent, talent_data_download
 from consent import selectors as consent_selectors, services as consent
 from consent.api import REVOCATION_EFFECTS
 from consent.models import Talent
@@ -91,30 +90,24 @@ def my_photos(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@_step_up_or_redirect
+@step_up_required(scope=_talent_or_404)
 def my_export(request: HttpRequest) -> HttpResponse:
     """What the export holds (GET); the download itself (POST, after a fresh confirmation)."""
     talent = _talent_or_404(request)
     if request.method == "POST":
-        require_step_up(request, require_mfa=True)
-        response = HttpResponse(talent_data_export(talent=talent, acting_user=request.user),
-                                content_type="application/zip")
-        response["Content-Disposition"] = f'attachment; filename="{EXPORT_FILENAME}"'
-        response["Cache-Control"] = "no-store"
-        return response
+        return talent_data_download(talent=talent, acting_user=request.user)
     return render(request, "portal/my_export.html", {"talent": talent})
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@_step_up_or_redirect
+@step_up_required(scope=_talent_or_404)
 def my_erase(request: HttpRequest) -> HttpResponse:
     """Consequences first (GET); then, with the typed confirmation and a fresh confirmation, erase."""
     talent = _talent_or_404(request)
     erased_at = consent_selectors.talent_erased_at(talent=talent)
     form = EraseForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and erased_at is None and form.is_valid():
-        require_step_up(request, require_mfa=True)
         try:
             result = consent.talent_erase(talent=talent, acting_user=request.user)
         except ApplicationError as error:

@@ -6,32 +6,29 @@ a fresh confirmation sends the user to allauth's reauthentication page and back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.stepup import MFAEnrolmentRequired, StepUpRequired, reauthentication_url, require_step_up
+from core.stepup import step_up_required
 from core.errors import ApplicationError
 from consent import desk, gate, policies, selectors as consent_selectors, services as consent
-from consent.api import REVOCATION_EFFECTS, evidence_response, signature_context
+from consent.api import REVOCATION_EFFECTS, signature_context
+from consent.downloads import identity_evidence_download
 from consent.facts import talent_facts
-from consent.lifecycle import TRANSITIONS
 from consent.lifecycle import effective_state
 from consent.models import IdentityVerification, LikenessLicense, Membership, Talent
 from consent.terms import DISCLOSURE_VERSION, ELECTRONIC_RECORDS_DISCLOSURE
 from generation import selectors as generation_selectors
-from generation.models import RenderJob, RenderOutput
+from generation.downloads import render_output_download
+from generation.models import RenderJob
 from generation.services import render as renders
 from bespoke.portal.legal_views import suspension_context
 from bespoke.portal.standing import license_signer
@@ -46,38 +43,12 @@ from bespoke.portal.forms import (
 )
 
 
-REVOCABLE = TRANSITIONS["revoke"][0]
+def _license_in_scope(request: HttpRequest, license_id: str, **_: object) -> LikenessLicense:
+    return consent_selectors.license_get_for_user(user=request.user, license_id=license_id)
 
 
-def _step_up_or_redirect(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Turn a refused step-up into the page that satisfies it, then back here."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except MFAEnrolmentRequired as refusal:
-            messages.warning(request, refusal.message)
-            return redirect("mfa_activate_totp")
-        except StepUpRequired:
-            return redirect(reauthentication_url(request, next_url=_page_to_return_to(request)))
-
-    return wrapper
-
-
-def _page_to_return_to(request: HttpRequest) -> str:
-    """After re-authenticating, a GET comes back to itself; a form post to the page that holds
-    the form (a POST-only address cannot be reopened), where the person submits it again."""
-    if request.method == "GET":
-        return request.get_full_path()
-    messages.info(request, "Once you have confirmed it is you, submit the form again.")
-    referer = request.META.get("HTTP_REFERER", "")
-    if url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()},
-                                       require_https=request.is_secure()):
-        parts = urlsplit(referer)
-        if parts.path.startswith("/") and not parts.path.startswith("//"):
-            return parts.path + (f"?{parts.query}" if parts.query else "")
-    return request.get_full_path()
+def _job_in_scope(request: HttpRequest, job_id: str) -> RenderJob:
+    return generation_selectors.job_get_for_user(generation_selectors.render_jobs_for_user(user=request.user), job_id)
 
 
 def _roles(user: Any) -> set[str]:
@@ -140,7 +111,7 @@ def _license_page(request: HttpRequest, license: LikenessLicense, *, render_form
         and policies.refuse_talent_signature(user=user, license=license, side=side) is None,
         "can_countersign": license.status == LikenessLicense.Status.SIGNED
         and policies.refuse_countersign(user=user, license=license) is None,
-        "can_revoke": license.status in REVOCABLE and policies.refuse_revoke(user=user, license=license) is None,
+        "can_revoke": policies.refuse_license_revoke(user=user, license=license) is None,
         "can_request": is_producer and state == "active",
         "refusal": gate.license_refusal(license)[1] if is_producer and state != "active" else "",
         "sign_form": SignForm(initial={"text_sha256": license.text_sha256}),
@@ -152,14 +123,14 @@ def _license_page(request: HttpRequest, license: LikenessLicense, *, render_form
 
 @login_required
 @require_POST
-@_step_up_or_redirect
+@step_up_required(scope=_license_in_scope)
 def license_sign(request: HttpRequest, license_id: str, countersign: bool = False) -> HttpResponse:
     license = consent_selectors.license_get_for_user(user=request.user, license_id=license_id)
     form = SignForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect("portal-license", license_id=license.id)
-    method = require_step_up(request, require_mfa=True)
+    method = request.step_up_method
     action = consent.license_countersign if countersign else consent.license_sign
     try:
         context = signature_context(request, {**form.cleaned_data, "disclosure_version": DISCLOSURE_VERSION}, method)
@@ -172,13 +143,12 @@ def license_sign(request: HttpRequest, license_id: str, countersign: bool = Fals
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@_step_up_or_redirect
+@step_up_required(scope=_license_in_scope)
 def license_revoke(request: HttpRequest, license_id: str) -> HttpResponse:
     """Consequences first (GET), then one action (POST)."""
     license = consent_selectors.license_get_for_user(user=request.user, license_id=license_id)
     form = RevokeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        require_step_up(request, require_mfa=True)
         try:
             revocation = consent.license_revoke(license=license, reason=form.cleaned_data["reason"],
                                                 acting_user=request.user)
@@ -189,9 +159,9 @@ def license_revoke(request: HttpRequest, license_id: str) -> HttpResponse:
                                       "the revocation; no further render will be made.")
             return redirect("portal-license", license_id=license.id)
     published = list(license.uses.values_list("output_ref", flat=True))
+    refusal = policies.refuse_license_revoke(user=request.user, license=license)
     return render(request, "portal/revoke.html", {"license": license, "form": form, "effects": REVOCATION_EFFECTS,
-                                                  "published": published,
-                                                  "refusal": policies.refuse_revoke(user=request.user, license=license)},
+                                                  "published": published, "refusal": refusal and refusal.message},
                   status=400 if form.errors else 200)
 
 
@@ -232,11 +202,10 @@ def render_progress(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-@_step_up_or_redirect
+@step_up_required(scope=_job_in_scope)
 def render_decide(request: HttpRequest, job_id: str) -> HttpResponse:
     job = generation_selectors.job_get_for_user(generation_selectors.render_jobs_for_user(user=request.user), job_id)
     approve = request.POST.get("decision") == "approve"
-    require_step_up(request, require_mfa=True)
     try:
         renders.render_job_decide(job=job, approve=approve, reason=request.POST.get("reason", ""),
                                   acting_user=request.user)
@@ -248,14 +217,10 @@ def render_decide(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def render_download(request: HttpRequest, job_id: str) -> FileResponse:
-    job = generation_selectors.job_get_for_user(generation_selectors.render_jobs_for_user(user=request.user), job_id)
-    output = RenderOutput.objects.filter(job=job).first()
-    if output is None:
-        raise Http404("This render has no published output.")
-    inline = request.GET.get("inline") == "1"
-    return FileResponse(default_storage.open(output.file.name, "rb"), as_attachment=not inline,
-                        filename=f"{output.id}.mp4", content_type="video/mp4")
+def render_download(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The output as an attachment; `?inline=1` for the page's own player and preview link."""
+    output = generation_selectors.published_output_get_for_user(user=request.user, job_id=job_id)
+    return render_output_download(output=output, inline=request.GET.get("inline") == "1")
 
 
 @login_required
@@ -304,19 +269,34 @@ def my_verification_evidence(request: HttpRequest, evidence_id: str) -> HttpResp
     if evidence is None:
         raise Http404("No such evidence.")
     try:
-        content = desk.identity_evidence_open(evidence=evidence, acting_user=request.user)
+        return identity_evidence_download(evidence=evidence, acting_user=request.user, inline=True)
     except ApplicationError:
         raise Http404("No such evidence.") from None
-    return evidence_response(content, evidence, inline=True)
 
 
 @login_required
 @require_GET
 def compliance_report(request: HttpRequest) -> HttpResponse:
-    """Legal staff: every published output of their organisation in a period, as a page or CSV."""
-    organization = policies.legal_organizations(request.user).first()
-    if organization is None:
+    """Legal staff: every published output of one of their organisations in a period, as a page,
+    CSV or PDF. The organisation is the `organization` parameter, one the user is legal staff
+    of; without it, the only one they are legal staff of, or else a page to choose it."""
+    organizations = policies.legal_organizations(request.user)
+    if not organizations.exists():
         raise Http404("Compliance reports are for legal staff.")
+    chosen = request.GET.get("organization", "")
+    if chosen:
+        try:
+            organization = organizations.filter(pk=chosen).first()
+        except ValidationError:
+            organization = None
+        if organization is None:
+            raise Http404("No such organisation among those you are legal staff of.")
+    elif organizations.count() == 1:
+        organization = organizations.get()
+    else:
+        return render(request, "portal/report_choose.html", {
+            "organizations": organizations, "start": request.GET.get("start", ""), "end": request.GET.get("end", ""),
+            "file_format": request.GET.get("as", "")}, status=400 if request.GET.get("as") else 200)
     today = timezone.localdate()
     form = ReportForm({"start": request.GET.get("start", today.replace(day=1)), "end": request.GET.get("end", today)})
     rows = compliance_rows(organization=organization, start=form.cleaned_data["start"],

@@ -4,12 +4,15 @@ then label, sign and publish atomically."""
 from __future__ import annotations
 
 import logging
+import secrets
 import shutil
 import tempfile
 import uuid
+from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
@@ -23,39 +26,32 @@ from core.errors import InvalidTransition, NotAllowed, ValidationFailed
 from consent import gate
 from consent.approvals import use_approval_decide, use_approval_request
 from consent.likeness import likeness_model_weights
+from generation import queue
 from generation.models import RenderJob, RenderOutput
-from generation.output_screen import render_output_screen, with_screen_record
+from generation.output_screen import OUTPUT_REFUSED, ScreenReport, refusal_message, screen_frames, with_screen_record
 from generation.params import RenderParams, prompt_clean, render_params_parse
-from generation.selectors import job_cancellable_by
+from generation.selectors import job_cancellable_by, watermark_id_taken
 from generation.pipeline.adapters import likeness_adapter
 from generation.pipeline.loading import ModelSpec, pipeline_cache
 from generation.pipeline.rendering import RenderSettings, render_frames
 from generation.pipeline.video import encode_mp4
+from generation.services.jobs import JobKind, requester_must_be_licensee
 from generation.services.leases import (
     LeaseLost,
     RenderStopped,
     enqueue_on_commit,
     job_cancel,
-    job_checkpoint,
-    job_claim,
-    job_fail_attempt,
     job_finish,
     job_progress,
-    jobs_reap,
     locked_own_job,
 )
 from provenance import services as provenance
+from provenance import watermark
 
 logger = logging.getLogger(__name__)
 
 MEDIUM_VIDEO = "video"
 __all__ = ["LeaseLost", "RenderStopped", "render_job_request", "render_job_execute"]
-
-
-def _enqueue(job_id: str) -> None:
-    from generation.tasks import render_job_run
-
-    render_job_run.delay(job_id)
 
 
 def model_spec() -> ModelSpec:
@@ -70,9 +66,7 @@ def _use(job: RenderJob) -> gate.UseRequest:
                            job_ref=str(job.id))
 
 
-def _gate_refusal(job: RenderJob, stage: gate.Stage) -> tuple[str, str] | None:
-    decision = gate.check(use=_use(job), stage=stage, actor=SYSTEM_WORKER, subject=job.audit_subject)
-    return None if decision.allowed else (str(decision.reason), decision.message)
+RENDERS: JobKind[RenderJob] = JobKind(model=RenderJob, task_name=queue.RENDER_JOB_RUN, use=_use)
 
 
 def render_job_request(*, license_id: str, prompt: str, negative_prompt: str = "", params: dict | None = None,
@@ -83,32 +77,27 @@ def render_job_request(*, license_id: str, prompt: str, negative_prompt: str = "
     render_params = render_params_parse(params)
     if likeness_model_id is not None and not _is_uuid(likeness_model_id):
         raise ValidationFailed("Unknown likeness model.", field="likeness_model_id")
-    if not gate.requester_is_licensee(user_id=acting_user.pk, license_id=license_id):
-        raise NotAllowed("You can only request renders under your own studio's licenses.", code="not_found")
+    requester_must_be_licensee(license_id=license_id, acting_user=acting_user,
+                               message="You can only request renders under your own studio's licenses.")
     use = gate.UseRequest(license_id=str(license_id), medium=MEDIUM_VIDEO, prompt=prompt, likeness_model_id=likeness_model_id)
-    actor = user_actor(acting_user)
-    with transaction.atomic():
-        decision = gate.check(use=use, stage=gate.Stage.REQUEST, actor=actor, subject=f"license:{license_id}")
-        job = None
-        if decision.allowed:
-            needs_approval = gate.use_requires_approval(license_id=str(license_id))
-            job = RenderJob.objects.create(
-                license_id=license_id, requested_by=acting_user, medium=MEDIUM_VIDEO, prompt=prompt,
-                negative_prompt=negative_prompt, params=render_params.as_dict(), likeness_model_id=likeness_model_id,
-                max_attempts=settings.BESPOKE_RENDER_MAX_ATTEMPTS,
-                status=RenderJob.Status.AWAITING_APPROVAL if needs_approval else RenderJob.Status.QUEUED,
-            )
-            audit_append(action="render.requested", actor=actor, subject=job.audit_subject,
-                         data={"license": str(license_id), "params": render_params.as_dict(),
-                               "likeness_model": likeness_model_id, "awaits_approval": needs_approval})
-            if needs_approval:
-                use_approval_request(license_id=str(license_id), job_ref=str(job.id), prompt=prompt,
-                                     params=render_params.as_dict(), acting_user=acting_user)
-            else:
-                enqueue_on_commit(_enqueue, job.id)
-    if job is None:
-        raise gate.ConsentRefused(decision)
-    return job
+
+    def create(actor: str) -> RenderJob:
+        needs_approval = gate.use_requires_approval(license_id=str(license_id))
+        job = RenderJob.objects.create(
+            license_id=license_id, requested_by=acting_user, medium=MEDIUM_VIDEO, prompt=prompt,
+            negative_prompt=negative_prompt, params=render_params.as_dict(), likeness_model_id=likeness_model_id,
+            max_attempts=settings.BESPOKE_RENDER_MAX_ATTEMPTS,
+            status=RenderJob.Status.AWAITING_APPROVAL if needs_approval else RenderJob.Status.QUEUED,
+        )
+        audit_append(action="render.requested", actor=actor, subject=job.audit_subject,
+                     data={"license": str(license_id), "params": render_params.as_dict(),
+                           "likeness_model": likeness_model_id, "awaits_approval": needs_approval})
+        if needs_approval:
+            use_approval_request(license_id=str(license_id), job_ref=str(job.id), prompt=prompt,
+                                 params=render_params.as_dict(), acting_user=acting_user)
+        return job
+
+    return RENDERS.request(license_id=license_id, use=use, acting_user=acting_user, create=create)
 
 
 def _is_uuid(value: str) -> bool:
@@ -129,7 +118,7 @@ def render_job_decide(*, job: RenderJob, approve: bool, reason: str, acting_user
         if approve:
             job.status = RenderJob.Status.QUEUED
             job.save(update_fields=["status", "updated_at"])
-            enqueue_on_commit(_enqueue, job.id)
+            enqueue_on_commit(RENDERS.enqueue, job.id)
         else:
             job_finish(job, RenderJob.Status.CANCELLED, "use_declined", "The talent declined this use.",
                        user_actor(acting_user))
@@ -144,14 +133,13 @@ def render_job_cancel(*, job: RenderJob, acting_user: AbstractBaseUser) -> Rende
 
 
 def render_job_claim(*, job_id: str, worker: str) -> RenderJob | None:
-    return job_claim(RenderJob, job_id=job_id, worker=worker, admit=lambda job: _gate_refusal(job, gate.Stage.CLAIM))
+    return RENDERS.claim(job_id=job_id, worker=worker)
 
 
 def render_job_checkpoint(*, job_id: str, attempt: int, step: int, total: int, check_consent: bool) -> None:
     """Every step: progress and lease. Every few steps: cancellation and the consent gate."""
     if check_consent:
-        job_checkpoint(RenderJob, job_id=job_id, attempt=attempt, step=step, total=total,
-                       still_allowed=lambda job: _gate_refusal(job, gate.Stage.STEP))
+        RENDERS.checkpoint(job_id=job_id, attempt=attempt, step=step, total=total)
     else:
         job_progress(RenderJob, job_id=job_id, attempt=attempt, step=step, total=total)
 
@@ -204,6 +192,36 @@ def _store_output(*, job: RenderJob, output_id: str, signed: provenance.SignedOu
         return default_storage.save(f"renders/{job.id}/{output_id}.mp4", File(handle))
 
 
+def watermark_id_new() -> int:
+    """A fresh, unguessable, non-zero watermark id no published output carries yet."""
+    for _ in range(32):
+        candidate = secrets.randbits(watermark.PAYLOAD_BITS)
+        if candidate and not watermark_id_taken(candidate):
+            return candidate
+    raise RuntimeError("could not find an unused watermark id")
+
+
+def render_output_screen(*, job_id: str, attempt: int, license_id: str, frames: Sequence[np.ndarray]) -> ScreenReport | None:
+    """Screen a render's raw frames (generation.output_screen). A finding ends the job without
+    output and raises RenderStopped: a refusal, which no later attempt would change, not a crash to retry."""
+    report = screen_frames(frames, gate.excluded_categories(license_id=license_id))
+    if report is None:
+        return None
+    logger.info("render %s screened by %s in %.2f s", job_id, ", ".join(report.detectors), report.seconds)
+    if report.refusal is None:
+        return report
+    detector, finding = report.refusal
+    message = refusal_message(finding)
+    with transaction.atomic():
+        job = locked_own_job(RenderJob, job_id, attempt)
+        audit_append(action="render.output_refused", actor=SYSTEM_WORKER, subject=job.audit_subject,
+                     data={"attempt": attempt, "detector": detector, "category": finding.category,
+                           "label": finding.label, "frame": finding.frame, "score": round(finding.score, 3),
+                           "frames_checked": len(report.frames)})
+        job_finish(job, RenderJob.Status.CANCELLED, OUTPUT_REFUSED, message, SYSTEM_WORKER)
+    raise RenderStopped(OUTPUT_REFUSED, message)
+
+
 def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
     """Claim and run one job end to end; what a worker does for each delivery."""
     job = render_job_claim(job_id=job_id, worker=worker)
@@ -231,7 +249,7 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
             ), on_step=on_step)
         screening = render_output_screen(job_id=job_id, attempt=attempt, license_id=str(job.license_id), frames=frames)
         labelled, label = provenance.disclosure_apply(frames)
-        watermark_id = provenance.watermark_id_new()
+        watermark_id = watermark_id_new()
         marked, binding = provenance.watermark_apply(labelled, watermark_id=watermark_id, fps=params.fps)
         unsigned = workdir / "unsigned.mp4"
         encode_mp4(marked, unsigned, fps=params.fps)
@@ -247,8 +265,7 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
         logger.info("render %s attempt %s stopped: %s", job_id, attempt, stop.code)
     except Exception as exc:
         logger.exception("render %s attempt %s crashed", job_id, attempt)
-        job_fail_attempt(RenderJob, job_id=job_id, attempt=attempt, code="error",
-                         message=f"{type(exc).__name__}: {exc}"[:2000], enqueue=_enqueue)
+        RENDERS.attempt_crashed(job_id=job_id, attempt=attempt, error=exc)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return RenderJob.objects.get(pk=job_id)
@@ -269,4 +286,4 @@ def render_jobs_cancel_for_license(*, license_id: str, actor: str, **_: object) 
 
 
 def render_jobs_reap() -> dict[str, int]:
-    return jobs_reap(RenderJob, enqueue=_enqueue)
+    return RENDERS.reap()

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -19,22 +17,14 @@ from core.errors import NotAllowed, ValidationFailed
 from consent import gate
 from consent.likeness import likeness_model_register, reference_photo_count, training_material
 from consent.vault import vault_delete
+from generation import queue
 from generation.models import TrainingJob
+from generation.params import TrainingParams, training_params_parse
 from generation.selectors import job_cancellable_by
 from generation.pipeline.loading import load_image_pipeline, resolve_device
 from generation.pipeline.training import TrainingSettings, decode_png, train_dreambooth_lora
-from generation.services.leases import (
-    RenderStopped,
-    enqueue_on_commit,
-    job_cancel,
-    job_checkpoint,
-    job_claim,
-    job_fail_attempt,
-    job_finish,
-    job_progress,
-    jobs_reap,
-    locked_own_job,
-)
+from generation.services.jobs import JobKind, requester_must_be_licensee
+from generation.services.leases import RenderStopped, job_cancel, job_finish, job_progress, locked_own_job
 from generation.services.render import model_spec
 
 logger = logging.getLogger(__name__)
@@ -42,85 +32,33 @@ logger = logging.getLogger(__name__)
 INSTANCE_TOKEN = "sks"
 
 
-@dataclass(frozen=True)
-class TrainingParams:
-    steps: int = 150
-    rank: int = 4
-    alpha: float = 8.0
-    learning_rate: float = 1e-3
-    prior_preservation: bool = True
-    num_class_images: int = 4
-    train_text_encoder: bool = False
-    class_noun: str = "person"
-    seed: int = 0
-
-
-_BOUNDS: dict[str, tuple[float, float]] = {"steps": (1, 5000), "rank": (1, 128), "alpha": (0.5, 256),
-                                           "learning_rate": (1e-6, 1e-2), "num_class_images": (1, 200),
-                                           "seed": (0, 2**32 - 1)}
-_CLASS_NOUNS = ("person", "man", "woman", "child", "actor", "actress")
-
-
-def training_params_parse(raw: dict[str, Any] | None) -> TrainingParams:
-    raw = dict(raw or {})
-    fields = TrainingParams.__dataclass_fields__
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise ValidationFailed(f"Unknown training parameters: {', '.join(unknown)}.", field=unknown[0])
-    for name, value in raw.items():
-        expected = fields[name].type
-        if expected == "bool" and not isinstance(value, bool):
-            raise ValidationFailed(f"{name} must be true or false.", field=name)
-        if expected in ("int", "float"):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or (expected == "int" and not isinstance(value, int)):
-                raise ValidationFailed(f"{name} must be a {'whole ' if expected == 'int' else ''}number.", field=name)
-            low, high = _BOUNDS[name]
-            if not low <= value <= high:
-                raise ValidationFailed(f"{name} must be between {low:g} and {high:g}.", field=name)
-    if raw.get("class_noun", "person") not in _CLASS_NOUNS:
-        raise ValidationFailed(f"class_noun must be one of {', '.join(_CLASS_NOUNS)}.", field="class_noun")
-    return TrainingParams(**raw)
-
-
-def _enqueue(job_id: str) -> None:
-    from generation.tasks import training_job_run
-
-    training_job_run.delay(job_id)
-
-
 def _use(job: TrainingJob) -> gate.UseRequest:
     return gate.UseRequest(license_id=str(job.license_id), medium="likeness_model", prompt="", purpose=gate.Purpose.TRAIN)
 
 
-def _gate_refusal(job: TrainingJob, stage: gate.Stage) -> tuple[str, str] | None:
-    decision = gate.check(use=_use(job), stage=stage, actor=SYSTEM_WORKER, subject=job.audit_subject)
-    return None if decision.allowed else (str(decision.reason), decision.message)
+TRAININGS: JobKind[TrainingJob] = JobKind(model=TrainingJob, task_name=queue.TRAINING_JOB_RUN, use=_use)
 
 
 def training_job_request(*, license_id: str, params: dict | None = None, acting_user: AbstractBaseUser) -> TrainingJob:
     """Queue a likeness-model training; refusals raise `gate.ConsentRefused` (and are audited)."""
     training_params = training_params_parse(params)
-    if not gate.requester_is_licensee(user_id=acting_user.pk, license_id=license_id):
-        raise NotAllowed("You can only train under your own studio's licenses.", code="not_found")
+    requester_must_be_licensee(license_id=license_id, acting_user=acting_user,
+                               message="You can only train under your own studio's licenses.")
     photos = reference_photo_count(license_id=license_id)
     if photos < settings.BESPOKE_TRAINING_MIN_PHOTOS:
         raise ValidationFailed(f"The talent has {photos} reference photos; training needs at least "
                                f"{settings.BESPOKE_TRAINING_MIN_PHOTOS}.", field="photos")
-    actor = user_actor(acting_user)
     use = gate.UseRequest(license_id=str(license_id), medium="likeness_model", prompt="", purpose=gate.Purpose.TRAIN)
-    with transaction.atomic():
-        decision = gate.check(use=use, stage=gate.Stage.REQUEST, actor=actor, subject=f"license:{license_id}")
-        job = None
-        if decision.allowed:
-            job = TrainingJob.objects.create(license_id=license_id, requested_by=acting_user,
-                                             params=asdict(training_params),
-                                             max_attempts=settings.BESPOKE_RENDER_MAX_ATTEMPTS)
-            audit_append(action="training.requested", actor=actor, subject=job.audit_subject,
-                         data={"license": str(license_id), "params": asdict(training_params)})
-            enqueue_on_commit(_enqueue, job.id)
-    if job is None:
-        raise gate.ConsentRefused(decision)
-    return job
+
+    def create(actor: str) -> TrainingJob:
+        job = TrainingJob.objects.create(license_id=license_id, requested_by=acting_user,
+                                         params=training_params.as_dict(),
+                                         max_attempts=settings.BESPOKE_TRAINING_MAX_ATTEMPTS)
+        audit_append(action="training.requested", actor=actor, subject=job.audit_subject,
+                     data={"license": str(license_id), "params": training_params.as_dict()})
+        return job
+
+    return TRAININGS.request(license_id=license_id, use=use, acting_user=acting_user, create=create)
 
 
 def training_job_cancel(*, job: TrainingJob, acting_user: AbstractBaseUser) -> TrainingJob:
@@ -131,7 +69,7 @@ def training_job_cancel(*, job: TrainingJob, acting_user: AbstractBaseUser) -> T
 
 
 def training_job_execute(*, job_id: str, worker: str) -> TrainingJob | None:
-    job = job_claim(TrainingJob, job_id=job_id, worker=worker, admit=lambda j: _gate_refusal(j, gate.Stage.CLAIM))
+    job = TRAININGS.claim(job_id=job_id, worker=worker)
     if job is None:
         logger.info("training %s: nothing to do for %s", job_id, worker)
         return None
@@ -147,8 +85,7 @@ def training_job_execute(*, job_id: str, worker: str) -> TrainingJob | None:
         now = time.monotonic()
         if now - clock["checked"] >= settings.BESPOKE_TRAINING_CHECK_SECONDS or done == total:
             clock["checked"] = clock["written"] = now
-            job_checkpoint(TrainingJob, job_id=job_id, attempt=attempt, step=done, total=total, loss_history=losses,
-                           still_allowed=lambda j: _gate_refusal(j, gate.Stage.STEP))
+            TRAININGS.checkpoint(job_id=job_id, attempt=attempt, step=done, total=total, loss_history=losses)
         elif now - clock["written"] >= settings.BESPOKE_PROGRESS_WRITE_SECONDS:
             clock["written"] = now
             job_progress(TrainingJob, job_id=job_id, attempt=attempt, step=done, total=total, loss_history=losses)
@@ -172,8 +109,7 @@ def training_job_execute(*, job_id: str, worker: str) -> TrainingJob | None:
         logger.info("training %s attempt %s stopped: %s", job_id, attempt, stop.code)
     except Exception as exc:
         logger.exception("training %s attempt %s crashed", job_id, attempt)
-        job_fail_attempt(TrainingJob, job_id=job_id, attempt=attempt, code="error",
-                         message=f"{type(exc).__name__}: {exc}"[:2000], enqueue=_enqueue)
+        TRAININGS.attempt_crashed(job_id=job_id, attempt=attempt, error=exc)
     return TrainingJob.objects.get(pk=job_id)
 
 
@@ -210,4 +146,4 @@ def _training_complete(*, job_id: str, attempt: int, trained_weights: bytes, par
 
 
 def training_jobs_reap() -> dict[str, int]:
-    return jobs_reap(TrainingJob, enqueue=_enqueue)
+    return TRAININGS.reap()

@@ -136,6 +136,18 @@ def test_the_rate_limit_counts_the_same_client_the_signature_records(settings, e
     assert within_limit(requests[1], scope="exposure-test", per_minute=1) is False
 
 
+def test_the_rate_limit_counts_an_ipv6_client_by_its_network(settings, empty_cache):
+    """A host owns its whole /64: rotating through it gives no fresh allowance, another network has its own."""
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 0
+
+    def request(address: str):  # type: ignore[no-untyped-def]
+        return RequestFactory().get("/", REMOTE_ADDR=address)
+
+    assert within_limit(request("2001:db8:0:1::1"), scope="exposure-v6", per_minute=1) is True
+    assert within_limit(request("2001:db8:0:1:ffff::2"), scope="exposure-v6", per_minute=1) is False
+    assert within_limit(request("2001:db8:0:2::1"), scope="exposure-v6", per_minute=1) is True
+
+
 def test_a_request_that_skipped_the_trusted_proxies_is_refused_not_crashed(mfa_personas, api, settings):
     """Two trusted proxies but one X-Forwarded-For entry: the request came round them."""
     settings.ALLAUTH_TRUSTED_PROXY_COUNT = 2

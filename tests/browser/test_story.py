@@ -187,7 +187,7 @@ def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model
     from generation.models import RenderJob
     from generation.pipeline.video import decode_mp4, encode_mp4
     from generation.services import render as renders
-    from provenance.services import media_verify
+    from generation.tracing import media_verify
 
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.BESPOKE_PUBLIC_URL = live_server.url
@@ -523,12 +523,12 @@ def _minor_and_guardian(personas):  # type: ignore[no-untyped-def]
 
     from accounts.services import totp_enrol
     from consent import services
-    from consent.lifecycle import add_years
+    from dateutil.relativedelta import relativedelta
     from tests.conftest import verify_identity
 
     users = get_user_model().objects
     noor = with_verified_email(users.create_user(username="noor"))
     ife = with_verified_email(users.create_user(username="ife"))
     talent = services.talent_enrol(user=noor, display_name="Noor Okafor", acting_user=noor)
-    verify_identity(personas, talent, birth_date=add_years(timezone.localdate(), -13))
+    verify_identity(personas, talent, birth_date=timezone.localdate() - relativedelta(years=13))
     return talent, ife, totp_enrol(user=ife)

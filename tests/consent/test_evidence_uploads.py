@@ -16,7 +16,7 @@ from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 
 from audit.models import AuditEvent
 from core.errors import ValidationFailed
-from consent import desk
+from consent import desk, uploads
 from consent.models import IdentityEvidence, RepresentationEvidence
 from tests.conftest import verify_identity
 from tests.consent.evidence import authority_pdf, pdf_text
@@ -210,6 +210,31 @@ def test_a_capture_video_is_re_encoded_as_a_bounded_h264_mp4_without_sound_or_me
     assert len({frame.to_ndarray(format="gray").tobytes() for frame in frames}) > 1, "the pictures survive"
 
 
+# An encoder here for each accepted codec, and the container a phone would put it in.
+ENCODERS = {"h264": ("libx264", "capture.mp4"), "hevc": ("libx265", "capture.mp4"), "vp8": ("libvpx", "capture.webm"),
+            "vp9": ("libvpx-vp9", "capture.webm"), "av1": ("libsvtav1", "capture.mp4")}
+
+
+@pytest.mark.parametrize("codec", sorted(uploads.VIDEO_CODECS))
+def test_each_accepted_codec_is_named_and_decoded(tmp_path, codec):
+    encoder, name = ENCODERS[codec]
+    if encoder not in av.codecs_available:
+        pytest.skip(f"this FFmpeg has no {encoder} encoder")
+    prepared = uploads.prepare_video(_clip(tmp_path, width=64, height=64, seconds=1, codec=encoder, name=name),
+                                     max_bytes=10_000_000, max_seconds=5)
+    with av.open(io.BytesIO(prepared)) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+    assert uploads.VIDEO_CODECS[codec] in uploads.__doc__
+
+
+def test_a_refused_codec_is_answered_with_the_codecs_accepted(tmp_path):
+    with pytest.raises(ValidationFailed) as refused:
+        uploads.prepare_video(_clip(tmp_path, width=64, height=64, seconds=1, codec="mpeg4"), max_bytes=10_000_000,
+                              max_seconds=5)
+    assert refused.value.message == "The video codec mpeg4 is not accepted; record it as H.264, HEVC, VP8, VP9 or AV1."
+    assert "H.264, HEVC, VP8, VP9 or AV1" in uploads.__doc__
+
+
 def test_a_webm_capture_is_stored_as_mp4(personas, verification, tmp_path):
     uploaded = _clip(tmp_path, width=160, height=120, seconds=1, codec="libvpx-vp9", name="capture.webm")
     evidence = _add_capture(verification, uploaded, personas)
@@ -223,7 +248,8 @@ def test_a_webm_capture_is_stored_as_mp4(personas, verification, tmp_path):
     (lambda tmp: b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 4096, "This is not a readable MP4 or WebM video."),
     (lambda tmp: b"\x1a\x45\xdf\xa3" + bytes(range(256)) * 16, "This is not a readable MP4 or WebM video."),
     (lambda tmp: _clip(tmp, width=64, height=64, seconds=3)[:2000], "This is not a readable MP4 or WebM video."),
-    (lambda tmp: _clip(tmp, width=64, height=64, seconds=1, codec="mpeg4"), "The video codec mpeg4 is not accepted."),
+    (lambda tmp: _clip(tmp, width=64, height=64, seconds=1, codec="mpeg4"),
+     "The video codec mpeg4 is not accepted; record it as H.264, HEVC, VP8, VP9 or AV1."),
     (lambda tmp: _clip(tmp, width=64, height=64, seconds=3), "The video lasts 3 s; the limit is 2 s."),
     (lambda tmp: _clip(tmp, width=4096, height=2304, seconds=0.125), "the limit is 3840×2160"),
 ], ids=["ftyp-garbage", "ebml-garbage", "truncated", "mpeg4-codec", "too-long", "too-many-pixels"])

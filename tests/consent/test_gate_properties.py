@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from consent import gate
-from consent.lifecycle import add_years
 from consent.models import (
     IdentityVerification,
     LicenseRevocation,
@@ -112,7 +112,7 @@ def rules_allow(s: Scenario) -> bool:
     # a death is established by an estate's representation that two verifiers approved
     died = s.verified and (s.died_days_ago is not None or (
         s.capacity == "deceased" and s.representation in ("in_force", "ended", "revoked")))
-    facts_capacity = "deceased" if died else ("minor" if add_years(birth, 18) > TODAY else "adult")
+    facts_capacity = "deceased" if died else ("minor" if birth + relativedelta(years=18) > TODAY else "adult")
     kind_for = {"minor": "guardian", "deceased": "estate"}
     talent_signed_right = (s.signer == "talent") if s.capacity == "adult" else (
         s.signer == kind_for[s.capacity] and s.representation == "in_force" and not s.rep_in_licensee)
@@ -122,7 +122,7 @@ def rules_allow(s: Scenario) -> bool:
         s.verified,
         not s.text_tampered and s.signatures == 2,
         s.signer != "none" and s.countersigner != "none" and not (s.signer == "talent" and s.countersigner == "talent"),
-        s.capacity != "minor" or TODAY <= min(add_years(starts_on, 5), add_years(birth, 18)),
+        s.capacity != "minor" or TODAY <= min(starts_on + relativedelta(years=5), birth + relativedelta(years=18)),
         facts_capacity == s.capacity,
         talent_signed_right,
         s.medium == "video",
@@ -134,7 +134,7 @@ def rules_allow(s: Scenario) -> bool:
 
 
 def _birth(s: Scenario) -> date:
-    return add_years(TODAY, -s.age)
+    return TODAY - relativedelta(years=s.age)
 
 
 def _build(s: Scenario, p, django_user_model) -> tuple[gate.UseRequest, LikenessLicense]:  # type: ignore[no-untyped-def]

@@ -22,16 +22,16 @@ from datetime import date, timedelta
 from unittest import mock
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from core.errors import InvalidTransition
+from core.errors import InvalidTransition, ValidationFailed
 from consent import gate, services
 from consent.lifecycle import (
     TRANSITIONS,
-    add_years,
     effective_state,
     minor_term_cap,
     next_status,
@@ -113,9 +113,9 @@ def _represent(personas, user, kind: str, *, status: str = "approved", valid_fro
 def _minor_license(personas, guardian, **terms: object):  # type: ignore[no-untyped-def]
     """A ten-year-old's license, signed by their verified guardian and countersigned by Dana."""
     today = timezone.localdate()
-    birth = add_years(today, -10)
+    birth = today - relativedelta(years=10)
     verify_identity(personas, personas.talent, birth_date=birth)
-    representation = _represent(personas, guardian, "guardian", valid_until=add_years(birth, 18))
+    representation = _represent(personas, guardian, "guardian", valid_until=birth + relativedelta(years=18))
     license = make_license(personas, signed=False, countersigned=False, **terms)
     services.license_sign(license=license, context=sign_context(license), acting_user=guardian)
     services.license_countersign(license=license, context=sign_context(license), acting_user=personas.dana)
@@ -267,7 +267,7 @@ def test_an_adults_license_signed_by_someone_else_is_refused(personas, active_li
 
 
 def test_a_talent_who_became_a_minor_by_correction_no_longer_fits_an_adult_license(personas, active_license):
-    personas.talent.verifications.update(birth_date=add_years(timezone.localdate(), -12))
+    personas.talent.verifications.update(birth_date=timezone.localdate() - relativedelta(years=12))
     assert_refused(_check(active_license), R.CAPACITY_CHANGED,
                    "The verified facts no longer make the talent adult, the capacity this license was signed in.")
 
@@ -308,9 +308,9 @@ def test_a_minors_license_whose_representation_no_longer_holds_is_refused(person
 def test_a_minors_license_ends_by_the_five_year_cap(personas, gwen):
     license, _ = _minor_license(personas, gwen)
     today = timezone.localdate()
-    _update(license, starts_on=add_years(today, -5))  # the cap is today: the last day it holds
+    _update(license, starts_on=today - relativedelta(years=5))  # the cap is today: the last day it holds
     assert _check(license).allowed
-    _update(license, starts_on=add_years(today, -5) - timedelta(days=1))
+    _update(license, starts_on=today - relativedelta(years=5) - timedelta(days=1))
     cap = today - timedelta(days=1)
     assert_refused(_check(license), R.MINOR_TERM_CAP,
                    f"A minor's license ends by their 18th birthday and within five years ({cap}).")
@@ -319,9 +319,9 @@ def test_a_minors_license_ends_by_the_five_year_cap(personas, gwen):
 def test_a_minors_license_ends_by_their_eighteenth_birthday(personas, gwen):
     license, _ = _minor_license(personas, gwen)
     today = timezone.localdate()
-    birth = add_years(today, -18) - timedelta(days=3)  # the desk corrects the date of birth: 18 three days ago
+    birth = today - relativedelta(years=18, days=3)  # the desk corrects the date of birth: 18 three days ago
     personas.talent.verifications.update(birth_date=birth)
-    cap = add_years(birth, 18)
+    cap = birth + relativedelta(years=18)
     assert_refused(_check(license), R.MINOR_TERM_CAP,
                    f"A minor's license ends by their 18th birthday and within five years ({cap}).")
 
@@ -615,6 +615,21 @@ def test_consent_status_of_a_revoked_license_says_since_when(personas, active_li
         assert gate.consent_status(license_id=unknown) == gate.ConsentStatus(unknown, "unknown")
 
 
+def test_consent_status_answers_exactly_the_seven_documented_states(personas, active_license):
+    """Every stored status on each side of the term, a revocation and an unknown id: the
+    states answered are CONSENT_STATES, all of them and nothing else."""
+    license = make_license(personas)
+    before, during = license.starts_on - timedelta(days=1), license.starts_on
+    after = license.ends_on + timedelta(days=1)
+    seen = set()
+    for status in S.values:
+        _update(license, status=status)
+        seen |= {gate.consent_status(license_id=str(license.id), today=day).state for day in (before, during, after)}
+    services.license_revoke(license=active_license, reason="Withdrawn.", acting_user=personas.alice)
+    seen |= {gate.consent_status(license_id=str(active_license.id)).state, gate.consent_status(license_id="nope").state}
+    assert len(gate.CONSENT_STATES) == 7 and seen == set(gate.CONSENT_STATES)
+
+
 def test_the_consent_reference_is_pseudonymous(active_license):
     reference = gate.consent_reference(license_id=str(active_license.id))
     assert reference == gate.ConsentReference(str(active_license.id), active_license.text_sha256,
@@ -691,11 +706,29 @@ def test_the_effective_state_follows_the_term(status, day, state):
     assert effective_state(LikenessLicense(status=status, starts_on=starts_on, ends_on=ends_on), today) == state
 
 
-def test_years_are_added_by_the_calendar():
-    assert add_years(date(2010, 6, 15), 18) == date(2028, 6, 15)
-    assert add_years(date(2012, 2, 29), 1) == date(2013, 2, 28)
-    assert add_years(date(2012, 2, 29), 4) == date(2016, 2, 29)
-    assert add_years(date(2030, 1, 1), -5) == date(2025, 1, 1)
+def test_years_are_added_by_the_calendar_29_february_landing_on_28_february(settings):
+    """No bound runs a day past its anniversary: from 29 February, N years on is 28 February
+    of a common year (29 February of a leap one)."""
+    from consent.facts import TalentFacts
+    from consent.license_terms import terms_clean
+
+    assert minor_term_cap(starts_on=date(2010, 6, 15), birth_date=date(2000, 1, 1)) == date(2015, 6, 15)
+    assert minor_term_cap(starts_on=date(2028, 2, 29), birth_date=date(2020, 1, 1)) == date(2033, 2, 28)
+    assert minor_term_cap(starts_on=date(2028, 2, 29), birth_date=date(2014, 1, 1)) == date(2032, 1, 1)
+    assert minor_term_cap(starts_on=date(2027, 1, 1), birth_date=date(2012, 2, 29)) == date(2030, 2, 28)
+    assert minor_term_cap(starts_on=date(2032, 1, 1), birth_date=date(2016, 2, 29)) == date(2034, 2, 28)
+    born_on_29_february = TalentFacts(verified=True, birth_date=date(2012, 2, 29))
+    assert born_on_29_february.capacity_on(date(2030, 2, 27)) == "minor"
+    assert born_on_29_february.capacity_on(date(2030, 2, 28)) == "adult"
+    settings.BESPOKE_LICENSE_MAX_YEARS = 10
+    terms = {"project": "Night Market", "role": "Extra", "permitted_media": ["video"], "territories": ["FR"],
+             "use_description": "Background extra in crowd scenes of one music video, never in close-up.",
+             "languages": ["fr"], "max_renders": 3, "compensation_basis": "flat", "compensation_rate": "300",
+             "compensation_currency": "EUR", "starts_on": date(2028, 2, 29)}
+    assert terms_clean({**terms, "ends_on": date(2038, 2, 28)})["ends_on"] == date(2038, 2, 28)
+    with pytest.raises(ValidationFailed, match="at most 10 years") as refused:
+        terms_clean({**terms, "ends_on": date(2038, 3, 1)})
+    assert refused.value.field == "ends_on"
 
 
 def test_a_minors_term_ends_at_the_earlier_of_five_years_and_their_eighteenth_birthday():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -12,7 +13,6 @@ from core.errors import InvalidTransition, NotAllowed, ValidationFailed
 from consent import services
 from consent.license_templates import (
     BUILT_IN,
-    add_months,
     draft_terms,
     license_template_archive,
     license_template_create,
@@ -34,8 +34,8 @@ TERMS = {"use_description": "Background extra in crowd scenes of one music video
     (date(2026, 1, 31), 1, date(2026, 2, 28)), (date(2028, 1, 31), 1, date(2028, 2, 29)),
     (date(2026, 11, 15), 3, date(2027, 2, 15)), (date(2026, 5, 1), 12, date(2027, 5, 1)),
 ])
-def test_add_months_keeps_the_day_or_takes_the_months_last(day, months, expected):
-    assert add_months(day, months) == expected
+def test_a_template_drafts_a_term_ending_the_same_day_or_the_months_last(day, months, expected):
+    assert draft_terms(LicenseTemplate(term_months=months), starts_on=day)["ends_on"] == expected
 
 
 def test_each_built_in_template_drafts_a_valid_license(personas):
@@ -46,7 +46,7 @@ def test_each_built_in_template_drafts_a_valid_license(personas):
         license = services.license_draft(talent=personas.talent, licensee=personas.studio, acting_user=personas.dana,
                                          **terms)
         assert license.requires_use_approval == template.requires_use_approval
-        assert license.ends_on == add_months(license.starts_on, template.term_months)
+        assert license.ends_on == license.starts_on + relativedelta(months=template.term_months)
     assert LikenessLicense.objects.count() == len(BUILT_IN)
 
 

@@ -115,6 +115,35 @@ def test_the_nightly_sweep_records_the_expiry_of_executed_licenses_only(personas
         1 if recorded == "expired" else 0)
 
 
+def test_the_nightly_sweep_is_on_the_beat_schedule_under_a_registered_task_name(settings):
+    from celery.schedules import crontab
+
+    from bespoke.celery import app
+
+    entries = {name: entry for name, entry in app.conf.beat_schedule.items()
+               if entry["task"] == "consent.tasks.licenses_expire"}
+    assert list(entries) == ["licenses-expire"]
+    assert entries == {name: entry for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
+                       if entry["task"] == "consent.tasks.licenses_expire"}
+    schedule = entries["licenses-expire"]["schedule"]
+    assert isinstance(schedule, crontab), "nightly, at a fixed time of day"
+    assert (schedule.hour, schedule.minute, schedule.day_of_week, schedule.day_of_month, schedule.month_of_year) == (
+        {0}, {5}, set(range(7)), set(range(1, 32)), set(range(1, 13)))
+    app.loader.import_default_modules()  # what a worker does at start: autodiscovery
+    assert "consent.tasks.licenses_expire" in app.tasks
+
+
+def test_the_nightly_task_records_the_expiry_as_the_reaper(personas, active_license):
+    from consent.tasks import licenses_expire
+
+    _ended_yesterday(active_license)
+    licenses_expire.apply().get()
+    active_license.refresh_from_db()
+    assert active_license.status == S.EXPIRED
+    assert AuditEvent.objects.filter(action="license.expired", subject=f"license:{active_license.id}",
+                                     actor="system:reaper").count() == 1
+
+
 def test_an_amendment_supersedes_the_version_it_amends_when_countersigned(personas):
     original = make_license(personas)
     amendment = services.license_amend(license=original, changes={"max_renders": 50}, acting_user=personas.erin)

@@ -14,12 +14,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from core.errors import NotAllowed
 from consent import policies, services
-from consent.lifecycle import add_years
 from consent.models import (
     LikenessLicense,
     Membership,
@@ -60,7 +60,7 @@ def _license(personas, *, capacity: str = "adult", **fields: object) -> Likeness
 
 
 def _minor(personas) -> date:  # type: ignore[no-untyped-def]
-    birth = add_years(timezone.localdate(), -10)
+    birth = timezone.localdate() - relativedelta(years=10)
     verify_identity(personas, personas.talent, birth_date=birth)
     return birth
 
@@ -302,7 +302,7 @@ def test_a_license_drafted_for_another_capacity_has_no_talent_side(personas):
 
 def test_the_talent_side_is_judged_on_the_day_asked(personas):
     birth = _minor(personas)
-    eighteen = add_years(birth, 18)
+    eighteen = birth + relativedelta(years=18)
     assert policies.talent_side(_license(personas, capacity="minor"), on=eighteen).capacity == "adult"
     assert policies.talent_side(_license(personas, capacity="minor"),
                                 on=eighteen - timedelta(days=1)).capacity == "minor"
@@ -421,7 +421,7 @@ def test_the_talent_or_their_guardian_decides_on_a_use(personas, people):
     assert policies.refuse_use_decision(user=p.alice, license=_license(p)) is None
     for user in (p.bob, p.dana):
         assert policies.refuse_use_decision(user=user, license=_license(p)) == refused
-    p.talent.verifications.update(birth_date=add_years(timezone.localdate(), -10))
+    p.talent.verifications.update(birth_date=timezone.localdate() - relativedelta(years=10))
     _represent(p, people["gwen"], "guardian")
     assert policies.refuse_use_decision(user=people["gwen"], license=_license(p, capacity="minor")) is None
     assert policies.refuse_use_decision(user=p.alice, license=_license(p, capacity="minor")) == refused

@@ -5,11 +5,13 @@ These run the real tiny pipeline in-process through the same service a worker ru
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -18,8 +20,8 @@ from core.errors import NotAllowed, ValidationFailed
 from consent import gate, services as consent
 from consent.models import LicenseUse
 from generation.services import render as services
-from generation.models import RenderJob, RenderOutput
-from provenance.services import media_verify
+from generation.models import RenderJob, RenderOutput, TrainingJob
+from generation.tracing import media_verify
 from tests.conftest import SMALL_RENDER
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +48,27 @@ def test_a_request_queues_a_job_and_publishes_it_only_on_commit(personas, active
     assert job.status == RenderJob.Status.QUEUED and job.attempt == 0
     assert len(callbacks) == 1
     assert _actions(job) == ["render.requested"]
+
+
+def test_a_queued_job_is_sent_to_its_celery_task_by_name(personas, active_license, monkeypatch,
+                                                        django_capture_on_commit_callbacks):
+    from bespoke.celery import app
+    from generation import tasks
+
+    sent: list[tuple[str, list]] = []
+    monkeypatch.setattr(app, "send_task", lambda name, args=(), *_, **__: sent.append((name, list(args))))
+    with django_capture_on_commit_callbacks(execute=True):
+        job = _request(active_license, personas.bob)
+    assert sent == [(tasks.render_job_run.name, [str(job.id)])]
+    assert tasks.render_job_run.name == "generation.tasks.render_job_run"  # the name routed to the gpu queue
+
+
+@pytest.mark.parametrize("model, fields", [(RenderJob, {"prompt": "p"}), (TrainingJob, {})])
+def test_the_database_refuses_an_attempt_beyond_the_last(personas, model, fields):
+    job = model.objects.create(license_id=uuid.uuid4(), requested_by=personas.bob, params={}, max_attempts=1, **fields)
+    model.objects.filter(pk=job.pk).update(attempt=1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        model.objects.filter(pk=job.pk).update(attempt=2)
 
 
 def test_a_refused_request_creates_no_job_and_is_audited(personas, active_license, django_capture_on_commit_callbacks):

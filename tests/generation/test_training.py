@@ -20,6 +20,7 @@ from consent import gate, keys, services as consent
 from consent.likeness import likeness_model_register, likeness_model_weights, likeness_models_sweep
 from consent.models import LikenessLicense, LikenessModel
 from generation.models import TrainingJob
+from generation.params import training_params_parse
 from generation.pipeline.adapters import likeness_adapter
 from generation.pipeline.loading import ModelSpec, pipeline_cache
 from generation.pipeline.rendering import RenderSettings, render_frames
@@ -186,12 +187,22 @@ def test_training_needs_enough_photos_and_the_licensee(personas):
         training.training_job_request(license_id=str(license.id), acting_user=personas.charlie)
 
 
+@pytest.mark.django_db
+def test_a_training_takes_its_attempts_from_its_own_setting(personas, settings):
+    settings.BESPOKE_RENDER_MAX_ATTEMPTS = 2
+    settings.BESPOKE_TRAINING_MAX_ATTEMPTS = 5
+    license = make_license(personas, allows_likeness_model=True)
+    _upload_photos(personas)
+    job = training.training_job_request(license_id=str(license.id), acting_user=personas.bob)
+    assert job.max_attempts == 5
+
+
 @pytest.mark.parametrize("raw, field", [({"steps": 0}, "steps"), ({"rank": 1.5}, "rank"), ({"learning_rate": 1}, "learning_rate"),
                                         ({"prior_preservation": "yes"}, "prior_preservation"), ({"class_noun": "cat"}, "class_noun"),
                                         ({"epochs": 3}, "epochs")])
 def test_training_parameters_are_bounded(raw, field):
     with pytest.raises(ValidationFailed) as error:
-        training.training_params_parse(raw)
+        training_params_parse(raw)
     assert error.value.field == field
 
 

@@ -28,6 +28,7 @@ from audit.models import AuditEvent
 from core.errors import InvalidTransition
 from consent import gate, services as consent
 from consent.models import LicenseRevocation, LicenseUse, LikenessLicense, Talent
+from generation import queue
 from generation.models import RenderOutput
 from generation.services import render
 from tests.conftest import LICENSE_TERMS, SMALL_RENDER, sign_context, verify_identity
@@ -118,7 +119,7 @@ class Outcomes:
 
 def test_revocation_countersignature_erasure_publication_and_requests_never_deadlock(
         personas, django_user_model, settings, monkeypatch):
-    monkeypatch.setattr(render, "_enqueue", lambda job_id: None)  # no worker here: the jobs are published by hand
+    monkeypatch.setattr(queue, "job_enqueue", lambda task_name, job_id: None)  # no worker here: the jobs are published by hand
     verify_identity(personas, personas.talent)
     chains = [_countersigned(_executed(consent.license_draft(
         talent=personas.talent, licensee=personas.studio, acting_user=personas.erin, **_terms()), personas), personas)

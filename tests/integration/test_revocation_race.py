@@ -23,8 +23,8 @@ from audit.models import AuditEvent
 from audit.selectors import audit_chain_verify
 from consent import services as consent
 from consent.models import LicenseRevocation, LicenseUse, LikenessLicense
+from generation import queue
 from generation.models import RenderJob, RenderOutput
-from generation.services import render
 from tests.conftest import LICENSE_TERMS, sign_context, verify_identity
 from tests.publishing import publish, running_job, signed_clip
 
@@ -46,7 +46,7 @@ def _license(personas) -> LikenessLicense:  # type: ignore[no-untyped-def]
 
 
 def test_an_output_is_published_before_the_revocation_commits_or_never(personas, settings, monkeypatch):
-    monkeypatch.setattr(render, "_enqueue", lambda job_id: None)  # no worker here: the job is published by hand
+    monkeypatch.setattr(queue, "job_enqueue", lambda task_name, job_id: None)  # no worker here: the job is published by hand
     verify_identity(personas, personas.talent)
     clip = None
     orders: Counter = Counter()

@@ -15,7 +15,7 @@ from consent.models import LicenseUse
 from generation.services import render as services
 from generation.models import RenderJob, RenderOutput
 from generation.tasks import render_job_run
-from provenance.services import media_verify
+from generation.tracing import media_verify
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

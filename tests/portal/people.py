@@ -8,11 +8,11 @@ import io
 import re
 from datetime import date
 
+from dateutil.relativedelta import relativedelta
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
-from consent.lifecycle import add_years
 from tests.accounts.conftest import totp_code
 from tests.consent.evidence import evidence_files
 
@@ -40,7 +40,7 @@ def stepped_up(user) -> Client:  # type: ignore[no-untyped-def]
 
 
 def minor_birth_date() -> date:
-    return add_years(timezone.localdate(), -MINOR_AGE)
+    return timezone.localdate() - relativedelta(years=MINOR_AGE)
 
 
 def minor_and_guardian(personas, django_user_model):  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -17,7 +18,7 @@ from audit.db_guard import audit_maintenance
 from audit.models import AuditEvent
 from audit.services import audit_append
 from consent import gate, services
-from consent.license_templates import BUILT_IN, add_months, license_template_create
+from consent.license_templates import BUILT_IN, license_template_create
 from consent.models import LicenseSuspension, LicenseTemplate, LikenessLicense, Membership
 from generation.services import render as renders
 from tests.conftest import SMALL_RENDER, make_license, verify_identity
@@ -97,10 +98,10 @@ def test_the_drafting_form_is_filled_from_the_chosen_template(client, personas):
     form = response.context["form"]
     today = timezone.localdate()
     assert form.initial["role"] == "Principal role" and form.initial["use_description"] == template.use_description
-    assert form.initial["starts_on"] == today and form.initial["ends_on"] == add_months(today, 12)
+    assert form.initial["starts_on"] == today and form.initial["ends_on"] == today + relativedelta(months=12)
     assert form.initial["territories"] == "worldwide" and form.initial["talent"] == str(personas.talent.id)
     page = response.content.decode()
-    assert 'value="Principal role"' in page and f'value="{add_months(today, 12).isoformat()}"' in page
+    assert 'value="Principal role"' in page and f'value="{(today + relativedelta(months=12)).isoformat()}"' in page
 
 
 def test_drafting_and_offering_makes_an_offered_license_with_the_terms_as_edited(client, personas):

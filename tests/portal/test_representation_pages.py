@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from consent import services
+from consent import license_terms, services
 from consent.models import LikenessLicense, Representation
 from tests.conftest import sign_context, verify_identity
 from tests.portal.people import field_errors, minor_and_guardian, signed_in, stepped_up, text, upload
@@ -65,7 +65,7 @@ def test_a_forged_post_naming_a_representative_or_capacity_changes_nothing(perso
     response = signed_in(personas.dana).post(reverse("portal-license-draft"),
                                              _draft_post(personas, personas.talent, **forged))
     assert response.status_code == 400
-    assert services.DESK_FACTS_REFUSAL in text(response)
+    assert license_terms.DESK_FACTS_REFUSAL in text(response)
     assert not LikenessLicense.objects.exists() and AuditEvent.objects.count() == before
 
 

@@ -23,6 +23,7 @@ from consent import services as consent
 from generation.models import RenderOutput
 from generation.pipeline.video import decode_mp4, encode_mp4
 from generation.services import render as services
+from generation.tracing import media_verify
 from provenance import services as provenance
 from provenance.c2pa_io import SigningError
 from provenance.pki import load_signing_material
@@ -74,7 +75,7 @@ def test_the_manifest_declares_the_watermark_the_consent_and_the_model(published
     assert [a["action"] for a in actions] == ["c2pa.created", "c2pa.edited", "c2pa.watermarked"]
     binding = assertions["c2pa.soft-binding"]
     assert binding["alg"] == output.compliance["watermark"]["algorithm"]
-    assert provenance.media_verify(path=clip).manifest.watermark_id == output.watermark_id
+    assert media_verify(path=clip).manifest.watermark_id == output.watermark_id
     consent_data = assertions["com.bespoke.consent"]
     assert consent_data["license_id"] == str(active_license.id)
     assert consent_data["license_text_sha256"] == active_license.text_sha256

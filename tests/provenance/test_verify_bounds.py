@@ -20,7 +20,7 @@ from PIL import Image
 from bench.verify_hostile import black_h264_mp4, garbage_mp4, many_boxes_mp4, with_unknown_codec
 from generation.pipeline.video import decode_mp4, encode_mp4
 from generation.services import render as services
-from provenance.services import media_verify
+from generation.tracing import media_verify
 from provenance.verify_bounds import TooLargeToCheck, VerifyBudget
 
 pytestmark = pytest.mark.django_db

@@ -28,7 +28,7 @@ from generation.models import LeasedJob, RenderJob, TrainingJob
 from generation.pipeline.video import decode_mp4, encode_mp4
 from generation.services.render import render_job_execute, render_job_request
 from generation.services.training import training_job_execute, training_job_request
-from provenance.services import media_verify
+from generation.tracing import media_verify
 
 Job = TypeVar("Job", bound=LeasedJob)
 PROMPT = "sks person walking through a rainy neon street at night, cinematic"

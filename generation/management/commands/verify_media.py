@@ -3,8 +3,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from generation.tracing import media_verify
 from provenance.c2pa_io import MediaReadError
-from provenance.services import media_verify
 
 EXIT_TRUSTED, EXIT_NOT_TRUSTED, EXIT_NO_MANIFEST = 0, 1, 2
 

@@ -1,4 +1,6 @@
-"""The public verify page and the consent status endpoint named in every manifest."""
+"""The public verify page and the consent status endpoint named in every manifest.
+
+Here in generation, not provenance: a copy is traced to the output Bespoke published."""
 
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from core.ratelimit import limited
 from consent import gate
+from generation.tracing import media_verify, watermark_status
 from provenance.c2pa_io import MediaReadError
-from provenance.services import media_verify, verify_budget, watermark_status
+from provenance.services import verify_budget
 from provenance.verify_bounds import TOO_LARGE_MESSAGE, Deadline, TooLargeToCheck
 
 logger = logging.getLogger(__name__)
