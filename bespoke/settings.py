@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "consent",
     "generation",
     "provenance",
+    "stories",
 ]
 
 MIDDLEWARE = [
@@ -441,5 +442,6 @@ SPECTACULAR_SETTINGS = {
         "RepresentationKindEnum": "consent.models.Representation.Kind",
         "RepresentationStatusEnum": "consent.models.Representation.Status",
         "RepresentationEvidenceKindEnum": "consent.models.RepresentationEvidence.Kind",
+        "StoryStatusEnum": "stories.models.Story.Status",
     },
 }

@@ -62,6 +62,7 @@ class Reason(StrEnum):
     MINOR_TERM_CAP = "minor_term_cap_passed"
     RENDER_LIMIT_REACHED = "render_limit_reached"
     MEDIUM_NOT_PERMITTED = "medium_not_permitted"
+    INTERACTIVE_NOT_PERMITTED = "interactive_not_permitted"
     EXCLUDED_CONTENT = "excluded_content"
     LIKENESS_MODEL_NOT_PERMITTED = "likeness_model_not_permitted"
     LIKENESS_MODEL_UNAVAILABLE = "likeness_model_unavailable"
@@ -82,6 +83,7 @@ class UseRequest:
     purpose: Purpose = Purpose.RENDER
     likeness_model_id: str | None = None
     job_ref: str | None = None  # a requested use; None while it is being requested
+    interactive: bool = False  # a use inside an interactive story (a viewer steers what is rendered)
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,8 @@ def _evaluate(use: UseRequest, *, lock: bool) -> tuple[Reason | None, str]:
         return None, ""
     if use.medium not in license.permitted_media:
         return Reason.MEDIUM_NOT_PERMITTED, f"The license does not permit {use.medium} uses."
+    if use.interactive and not license.interactive:
+        return Reason.INTERACTIVE_NOT_PERMITTED, "The license does not allow interactive use."
     hits = excluded_hits(use.prompt, list(license.excluded_categories), languages=list(license.languages),
                          own_exclusions=list(license.excluded_uses))
     if hits:

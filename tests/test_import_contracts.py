@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "audit", "consent", "accounts", "provenance", "generation", "bespoke")
+PACKAGES = ("core", "audit", "consent", "accounts", "provenance", "generation", "stories", "bespoke")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 PLANTED = {
@@ -21,9 +21,12 @@ PLANTED = {
     "consent/gate.py": ("import generation.models", "The apps form a stack"),
     "provenance/signing.py": ("import generation.selectors", "The apps form a stack"),
     "generation/selectors.py": ("import consent.desk", "Other apps reach consent only through its public modules"),
+    "stories/services.py": ("import generation.models", "The apps form a stack"),
     "generation/pipeline/video.py": ("import django.conf", "The diffusion pipeline is plain Python"),
     "provenance/watermark.py": ("import django.conf", "Media marking and reading are plain Python"),
     "consent/policies.py": ("import consent.services", "No cycles between the modules of an app"),
+    "stories/ink.py": ("import django.conf", "Ink stories are read and played in plain Python"),
+    "consent/faces.py": ("import consent.models", "Face matching is plain Python"),
 }
 
 

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "audit", "consent", "accounts", "provenance", "generation", "bespoke")
+PACKAGES = ("core", "audit", "consent", "accounts", "provenance", "generation", "stories", "bespoke")
 
 
 def test_only_core_stepup_calls_the_rule_itself():

@@ -6,6 +6,7 @@ from accounts.api import InvitationViewSet
 from bespoke.api.me import MeViewSet
 from consent.api import LicenseViewSet, RepresentationViewSet, TalentViewSet, VerificationViewSet
 from generation.api import RenderViewSet, TrainingViewSet
+from stories.api import StoryViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -17,5 +18,6 @@ router.register("renders", RenderViewSet, basename="render")
 router.register("trainings", TrainingViewSet, basename="training")
 router.register("me", MeViewSet, basename="me")
 router.register("invitations", InvitationViewSet, basename="invitation")
+router.register("stories", StoryViewSet, basename="story")
 
 urlpatterns = router.urls

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from bespoke.portal import desk_views, invitation_views, legal_views, representation_views, talent_views, views
+from bespoke.portal import (desk_views, invitation_views, legal_views, representation_views, story_views, talent_views,
+                            views)
 
 urlpatterns = [
     path("licenses/<uuid:license_id>/", views.license_detail, name="portal-license"),
@@ -70,4 +71,14 @@ urlpatterns += [
          representation_views.representation_evidence, name="portal-representation-evidence"),
     path("representations/<uuid:representation_id>/end/", representation_views.representation_end,
          name="portal-representation-end"),
+]
+
+# Interactive stories: the studio's producers and legal staff author, cast and publish (404 outside it).
+urlpatterns += [
+    path("stories/", story_views.story_list, name="portal-stories"),
+    path("stories/new/", story_views.story_new, name="portal-story-new"),
+    path("stories/<uuid:story_id>/", story_views.story_detail, name="portal-story"),
+    path("stories/<uuid:story_id>/roles/<uuid:role_id>/cast/", story_views.story_role_cast,
+         name="portal-story-role-cast"),
+    path("stories/<uuid:story_id>/publish/", story_views.story_publish, name="portal-story-publish"),
 ]

@@ -2,7 +2,8 @@
 
 Personas: talent Alice; Bob, producer at Alice's licensee; Charlie, producer at another
 studio; Dana and Erin, legal at the licensee; Frank and Grace, verifiers of the platform
-operator; Otto, whom Alice asked to be her agent; and anonymous. Anonymous gets 401 on
+operator; Otto, whom Alice asked to be her agent; and anonymous. Northlight's stories are Bob's,
+Dana's and Erin's (a draft, and one cast to be published); nobody else's. Anonymous gets 401 on
 every route; Charlie gets 404 on every object route and sees none of Alice's objects in
 lists; each insider gets what their role allows, and a refused insider changes nothing.
 """
@@ -30,8 +31,11 @@ from consent import desk
 from consent import services as consent
 from consent.models import IdentityVerification
 from generation.services import render, training
+from stories import services as stories
+from stories.models import StoryRole
 from tests.conftest import LICENSE_TERMS, SMALL_RENDER, make_license
 from tests.consent.evidence import evidence_files
+from tests.stories import story_file
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +54,22 @@ class World:
     job: Any
     training_job: Any
     invitation: Any = None
+    story: Any = None
+    cast_story: Any = None
+
+
+
+
+def _story(personas):  # type: ignore[no-untyped-def]
+    return stories.story_create(organization=personas.studio, title="",
+                                compiled_json=story_file("harbour.json").read_text(encoding="utf-8"),
+                                ink_source=story_file("harbour.ink").read_text(encoding="utf-8"),
+                                acting_user=personas.bob)
+
+
+def _story_body(w: World) -> dict:
+    return {"organization": str(w.personas.studio.id), "title": "", "ink_source": w.story.ink_source,
+            "compiled_json": w.story.compiled_json}
 
 
 def build_world(personas) -> World:  # type: ignore[no-untyped-def]
@@ -80,8 +100,12 @@ def build_world(personas) -> World:  # type: ignore[no-untyped-def]
                                              params=SMALL_RENDER, acting_user=personas.bob)
     invitation, _ = invitation_create(organization=personas.studio, kind="member", role="producer",
                                       email="new-producer@example.org", acting_user=personas.dana)
+    story = _story(personas)
+    cast_story = _story(personas)  # every role the viewer's: ready to publish
+    for role in StoryRole.objects.filter(story=cast_story):
+        stories.story_role_cast(role=role, viewer=True, acting_user=personas.bob)
     return World(personas, license, approval_job, draft, offered, signed, suspended, pending, representation, job,
-                 training_job, invitation)
+                 training_job, invitation, story, cast_story)
 
 
 def _license_body(w: World) -> dict:
@@ -176,6 +200,14 @@ MATRIX: dict[str, Route] = {
                                expect={"alice": NOT_FOUND, "bob": NOT_FOUND, "erin": OK}),
     "invitation-revoke": Route("post", lambda w: {"pk": w.invitation.id},
                                expect={"alice": NOT_FOUND, "bob": NOT_FOUND, "erin": OK}),
+    "story-list": Route("get", None, expect={"bob": OK, "dana": OK}, listed=lambda w: str(w.story.id)),
+    "story-detail": Route("get", lambda w: {"pk": w.story.id},
+                          expect={"alice": NOT_FOUND, "frank": NOT_FOUND, "erin": OK, "bob": OK}),
+    "story-role-cast": Route("post", lambda w: {"pk": w.story.id, "role_id": w.story.roles.get(name="friend").id},
+                             body=lambda w: {"viewer": True},
+                             expect={"alice": NOT_FOUND, "otto": NOT_FOUND, "frank": NOT_FOUND, "bob": OK}),
+    "story-publish": Route("post", lambda w: {"pk": w.cast_story.id},
+                           expect={"alice": NOT_FOUND, "grace": NOT_FOUND, "dana": OK}),
 }
 CREATE_ROUTES: dict[str, tuple[Callable[[World], Any], dict[str, int]]] = {
     "verification-list": (lambda w: {"method": "document"}, {"bob": FORBIDDEN, "alice": 409}),  # one is pending already
@@ -188,6 +220,7 @@ CREATE_ROUTES: dict[str, tuple[Callable[[World], Any], dict[str, int]]] = {
     "invitation-list": (lambda w: {"organization": str(w.personas.studio.id), "kind": "talent",
                                    "display_name": "Tess Talbot", "email": "tess@example.org"},
                         {"alice": NOT_FOUND, "bob": NOT_FOUND, "dana": CREATED}),
+    "story-list": (_story_body, {"alice": NOT_FOUND, "frank": NOT_FOUND, "bob": CREATED}),
 }
 
 
@@ -213,7 +246,8 @@ def _call(client, method: str, url: str, route: Route, world: World, body: Any =
 
 
 # Every table a request could change (sessions aside: signing a client in is not the request under test).
-SNAPSHOT_APPS = ("audit", "consent", "generation", "accounts", "bespoke", "account", "mfa", "authtoken", "auth")
+SNAPSHOT_APPS = ("audit", "consent", "generation", "stories", "accounts", "bespoke", "account", "mfa", "authtoken",
+                 "auth")
 
 
 def _snapshot() -> dict[str, object]:

@@ -131,11 +131,13 @@ def _known_ids() -> dict[tuple[str, str], list[str]]:
         Talent,
     )
     from generation.models import RenderJob, TrainingJob
+    from stories.models import Story, StoryRole
 
     models = {("talents", "id"): Talent, ("verifications", "id"): IdentityVerification,
               ("verifications", "evidence_id"): IdentityEvidence, ("representations", "id"): Representation,
               ("representations", "evidence_id"): RepresentationEvidence, ("licenses", "id"): LikenessLicense,
-              ("renders", "id"): RenderJob, ("trainings", "id"): TrainingJob, ("invitations", "id"): Invitation}
+              ("renders", "id"): RenderJob, ("trainings", "id"): TrainingJob, ("invitations", "id"): Invitation,
+              ("stories", "id"): Story, ("stories", "role_id"): StoryRole}
     return {key: [str(pk) for pk in model.objects.values_list("pk", flat=True)] for key, model in models.items()}
 
 

@@ -486,15 +486,21 @@ def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model
     # persona's role are 404 for them too, in the browser as in the API. Studios never reach
     # the desk or identity evidence.
     from consent.license_templates import license_templates_for_user
+    from stories.services import story_create
 
     verification = talent.verifications.get()
     representation = noor.representations.get()
+    from tests.stories import story_file
+    story = story_create(organization=personas.studio, title="", acting_user=personas.bob,
+                         ink_source=story_file("harbour.ink").read_text(encoding="utf-8"),
+                         compiled_json=story_file("harbour.json").read_text(encoding="utf-8"))
     routes = _portal_routes({
         "license_id": str(license.id), "verification_id": str(verification.id),
         "evidence_id": str(verification.evidence.first().id), "job_id": str(job.id),
         "output_id": str(job.output.id), "invitation_id": str(talent.user.invitation.id),
         "template_id": str(license_templates_for_user(user=personas.dana).first().id),
-        "representation_id": str(representation.id),
+        "representation_id": str(representation.id), "story_id": str(story.id),
+        "role_id": str(story.roles.first().id),
     }, {name: {"evidence_id": str(representation.evidence.first().id)}
         for name in ("portal-desk-representation-evidence", "portal-representation-evidence")})
     charlie = _sign_in(browser, live_server, personas.charlie, None)

@@ -341,6 +341,23 @@ def test_a_medium_outside_the_license_is_refused(active_license):
                    "The license does not permit image uses.")
 
 
+def test_an_interactive_use_needs_a_license_that_allows_interactive_use(personas, active_license):
+    assert active_license.interactive is False
+    assert_refused(_check(active_license, interactive=True), R.INTERACTIVE_NOT_PERMITTED,
+                   "The license does not allow interactive use.")
+    assert _check(make_license(personas, interactive=True), interactive=True).allowed
+
+
+def test_a_use_that_is_not_interactive_is_unaffected_by_the_interactive_term(personas, active_license):
+    assert _check(active_license).allowed
+    assert _check(make_license(personas, interactive=True)).allowed
+
+
+def test_the_interactive_term_is_judged_after_the_medium(active_license):
+    assert_refused(_check(active_license, medium="image", interactive=True), R.MEDIUM_NOT_PERMITTED,
+                   "The license does not permit image uses.")
+
+
 def test_an_excluded_category_names_the_category_and_the_word(active_license):
     assert_refused(_check(active_license, prompt="sks person at an ELECTION rally"), R.EXCLUDED_CONTENT,
                    "The prompt touches the excluded category 'political' ('election').")

@@ -17,6 +17,8 @@ from consent.models import Membership, Organization, Talent
 from generation.pipeline.single_file import sd15_config_folder
 from generation.pipeline.tiny import build_tiny_model, tiny_model_present
 from provenance.pki import create_dev_pki, pki_is_usable
+from stories import services as stories
+from stories.models import Story
 
 DEMO_PASSWORD = "bespoke-demo"
 LICENSEE = "Northlight Studios"
@@ -40,6 +42,7 @@ DEMO_ROLES = [  # (user, organisation, role)
     ("frank", OPERATOR, Membership.Role.VERIFIER),
     ("grace", OPERATOR, Membership.Role.VERIFIER),
 ]
+DEMO_STORY = Path(stories.__file__).resolve().parent / "demo" / "harbour"  # .ink and the .json inkjs compiled
 MFA_USERS = ("alice", "dana", "erin", "frank", "grace")  # legal and verifiers must use MFA; talent need it to sign
 
 
@@ -125,8 +128,19 @@ class Command(BaseCommand):
                                  invited_by=organizations[LICENSEE])
         # a data folder made before talents recorded who invited them
         Talent.objects.filter(user=users["alice"], invited_by__isnull=True).update(invited_by=organizations[LICENSEE])
+        self._demo_story(organizations[LICENSEE], users["bob"])
         self.stdout.write(f"demo accounts ready (password {DEMO_PASSWORD!r}): talent alice; producers bob "
                           f"({LICENSEE}) and charlie ({OTHER_STUDIO}); legal dana and erin ({LICENSEE}); verifiers "
                           f"frank and grace ({OPERATOR}); vera, a viewer")
         for username in MFA_USERS:
             self.stdout.write(f"demo TOTP secret for {username}: {totp_enrol(user=users[username])}")
+
+    def _demo_story(self, studio: Organization, producer: object) -> None:
+        """A draft interactive story of the studio, authored by its producer, for casting and publishing."""
+        source = DEMO_STORY.with_suffix(".ink").read_text(encoding="utf-8")
+        compiled = DEMO_STORY.with_suffix(".json").read_text(encoding="utf-8")
+        if Story.objects.filter(organization=studio, compiled_json=compiled).exists():
+            return
+        story = stories.story_create(organization=studio, title="", compiled_json=compiled, ink_source=source,
+                                     acting_user=producer)
+        self.stdout.write(f"demo story “{story.title}” drafted for {studio.name} (cast its roles and publish it)")

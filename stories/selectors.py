@@ -1,0 +1,41 @@
+"""Reads in stories, scoped to what the caller may see (anything else is a 404)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import Http404
+
+from stories import policies
+from stories.models import Story, StoryRole
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def stories_for_user(*, user: User) -> QuerySet[Story]:
+    """The stories of the studios the user is a member of."""
+    if not user.is_authenticated:
+        return Story.objects.none()
+    return (Story.objects.filter(organization_id__in=policies.story_organization_ids(user))
+            .select_related("organization").order_by("-created_at"))
+
+
+def story_get_for_user(*, user: User, story_id: object) -> Story:
+    try:
+        return stories_for_user(user=user).get(pk=story_id)
+    except (Story.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404("No such story.") from None
+
+
+def story_roles(*, story: Story) -> QuerySet[StoryRole]:
+    """The roles of a story the caller already holds (so may see)."""
+    return StoryRole.objects.filter(story=story).select_related("license").order_by("name")
+
+
+def story_role_get_for_user(*, user: User, role_id: object) -> StoryRole:
+    try:
+        return (StoryRole.objects.select_related("story", "license")
+                .get(pk=role_id, story__in=stories_for_user(user=user)))
+    except (StoryRole.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404("No such role.") from None
