@@ -39,3 +39,14 @@ def story_role_get_for_user(*, user: User, role_id: object) -> StoryRole:
                 .get(pk=role_id, story__in=stories_for_user(user=user)))
     except (StoryRole.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404("No such role.") from None
+
+
+def stories_casting_license(*, license_id: object) -> list[tuple[Story, list[str]]]:
+    """The stories that cast a role under a license the caller already holds (so may see),
+    each with the roles it casts under it: what the talent learns before revoking."""
+    roles = (StoryRole.objects.filter(license_id=license_id).select_related("story")
+             .order_by("story__created_at", "name"))
+    cast: dict[object, tuple[Story, list[str]]] = {}
+    for role in roles:
+        cast.setdefault(role.story_id, (role.story, []))[1].append(role.name)
+    return list(cast.values())

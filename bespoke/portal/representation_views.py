@@ -155,12 +155,22 @@ def representation_evidence(request: HttpRequest, representation_id: str, eviden
         raise Http404("No such evidence.") from None
 
 
+def _representation_to_end(request: HttpRequest, representation_id: str) -> Representation:
+    """Who may end a representation is the policy's (the talent, the representative or a
+    verifier of the desk, as on the API); anyone else gets 404."""
+    representation = consent_selectors.representation_get_for_user(user=request.user,
+                                                                    representation_id=representation_id)
+    if policies.refuse_representation_revoke(user=request.user, representation=representation) is not None:
+        raise Http404("No such representation.")
+    return representation
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
-@step_up_required(scope=_own_representation)
+@step_up_required(scope=_representation_to_end)
 def representation_end(request: HttpRequest, representation_id: str) -> HttpResponse:
     """What ending it does (GET); then, with a reason and a fresh second factor, end it (POST)."""
-    representation = _own_representation(request, representation_id)
+    representation = _representation_to_end(request, representation_id)
     form = EndRepresentationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -172,6 +182,8 @@ def representation_end(request: HttpRequest, representation_id: str) -> HttpResp
             messages.success(request, "Ended. This representation signs nothing from now on.")
             if request.user.pk == representation.talent.user_id:
                 return redirect("portal-my-representatives")
-            return redirect("portal-representations")
+            if request.user.pk == representation.representative_id:
+                return redirect("portal-representations")
+            return redirect("portal-desk")
     return render(request, "portal/representation_end.html", {"representation": representation, "form": form},
                   status=400 if form.errors else 200)

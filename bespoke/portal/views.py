@@ -30,6 +30,7 @@ from generation import selectors as generation_selectors
 from generation.downloads import render_output_download
 from generation.models import RenderJob
 from generation.services import render as renders
+from stories import selectors as story_selectors
 from bespoke.portal.legal_views import suspension_context
 from bespoke.portal.standing import license_signer
 from bespoke.portal.reports import compliance_csv, compliance_pdf, compliance_rows
@@ -161,7 +162,9 @@ def license_revoke(request: HttpRequest, license_id: str) -> HttpResponse:
     published = list(license.uses.values_list("output_ref", flat=True))
     refusal = policies.refuse_license_revoke(user=request.user, license=license)
     return render(request, "portal/revoke.html", {"license": license, "form": form, "effects": REVOCATION_EFFECTS,
-                                                  "published": published, "refusal": refusal and refusal.message},
+                                                  "published": published, "refusal": refusal and refusal.message,
+                                                  "stories": story_selectors.stories_casting_license(
+                                                      license_id=license.id)},
                   status=400 if form.errors else 200)
 
 

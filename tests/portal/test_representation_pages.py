@@ -276,3 +276,23 @@ def test_the_guardian_not_the_minor_is_asked_to_approve_a_use(personas, django_u
     assert "(for Mia Minor)" in guardian
     minor = text(signed_in(mia.user).get("/"))
     assert "Uses waiting for your approval" not in minor and "Night Market" in minor
+
+
+def test_a_verifier_ends_a_representation_from_the_desk_as_on_the_api(personas, django_user_model):
+    from consent import desk
+    from tests.conftest import approve_representation
+
+    mia, gabe_user = minor_and_guardian(personas, django_user_model)
+    representation = desk.representation_request(talent=mia, representative=gabe_user, kind="guardian",
+                                                 acting_user=gabe_user)
+    approve_representation(personas, representation)
+    end = reverse("portal-representation-end", args=[representation.id])
+    assert end in text(signed_in(personas.frank).get(reverse("portal-desk-representation", args=[representation.id])))
+    assert signed_in(personas.frank).get(end).status_code == 200
+    for outsider in (personas.charlie, personas.dana, personas.alice):
+        assert signed_in(outsider).get(end).status_code == 404
+    frank = stepped_up(personas.frank)
+    response = frank.post(end, {"reason": "The court appointed another guardian."})
+    assert response.status_code == 302 and response["Location"] == reverse("portal-desk")
+    representation.refresh_from_db()
+    assert representation.status == "revoked" and representation.revoked_by == personas.frank

@@ -162,3 +162,15 @@ def test_a_full_cast_publishes_and_the_page_says_who_published_when(personas):
     assert f"Published: published {story.published_at:%Y-%m-%d}" in page and "by bob" in page
     assert "is published" in page
     assert 'action="/stories/' not in page, "a published story is neither recast nor published again"
+
+
+def test_the_talent_sees_which_stories_cast_her_before_she_revokes(personas):
+    license = make_license(personas, interactive=True)
+    story = _create(personas)
+    services.story_role_cast(role=_role(story, "lead"), license=license, acting_user=personas.bob)
+    alice = signed_in(personas.alice)
+    page = text(alice.get(reverse("portal-license-revoke", args=[license.id])))
+    assert "Interactive stories cast under this license" in page
+    assert "“Harbour Lights” (draft, Northlight Studios): lead" in page
+    other = make_license(personas, interactive=True, project="Another film")
+    assert "Interactive stories" not in text(alice.get(reverse("portal-license-revoke", args=[other.id])))
