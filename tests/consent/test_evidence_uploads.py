@@ -5,11 +5,10 @@ else is refused with a clear message and stores nothing (no row, no file, no eve
 from __future__ import annotations
 
 import io
-from fractions import Fraction
+import os
 from pathlib import Path
 
 import av
-import numpy as np
 import pytest
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import DictionaryObject, NameObject, TextStringObject
@@ -19,6 +18,7 @@ from core.errors import ValidationFailed
 from consent import desk, uploads
 from consent.models import IdentityEvidence, RepresentationEvidence
 from tests.conftest import verify_identity
+from tests.consent.clips import capture_clip, capture_clip_in_own_process
 from tests.consent.evidence import authority_pdf, pdf_text
 
 pytestmark = pytest.mark.django_db
@@ -63,33 +63,6 @@ def _pdf_with_metadata() -> bytes:
         writer.add_metadata({"/Author": SECRET_AUTHOR})
 
     return _with(authority_pdf("Letters of administration"), change)
-
-
-def _clip(tmp_path: Path, *, width: int, height: int, seconds: float, fps: int = 8, codec: str = "libx264",
-          audio: bool = False, name: str = "capture.mp4", title: str = "") -> bytes:
-    """A capture as a phone would upload it: moving pictures, optionally with sound and a title."""
-    path = tmp_path / name
-    frames = max(1, round(seconds * fps))
-    with av.open(str(path), mode="w") as container:
-        if title:
-            container.metadata["title"] = title
-        video = container.add_stream(codec, rate=fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        sound = container.add_stream("aac", rate=16000) if audio else None
-        for index in range(frames):
-            picture = np.zeros((height, width, 3), dtype=np.uint8)
-            picture[:, (index * 7) % width:] = 200  # a bar that moves, so frames differ
-            for packet in video.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
-                container.mux(packet)
-        for packet in video.encode():
-            container.mux(packet)
-        if sound is not None:
-            samples = np.zeros((1, int(16000 * seconds)), dtype=np.float32)
-            block = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
-            block.sample_rate, block.pts, block.time_base = 16000, 0, Fraction(1, 16000)
-            for packet in [*sound.encode(block), *sound.encode()]:
-                container.mux(packet)
-    return path.read_bytes()
 
 
 # --- fixtures and checks ------------------------------------------------------------------------
@@ -193,7 +166,7 @@ def test_a_pdf_is_accepted_only_as_an_authority_document(personas, representatio
 
 def test_a_capture_video_is_re_encoded_as_a_bounded_h264_mp4_without_sound_or_metadata(personas, verification,
                                                                                      tmp_path):
-    uploaded = _clip(tmp_path, width=1280, height=720, seconds=2, audio=True, title=SECRET_AUTHOR)
+    uploaded = capture_clip(tmp_path, width=1280, height=720, seconds=2, audio=True, title=SECRET_AUTHOR)
     evidence = _add_capture(verification, uploaded, personas)
 
     stored = desk.identity_evidence_open(evidence=evidence, acting_user=personas.frank)
@@ -220,23 +193,25 @@ def test_each_accepted_codec_is_named_and_decoded(tmp_path, codec):
     encoder, name = ENCODERS[codec]
     if encoder not in av.codecs_available:
         pytest.skip(f"this FFmpeg has no {encoder} encoder")
-    prepared = uploads.prepare_video(_clip(tmp_path, width=64, height=64, seconds=1, codec=encoder, name=name),
+    prepared = uploads.prepare_video(capture_clip_in_own_process(tmp_path, width=64, height=64, seconds=1,
+                                                                 codec=encoder, name=name),
                                      max_bytes=10_000_000, max_seconds=5)
     with av.open(io.BytesIO(prepared)) as container:
         assert container.streams.video[0].codec_context.name == "h264"
     assert uploads.VIDEO_CODECS[codec] in uploads.__doc__
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER, "an encoder left this thread with a real-time priority"
 
 
 def test_a_refused_codec_is_answered_with_the_codecs_accepted(tmp_path):
     with pytest.raises(ValidationFailed) as refused:
-        uploads.prepare_video(_clip(tmp_path, width=64, height=64, seconds=1, codec="mpeg4"), max_bytes=10_000_000,
+        uploads.prepare_video(capture_clip(tmp_path, width=64, height=64, seconds=1, codec="mpeg4"), max_bytes=10_000_000,
                               max_seconds=5)
     assert refused.value.message == "The video codec mpeg4 is not accepted; record it as H.264, HEVC, VP8, VP9 or AV1."
     assert "H.264, HEVC, VP8, VP9 or AV1" in uploads.__doc__
 
 
 def test_a_webm_capture_is_stored_as_mp4(personas, verification, tmp_path):
-    uploaded = _clip(tmp_path, width=160, height=120, seconds=1, codec="libvpx-vp9", name="capture.webm")
+    uploaded = capture_clip(tmp_path, width=160, height=120, seconds=1, codec="libvpx-vp9", name="capture.webm")
     evidence = _add_capture(verification, uploaded, personas)
     stored = desk.identity_evidence_open(evidence=evidence, acting_user=personas.alice)
     with av.open(io.BytesIO(stored)) as container:
@@ -247,11 +222,11 @@ def test_a_webm_capture_is_stored_as_mp4(personas, verification, tmp_path):
 @pytest.mark.parametrize("make, message", [
     (lambda tmp: b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 4096, "This is not a readable MP4 or WebM video."),
     (lambda tmp: b"\x1a\x45\xdf\xa3" + bytes(range(256)) * 16, "This is not a readable MP4 or WebM video."),
-    (lambda tmp: _clip(tmp, width=64, height=64, seconds=3)[:2000], "This is not a readable MP4 or WebM video."),
-    (lambda tmp: _clip(tmp, width=64, height=64, seconds=1, codec="mpeg4"),
+    (lambda tmp: capture_clip(tmp, width=64, height=64, seconds=3)[:2000], "This is not a readable MP4 or WebM video."),
+    (lambda tmp: capture_clip(tmp, width=64, height=64, seconds=1, codec="mpeg4"),
      "The video codec mpeg4 is not accepted; record it as H.264, HEVC, VP8, VP9 or AV1."),
-    (lambda tmp: _clip(tmp, width=64, height=64, seconds=3), "The video lasts 3 s; the limit is 2 s."),
-    (lambda tmp: _clip(tmp, width=4096, height=2304, seconds=0.125), "the limit is 3840×2160"),
+    (lambda tmp: capture_clip(tmp, width=64, height=64, seconds=3), "The video lasts 3 s; the limit is 2 s."),
+    (lambda tmp: capture_clip(tmp, width=4096, height=2304, seconds=0.125), "the limit is 3840×2160"),
 ], ids=["ftyp-garbage", "ebml-garbage", "truncated", "mpeg4-codec", "too-long", "too-many-pixels"])
 def test_a_video_that_is_not_a_short_readable_capture_is_refused_and_stores_nothing(personas, verification, settings,
                                                                                    tmp_path, make, message):
@@ -265,6 +240,6 @@ def test_a_video_that_is_not_a_short_readable_capture_is_refused_and_stores_noth
 def test_a_video_is_refused_where_the_evidence_must_be_an_image(personas, verification, settings, tmp_path):
     with pytest.raises(ValidationFailed, match="not a video"):
         desk.identity_evidence_add(verification=verification, kind="id_document",
-                                   data=_clip(tmp_path, width=64, height=64, seconds=1), filename="id.mp4",
+                                   data=capture_clip(tmp_path, width=64, height=64, seconds=1), filename="id.mp4",
                                    acting_user=personas.alice)
     _assert_nothing_stored(settings)
