@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -60,6 +61,9 @@ MAX_SECONDS = 30.0
 MAX_STATES = 2000
 MAX_LINES_WITHOUT_CHOICE = 500
 LINE_BUDGET_MS = 250.0
+#: The wall-clock budget of one whole outline: a story whose lines are slow to compute cannot make
+#: its check (run when it is created and published) cost the server minutes.
+OUTLINE_SECONDS = 10.0
 #: Visit counts above this are treated as equal when deciding whether a state was seen before,
 #: so that a hub the reader may return to any number of times is explored a bounded number of times.
 _VISIT_CAP = 3
@@ -243,6 +247,10 @@ class _Loop(Exception):
         self.message, self.knot, self.entered = message, knot, entered or []
 
 
+class _OutOfTime(Exception):
+    """The outline's OUTLINE_SECONDS ran out."""
+
+
 class _Runner:
     """Continues a bink Story line by line and says which scenes each line entered.
 
@@ -258,6 +266,7 @@ class _Runner:
         self.compiled_json = compiled_json
         self.scenes = scenes
         self.knot_tags = knot_tags
+        self.deadline: float | None = None
         self.counted = [k for k in scenes if k in counted]
         self.errors: list[str] = []
         self.story = self._fresh()
@@ -277,6 +286,8 @@ class _Runner:
     def line(self) -> tuple[str, list[str], list[str]]:
         """Continue one line: (text, its tags, the scenes it entered). Raises _Loop when the line does
         not finish within LINE_BUDGET_MS (a divert loop with no text), RuntimeError on an Ink error."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise _OutOfTime
         before = self.counts()
         if not self.story.continue_async(LINE_BUDGET_MS):
             entered = [k for k, b, a in zip(self.counted, before, self.counts()) if a > b]
@@ -451,8 +462,12 @@ def story_outline(compiled_json: str, *, source: str | None = None) -> StoryOutl
     queue: deque[tuple[str, str | None, int | None]] = deque([(runner.story.save_state(), None, None)])
     seen_states: set[str] = set()
     explored = 0
-    truncated = False
+    truncated = out_of_time = False
+    runner.deadline = time.monotonic() + OUTLINE_SECONDS
     while queue:
+        if time.monotonic() > runner.deadline:
+            out_of_time = True
+            break
         state, last, choice = queue.popleft()
         current = [last]
 
@@ -468,6 +483,9 @@ def story_outline(compiled_json: str, *, source: str | None = None) -> StoryOutl
             if choice is not None:
                 runner.story.choose_choice_index(choice)
             segment = _play_segment(runner, on_scene, merged)
+        except _OutOfTime:
+            out_of_time = True
+            break
         except _Loop as loop:
             for knot in loop.entered:
                 on_scene(knot)
@@ -507,6 +525,9 @@ def story_outline(compiled_json: str, *, source: str | None = None) -> StoryOutl
     if truncated:
         problems.append(Problem(None, f"the story has more than {MAX_STATES} choice points: only the first "
                                       f"{MAX_STATES} were explored"))
+    if out_of_time:
+        problems.append(Problem(None, f"playing every path took longer than {OUTLINE_SECONDS:g} s: "
+                                      "make the story's lines simpler to compute"))
     for knot, scene in scenes.items():
         if knot not in reached:
             error = _first_line_error(compiled_json, knot) if runtime else None
@@ -528,7 +549,7 @@ def story_outline(compiled_json: str, *, source: str | None = None) -> StoryOutl
         endings=tuple(k for k in scenes if k in endings),
         problems=tuple(problems),
         next_scenes={k: tuple(v) for k, v in follows.items()},
-        truncated=truncated,
+        truncated=truncated or out_of_time,
     )
 
 

@@ -305,3 +305,14 @@ def test_a_published_story_is_neither_published_again_nor_recast(personas, inter
     with pytest.raises(InvalidTransition, match="only a draft can be cast"):
         services.story_role_cast(role=role(story, "friend"), viewer=True, acting_user=personas.bob)
     assert story_actions(story).count("story.published") == 1
+
+
+def test_a_story_too_slow_to_check_is_refused_within_the_budget_and_stores_nothing(personas, monkeypatch):
+    from stories import ink
+
+    monkeypatch.setattr(ink, "OUTLINE_SECONDS", 0.0)  # as if every line took the whole budget
+    with pytest.raises(ValidationFailed) as refused:
+        services.story_create(organization=personas.studio, title="", compiled_json=COMPILED, ink_source=SOURCE,
+                              acting_user=personas.bob)
+    assert "playing every path took longer than 0 s" in refused.value.message
+    assert not Story.objects.exists() and not StoryRole.objects.exists()
