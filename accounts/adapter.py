@@ -1,4 +1,4 @@
-"""allauth adapters: MFA secrets (TOTP keys, recovery-code seeds) encrypted at rest; sign-up closed.
+"""allauth adapters: MFA secrets (TOTP keys, recovery-code seeds) encrypted at rest; sign-up for viewers only.
 
 allauth stores them in `Authenticator.data` and passes every value through the MFA
 adapter's `encrypt`/`decrypt`. Here they are sealed with AES-256-GCM under a key
@@ -71,7 +71,9 @@ class BespokeMFAAdapter(DefaultMFAAdapter):
 
 
 class BespokeAccountAdapter(DefaultAccountAdapter):
-    """Accounts come only from invitations (accounts.invitations) and operator tooling: no open sign-up."""
+    """allauth's sign-up makes viewers only (accounts.viewer_signup), while BESPOKE_VIEWER_SIGNUP
+    is on; talent and studio staff come from invitations (accounts.invitations), verifiers from
+    operator tooling."""
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
-        return False
+        return bool(settings.BESPOKE_VIEWER_SIGNUP)

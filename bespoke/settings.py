@@ -96,6 +96,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.viewer_signup",
             ],
         },
     },
@@ -230,11 +231,29 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir / "messages"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # An idle worker looks for new messages this often (kombu's default is 1 s): a viewer
+        # waits on it for every scene not rendered ahead. Listing one small folder is cheap.
+        "polling_interval": 0.1,
     }
+    # The filesystem transport keeps one first-in, first-out folder per queue and ignores
+    # priorities: on the embedded default a prefetched scene simply waits its turn.
+    BESPOKE_JOB_PRIORITIES = {"normal": 0, "speculative": 0}
 else:
     # Redis redelivers an unacknowledged message after the visibility timeout: it must
     # outlast the longest render, or a running job would be handed to a second worker.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * BESPOKE_RENDER_TIME_LIMIT_SECONDS}
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        # kombu's Redis transport keeps one list per priority step and reads them in
+        # ascending order: 0 is served first, the opposite of RabbitMQ's numbers.
+        CELERY_BROKER_TRANSPORT_OPTIONS |= {"queue_order_strategy": "priority", "priority_steps": [0, 3, 6, 9]}
+        BESPOKE_JOB_PRIORITIES = {"normal": 0, "speculative": 6}
+    else:
+        # RabbitMQ serves the highest number first, in queues declared with x-max-priority
+        # (a queue declared before without it must be deleted once: RabbitMQ refuses to redeclare it).
+        CELERY_TASK_QUEUE_MAX_PRIORITY = 9
+        BESPOKE_JOB_PRIORITIES = {"normal": 5, "speculative": 2}
+# Jobs are sent at these broker numbers (generation.queue.Priority); other tasks at normal.
+CELERY_TASK_DEFAULT_PRIORITY = BESPOKE_JOB_PRIORITIES["normal"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -331,6 +350,9 @@ BESPOKE_WATERMARK_KEY = _watermark_key()
 BESPOKE_PHOTO_MAX_BYTES = env_int("BESPOKE_PHOTO_MAX_BYTES", 15 * 1024 * 1024, minimum=1024)
 BESPOKE_PHOTO_MAX_PIXELS = env_int("BESPOKE_PHOTO_MAX_PIXELS", 40_000_000, minimum=4096)
 BESPOKE_PHOTO_MIN_SIDE = env_int("BESPOKE_PHOTO_MIN_SIDE", 128, minimum=16)
+# Reference photos are kept this large (square), or at the training resolution if larger: large enough
+# for the face check of a viewer; training scales them to its resolution.
+BESPOKE_PHOTO_STORED_SIDE = env_int("BESPOKE_PHOTO_STORED_SIDE", 256, minimum=64, maximum=2048)
 BESPOKE_EVIDENCE_MAX_BYTES = env_int("BESPOKE_EVIDENCE_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 BESPOKE_EVIDENCE_MAX_SECONDS = env_int("BESPOKE_EVIDENCE_MAX_SECONDS", 60, minimum=1)
 BESPOKE_TRAINING_RESOLUTION = env_int("BESPOKE_TRAINING_RESOLUTION", 64, minimum=64, maximum=1024)
@@ -340,6 +362,17 @@ BESPOKE_PROGRESS_WRITE_SECONDS = env_int("BESPOKE_PROGRESS_WRITE_SECONDS", 1, mi
 
 # --- Licenses ---------------------------------------------------------------------------
 BESPOKE_LICENSE_MAX_YEARS = env_int("BESPOKE_LICENSE_MAX_YEARS", 10, minimum=1, maximum=50)
+# Every scene of a story renders at one size and rate, so the scenes of a path join into one cut
+# without re-encoding; a scene's length comes from its ``# seconds:`` tag. The defaults suit the
+# tiny model on a CPU (a viewer waits for the first scene); a GPU deployment raises them.
+BESPOKE_STORY_SCENE_PARAMS = {
+    "width": env_int("BESPOKE_STORY_WIDTH", 128, minimum=128, maximum=1024),
+    "height": env_int("BESPOKE_STORY_HEIGHT", 128, minimum=128, maximum=1024),
+    "steps": env_int("BESPOKE_STORY_STEPS", 6, minimum=1, maximum=100),
+    "fps": env_int("BESPOKE_STORY_FPS", 8, minimum=1, maximum=60),
+}
+# A viewer's consent to star in stories lasts this many days unless revoked sooner.
+BESPOKE_VIEWER_CONSENT_DAYS = env_int("BESPOKE_VIEWER_CONSENT_DAYS", 30, minimum=1, maximum=366)
 
 # --- Accounts: allauth sign-in, verified email, MFA, login rate limits -------------------
 INSTALLED_APPS += ["accounts", "allauth", "allauth.account", "allauth.mfa"]
@@ -350,7 +383,12 @@ AUTHENTICATION_BACKENDS = [
 ]
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+# Sign-up (/accounts/signup/) makes viewers only: these fields, then consent.viewers.viewer_register.
+ACCOUNT_SIGNUP_FORM_CLASS = "accounts.viewer_signup.ViewerSignupForm"
+BESPOKE_VIEWER_SIGNUP = env_bool("BESPOKE_VIEWER_SIGNUP", True)
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+# Only in the browser that signed up (allauth checks the pending sign-up in its session).
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Bespoke] "
@@ -368,7 +406,7 @@ ACCOUNT_RATE_LIMITS = {
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("BESPOKE_TRUSTED_PROXY_COUNT", 0, minimum=0)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_ADAPTER = "accounts.adapter.BespokeMFAAdapter"
-ACCOUNT_ADAPTER = "accounts.adapter.BespokeAccountAdapter"  # accounts by invitation only
+ACCOUNT_ADAPTER = "accounts.adapter.BespokeAccountAdapter"  # sign-up for viewers only, the rest by invitation
 MFA_TOTP_ISSUER = "Bespoke"
 # How long an invitation link (sent by legal staff, see accounts.invitations) stays usable.
 BESPOKE_INVITATION_DAYS = env_int("BESPOKE_INVITATION_DAYS", 7, minimum=1, maximum=90)
@@ -402,8 +440,10 @@ if PRODUCTION:
         raise ImproperlyConfigured("DJANGO_EMAIL_USE_TLS and DJANGO_EMAIL_USE_SSL cannot both be on")
     EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 10, minimum=1)
 else:
-    # Verification and notification mails are printed where `serve` runs.
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    # Verification and notification mails are files (one per message) in the data dir, where
+    # a newcomer and a browser test against a running portal can both read the links.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = DATA_DIR / "mail"
 
 # --- REST API ---------------------------------------------------------------------------
 INSTALLED_APPS += ["rest_framework", "rest_framework.authtoken", "drf_spectacular"]

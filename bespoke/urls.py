@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from accounts import views as account_signup_views
 from bespoke import views
 from bespoke.portal import views as portal_views
 from generation import verify_views
@@ -18,6 +19,8 @@ urlpatterns = [
     # The portal's templates link to "login" and "logout"; allauth serves both.
     path("accounts/login/", account_views.login, name="login"),
     path("accounts/logout/", account_views.logout, name="logout"),
+    # allauth's sign-up, making the account and its viewer profile in one transaction.
+    path("accounts/signup/", account_signup_views.signup, name="account_signup"),
     path("accounts/", include("allauth.urls")),
     path("verify/", verify_views.verify_upload, name="verify"),
     path("verify/consent/<str:license_id>", verify_views.consent_status_view, name="consent-status"),

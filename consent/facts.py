@@ -13,7 +13,7 @@ from datetime import date, datetime
 from dateutil.relativedelta import relativedelta
 from django.db.models import Q
 
-from consent.models import IdentityVerification, LikenessLicense, Representation
+from consent.models import FaceCheck, IdentityVerification, LikenessLicense, Representation
 
 ADULT_AGE = 18
 
@@ -55,6 +55,11 @@ def talent_facts(*, talent_id: object) -> TalentFacts:
                .order_by("decided_at").values_list("talent_died_on", flat=True).first())
     return TalentFacts(verified=True, method=verification.method, verified_at=verification.decided_at,
                        birth_date=verification.birth_date, died_on=died_on)
+
+
+def viewer_face_checked(*, talent_id: object) -> bool:
+    """A viewer's fact: the platform's face model found their capture and photos show one person."""
+    return FaceCheck.objects.filter(talent_id=talent_id, status=FaceCheck.Status.PASSED).exists()
 
 
 def _in_force(on: date) -> Q:

@@ -23,7 +23,13 @@ from audit.services import audit_append
 from core.errors import ApplicationError
 from core.locking import Rank, claim
 from consent.content_policy import OWN_EXCLUSION, excluded_hits
-from consent.facts import SIGNING_REPRESENTATION, TalentFacts, representation_holds, talent_facts
+from consent.facts import (
+    SIGNING_REPRESENTATION,
+    TalentFacts,
+    representation_holds,
+    talent_facts,
+    viewer_face_checked,
+)
 from consent.lifecycle import effective_state, minor_term_cap
 from consent.models import (
     LicenseRevocation,
@@ -63,6 +69,8 @@ class Reason(StrEnum):
     RENDER_LIMIT_REACHED = "render_limit_reached"
     MEDIUM_NOT_PERMITTED = "medium_not_permitted"
     INTERACTIVE_NOT_PERMITTED = "interactive_not_permitted"
+    OUTSIDE_STORY_SCOPE = "outside_story_scope"
+    VIEWER_FACE_UNCHECKED = "viewer_face_unchecked"
     EXCLUDED_CONTENT = "excluded_content"
     LIKENESS_MODEL_NOT_PERMITTED = "likeness_model_not_permitted"
     LIKENESS_MODEL_UNAVAILABLE = "likeness_model_unavailable"
@@ -84,6 +92,7 @@ class UseRequest:
     likeness_model_id: str | None = None
     job_ref: str | None = None  # a requested use; None while it is being requested
     interactive: bool = False  # a use inside an interactive story (a viewer steers what is rendered)
+    story_id: str | None = None  # the story an interactive use plays in (a viewer's consent may name one story)
 
 
 @dataclass(frozen=True)
@@ -174,6 +183,12 @@ def _evaluate(use: UseRequest, *, lock: bool) -> tuple[Reason | None, str]:
         return Reason.MEDIUM_NOT_PERMITTED, f"The license does not permit {use.medium} uses."
     if use.interactive and not license.interactive:
         return Reason.INTERACTIVE_NOT_PERMITTED, "The license does not allow interactive use."
+    if license.kind == LikenessLicense.Kind.VIEWER:
+        if not use.interactive or use.story_id is None:
+            return (Reason.OUTSIDE_STORY_SCOPE, "A viewer's consent covers only the scenes of the stories they play, "
+                    "nothing else.")
+        if license.scope_story_id is not None and str(license.scope_story_id) != str(use.story_id):
+            return Reason.OUTSIDE_STORY_SCOPE, "The viewer consented to star in another story, not this one."
     hits = excluded_hits(use.prompt, list(license.excluded_categories), languages=list(license.languages),
                          own_exclusions=list(license.excluded_uses))
     if hits:
@@ -184,6 +199,11 @@ def _evaluate(use: UseRequest, *, lock: bool) -> tuple[Reason | None, str]:
     if use.likeness_model_id is not None and not LikenessModel.objects.filter(
             pk=_uuid_or_none(use.likeness_model_id), license_id__in=license_lineage(license),
             status=LikenessModel.Status.ACTIVE).exists():
+        # Revoking retires the model: a revocation that committed between the two reads above
+        # is the real reason, and the one a viewer or producer should be told.
+        fresh = license_refusal(LikenessLicense.objects.select_related("talent", "signed_under").get(pk=license.pk))
+        if fresh[0] is not None:
+            return fresh
         return (Reason.LIKENESS_MODEL_UNAVAILABLE, "The likeness model is not available under this license: a model "
                 "renders only under the license it was trained under, or that license's amendments.")
     if license.requires_use_approval and use.job_ref is not None and not UseApproval.objects.filter(
@@ -223,10 +243,12 @@ def license_refusal(license: LikenessLicense, *, today: date | None = None) -> t
         return Reason.SUSPENDED, "This license is suspended (a strike or a dispute)."
     if status in (S.DRAFT, S.OFFERED):
         return Reason.NOT_SIGNED, "The talent has not signed this license."
-    if status == S.SIGNED:
+    if status == S.SIGNED and license.kind != LikenessLicense.Kind.VIEWER:
         return Reason.NOT_COUNTERSIGNED, "Legal has not countersigned this license."
     if status == S.EXPIRED or today > license.ends_on:
         return Reason.EXPIRED, f"The license ended on {license.ends_on.isoformat()}."
+    if license.kind == LikenessLicense.Kind.VIEWER:
+        return _viewer_refusal(license, today)
     facts = talent_facts(talent_id=license.talent_id)
     if not facts.verified:
         return Reason.TALENT_UNVERIFIED, "The verification desk has not verified the talent's identity."
@@ -244,6 +266,26 @@ def license_refusal(license: LikenessLicense, *, today: date | None = None) -> t
         if today > cap:
             return Reason.MINOR_TERM_CAP, f"A minor's license ends by their 18th birthday and within five years ({cap})."
     return _talent_side_refusal(license, facts, today)
+
+
+def _viewer_refusal(license: LikenessLicense, today: date) -> tuple[Reason | None, str]:
+    """A viewer's own consent is in force once the viewer alone signed its exact text, after the
+    platform checked their face, while they are not a member of the studio it is for."""
+    if license.status != LikenessLicense.Status.SIGNED or license.countersigned_by_id is not None:
+        return Reason.NOT_SIGNED, "The viewer has not signed this consent."
+    if not viewer_face_checked(talent_id=license.talent_id):
+        return Reason.VIEWER_FACE_UNCHECKED, "The platform has not checked the viewer's face against their photos."
+    signed = dict(license.signatures.values_list("role", "document_sha256"))
+    current = text_sha256(license.text)
+    if set(signed) != {"talent"} or signed["talent"] != current or license.text_sha256 != current:
+        return Reason.TEXT_CHANGED, "The consent's text no longer matches what the viewer signed."
+    if license.signed_by_id != license.talent.user_id:
+        return Reason.TALENT_SIDE_NOT_IN_FORCE, "The viewer did not sign this consent themself."
+    if Membership.objects.filter(user_id=license.signed_by_id, organization_id=license.licensee_id).exists():
+        return Reason.TALENT_SIDE_NOT_IN_FORCE, "The viewer is a member of the studio this consent is for."
+    if today < license.starts_on:
+        return Reason.NOT_STARTED, f"The consent starts on {license.starts_on.isoformat()}."
+    return None, ""
 
 
 def _talent_side_refusal(license: LikenessLicense, facts: TalentFacts, today: date) -> tuple[Reason | None, str]:
@@ -329,6 +371,22 @@ def excluded_categories(*, license_id: str) -> tuple[str, ...]:
     categories = LikenessLicense.objects.filter(pk=_uuid_or_none(license_id)).values_list(
         "excluded_categories", flat=True).first()
     return tuple(categories or ())
+
+
+def requester_may_request(*, user_id: object, license_id: str) -> bool:
+    """Whether this user may ask for work under the license: a producer of the studio that
+    holds it, or, for a viewer's own consent, that viewer alone (never the studio)."""
+    try:
+        license_uuid = uuid.UUID(str(license_id))
+    except ValueError:
+        return False
+    license = LikenessLicense.objects.filter(pk=license_uuid).only("kind", "talent__user_id").select_related(
+        "talent").first()
+    if license is None:
+        return False
+    if license.kind == LikenessLicense.Kind.VIEWER:
+        return license.talent.user_id == user_id
+    return requester_is_licensee(user_id=user_id, license_id=license_id)
 
 
 def requester_is_licensee(*, user_id: object, license_id: str) -> bool:

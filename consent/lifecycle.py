@@ -25,6 +25,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "resume": ((S.SUSPENDED,), S.COUNTERSIGNED),
     "revoke": ((S.OFFERED, S.SIGNED, S.COUNTERSIGNED, S.SUSPENDED), S.REVOKED),
     "expire": ((S.COUNTERSIGNED, S.SUSPENDED), S.EXPIRED),
+    "expire_viewer": ((S.SIGNED,), S.EXPIRED),  # a viewer's consent is in force once signed
     "supersede": ((S.COUNTERSIGNED, S.SUSPENDED), S.SUPERSEDED),
     "amend": ((S.COUNTERSIGNED, S.SUSPENDED), S.COUNTERSIGNED),  # the amendment is a new draft; this one stays
 }
@@ -37,6 +38,7 @@ _REFUSALS = {
     "resume": "Only a suspended license can be resumed.",
     "revoke": "This license is not in a state that can be revoked.",
     "expire": "Only an executed license can expire.",
+    "expire_viewer": "Only a signed viewer consent can expire.",
     "supersede": "Only an executed license can be superseded.",
     "amend": "Only an executed license can be amended.",
 }
@@ -50,9 +52,10 @@ def next_status(license: LikenessLicense, action: str) -> str:
 
 
 def effective_state(license: LikenessLicense, today: date) -> str:
-    if license.status in (S.COUNTERSIGNED, S.SUSPENDED) and today > license.ends_on:
+    executed = license.in_force_status
+    if license.status in (executed, S.SUSPENDED) and today > license.ends_on:
         return S.EXPIRED
-    if license.status == S.COUNTERSIGNED:
+    if license.status == executed:
         return "active" if today >= license.starts_on else S.COUNTERSIGNED
     return license.status
 

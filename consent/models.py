@@ -49,9 +49,19 @@ class Membership(models.Model):
 
 
 class Talent(models.Model):
+    """A person whose likeness is licensed: a performer the verification desk verifies, or a
+    viewer who signed up to star in stories and whose face the platform checks (FaceCheck)."""
+
+    class Kind(models.TextChoices):
+        PERFORMER = "performer", "Performer"
+        VIEWER = "viewer", "Viewer (stars in interactive stories)"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="talent")
     display_name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PERFORMER)
+    declared_birth_date = models.DateField(null=True, blank=True,
+                                           help_text="A viewer's, as they declared it at sign-up (adults only).")
     # The studio that brought the talent in; it sees the talent by name, never their
     # identity evidence (only the verification desk does).
     invited_by = models.ForeignKey("Organization", on_delete=models.PROTECT, null=True, blank=True,
@@ -268,7 +278,17 @@ class UseTerms(models.Model):
 
 class LikenessLicense(UseTerms):
     """A likeness license: a structured, reasonably specific description of one use of a
-    person's likeness, bound by the SHA-256 of its exact text to every signature on it."""
+    person's likeness, bound by the SHA-256 of its exact text to every signature on it.
+
+    A NEGOTIATED license is drafted by the licensee's legal staff, signed by the talent side
+    and countersigned. A VIEWER license is a viewer's own consent to star in a studio's
+    published stories (one story, ``scope_story_id``, or all of them): the platform writes it
+    from fixed terms, the viewer alone signs it, and it is in force once signed (the
+    published story is the studio's standing offer; no studio member signs or vouches)."""
+
+    class Kind(models.TextChoices):
+        NEGOTIATED = "negotiated", "Negotiated license"
+        VIEWER = "viewer", "Viewer's consent to star in stories"
 
     class Medium(models.TextChoices):
         VIDEO = "video", "Video"
@@ -295,6 +315,9 @@ class LikenessLicense(UseTerms):
     version = models.PositiveIntegerField(default=1)
     previous = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="amendment")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.NEGOTIATED)
+    scope_story_id = models.UUIDField(null=True, blank=True,
+                                      help_text="A viewer license for one story; empty for all the studio's stories.")
 
     project = models.CharField(max_length=200)
     role = models.CharField(max_length=200)
@@ -326,7 +349,17 @@ class LikenessLicense(UseTerms):
             models.CheckConstraint(condition=models.Q(compensation_rate__gte=0), name="license_rate_not_negative"),
             models.CheckConstraint(condition=~models.Q(signed_by=models.F("countersigned_by")),
                                    name="license_signers_differ"),
+            models.CheckConstraint(condition=models.Q(kind="viewer") | models.Q(scope_story_id__isnull=True),
+                                   name="license_story_scope_only_for_viewers"),
+            models.CheckConstraint(condition=~models.Q(kind="viewer") | models.Q(countersigned_by__isnull=True,
+                                                                               interactive=True),
+                                   name="license_viewer_interactive_never_countersigned"),
         ]
+
+    @property
+    def in_force_status(self) -> str:
+        """The stored status of an executed license of this kind."""
+        return self.Status.SIGNED if self.kind == self.Kind.VIEWER else self.Status.COUNTERSIGNED
 
     def __str__(self) -> str:
         return f"license {self.id} v{self.version} ({self.status})"
@@ -529,3 +562,46 @@ class LicenseTemplate(UseTerms):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.organization})"
+
+
+class FaceCheck(models.Model):
+    """A viewer's check that their capture (a photo or short video showing the challenge code)
+    and their reference photos show the same person, decided by the platform's offline face
+    model (consent.faces), never by a studio. The capture and the face descriptors are
+    biometric data: stored only sealed under the viewer's key, used for this check, erased
+    with the viewer."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the capture"
+        PASSED = "passed", "Same person"
+        ERASED = "erased", "Erased"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    talent = models.ForeignKey(Talent, on_delete=models.PROTECT, related_name="face_checks")
+    challenge_code = models.CharField(max_length=12)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    capture_media_type = models.CharField(max_length=40, blank=True)
+    capture_stored_name = models.CharField(max_length=300, blank=True)
+    descriptors_stored_name = models.CharField(max_length=300, blank=True)
+    distance = models.FloatField(null=True, blank=True, help_text="Median distance, capture to photos.")
+    photos_compared = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(status="passed") | models.Q(checked_at__isnull=False,
+                                                                                  distance__isnull=False),
+                                   name="face_check_passed_with_distance"),
+        ]
+
+    @property
+    def capture_ref(self) -> str:
+        return f"face_check_capture:{self.id}"
+
+    @property
+    def descriptors_ref(self) -> str:
+        return f"face_check_descriptors:{self.id}"
+
+    def __str__(self) -> str:
+        return f"face check of {self.talent_id} ({self.status})"

@@ -246,6 +246,8 @@ def refuse_countersign(*, user: User, license: LikenessLicense) -> str | None:
         return refusal
     if user.pk == license.signed_by_id:
         return "The same person cannot sign both sides of a license."
+    if license.kind == LikenessLicense.Kind.VIEWER:
+        return "A viewer's consent is signed by the viewer alone; the published story is the studio's offer."
     return None
 
 

@@ -50,6 +50,13 @@ def license_ids_for_user(*, user: User) -> QuerySet:
     return licenses_for_user(user=user).values("id")
 
 
+def licensee_ids_of_licenses(*, license_ids: list[str]) -> dict[str, str]:
+    """The licensee (organisation id) of each of these licenses that exists, by license id
+    in its canonical form (``str(uuid)``); the ids must be valid UUIDs."""
+    return {str(license_id): str(licensee_id) for license_id, licensee_id
+            in LikenessLicense.objects.filter(pk__in=license_ids).values_list("id", "licensee_id")}
+
+
 def talents_for_user(*, user: User) -> QuerySet[Talent]:
     """A talent sees themself and a representative the talent they represent; legal staff
     see every talent by name (to draft a license for them), never their identity data;

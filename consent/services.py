@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.actors import user_actor
@@ -19,6 +20,7 @@ from consent.keys import talent_key_destroy
 from consent.lifecycle import TRANSITIONS, next_status
 from consent.likeness import likeness_models_destroy_for_talent, likeness_models_retire
 from consent.models import (
+    FaceCheck,
     IdentityEvidence,
     IdentityVerification,
     LicenseRevocation,
@@ -299,14 +301,15 @@ def licenses_expire(*, actor: str, today: date | None = None) -> list[str]:
     """Record the expiry of executed licenses past their end date (the gate refuses them already)."""
     today = today or timezone.localdate()
     expired = []
-    for license_id in LikenessLicense.objects.filter(
-            status__in=[LikenessLicense.Status.COUNTERSIGNED, LikenessLicense.Status.SUSPENDED],
-            ends_on__lt=today).values_list("id", flat=True):
+    executed = Q(status__in=[LikenessLicense.Status.COUNTERSIGNED, LikenessLicense.Status.SUSPENDED]) | Q(
+        kind=LikenessLicense.Kind.VIEWER, status=LikenessLicense.Status.SIGNED)
+    for license_id in LikenessLicense.objects.filter(executed, ends_on__lt=today).values_list("id", flat=True):
         with transaction.atomic():
             claim(Rank.LICENSE, rows=[license_id])
             license = LikenessLicense.objects.select_for_update().get(pk=license_id)
-            if license.ends_on < today and license.status in TRANSITIONS["expire"][0]:
-                _move(license, "expire", actor, {"ended_on": license.ends_on.isoformat()})
+            action = "expire_viewer" if license.kind == LikenessLicense.Kind.VIEWER else "expire"
+            if license.ends_on < today and license.status in TRANSITIONS[action][0]:
+                _move(license, action, actor, {"ended_on": license.ends_on.isoformat()})
                 likeness_models_retire(license=license, reason="license_lapsed", actor=actor)
                 expired.append(str(license.id))
     return expired
@@ -319,7 +322,8 @@ def reference_photo_add(*, talent: Talent, data: bytes, filename: str, acting_us
     if TalentKey.objects.filter(talent=talent, destroyed_at__isnull=False).exists():
         raise InvalidTransition("This talent's data was erased.")
     prepared = prepare_reference_photo(
-        data, filename=filename, resolution=settings.BESPOKE_TRAINING_RESOLUTION, max_bytes=settings.BESPOKE_PHOTO_MAX_BYTES,
+        data, filename=filename, resolution=max(settings.BESPOKE_TRAINING_RESOLUTION, settings.BESPOKE_PHOTO_STORED_SIDE),
+        max_bytes=settings.BESPOKE_PHOTO_MAX_BYTES,
         max_pixels=settings.BESPOKE_PHOTO_MAX_PIXELS, min_side=settings.BESPOKE_PHOTO_MIN_SIDE)
     photo = ReferencePhoto(talent=talent, width=prepared.width, height=prepared.height, uploaded_by=acting_user)
     stored = ""
@@ -356,8 +360,12 @@ def talent_erase(*, talent: Talent, acting_user: AbstractBaseUser) -> dict[str, 
     photos = list(ReferencePhoto.objects.filter(talent=talent, deleted_at__isnull=True))
     evidence = list(IdentityEvidence.objects.filter(verification__talent=talent, deleted_at__isnull=True))
     authority = list(RepresentationEvidence.objects.filter(representation__talent=talent, deleted_at__isnull=True))
-    for stored in [item.stored_name for item in photos + evidence + authority]:
+    face_checks = list(FaceCheck.objects.filter(talent=talent).exclude(status=FaceCheck.Status.ERASED))
+    face_files = [name for check in face_checks for name in (check.capture_stored_name, check.descriptors_stored_name)]
+    for stored in [item.stored_name for item in photos + evidence + authority] + face_files:
         transaction.on_commit(lambda name=stored: vault_delete(name))
+    FaceCheck.objects.filter(pk__in=[c.pk for c in face_checks]).update(
+        status=FaceCheck.Status.ERASED, capture_stored_name="", descriptors_stored_name="")
     now = timezone.now()
     ReferencePhoto.objects.filter(pk__in=[p.pk for p in photos]).update(deleted_at=now, stored_name="")
     IdentityEvidence.objects.filter(pk__in=[e.pk for e in evidence]).update(deleted_at=now, stored_name="")

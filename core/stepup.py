@@ -154,7 +154,8 @@ PortalView = Callable[..., HttpResponse]
 
 
 def step_up_required(view: PortalView | None = None, *, scope: Callable[..., object] | None = None,
-                     methods: tuple[str, ...] = ("POST",), when: Callable[[HttpRequest], bool] | None = None) -> Any:
+                     methods: tuple[str, ...] = ("POST",), when: Callable[[HttpRequest], bool] | None = None,
+                     require_mfa: bool = True) -> Any:
     """Decorate a portal view whose `methods` (POST by default) are a step-up action (MFA
     required); `when`, if given, narrows it to the submissions that need it.
 
@@ -163,7 +164,8 @@ def step_up_required(view: PortalView | None = None, *, scope: Callable[..., obj
     404, not a confirmation. Then the check runs, before the view; a refusal sends the user
     to MFA enrolment, or to allauth's reauthentication page and back to the page that holds
     the form. A view reads how the user proved it from `request.step_up_method` ("" when the
-    check did not apply)."""
+    check did not apply). `require_mfa=False` accepts a fresh password where no authenticator
+    is enrolled (a viewer consenting to star in a story)."""
 
     def decorate(view: PortalView) -> PortalView:
         @wraps(view)
@@ -173,7 +175,8 @@ def step_up_required(view: PortalView | None = None, *, scope: Callable[..., obj
                 if request.method in methods and (when is None or when(request)):
                     if scope is not None:
                         scope(request, *args, **kwargs)
-                    request.step_up_method = require_step_up(request, require_mfa=True)  # type: ignore[attr-defined]
+                    request.step_up_method = require_step_up(  # type: ignore[attr-defined]
+                        request, require_mfa=require_mfa)
                 return view(request, *args, **kwargs)
             except MFAEnrolmentRequired as refusal:
                 messages.warning(request, refusal.message)

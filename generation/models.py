@@ -65,9 +65,33 @@ class RenderJob(LeasedJob):
     prompt = models.TextField()
     negative_prompt = models.TextField(blank=True)
     likeness_model_id = models.UUIDField(null=True, blank=True)
+    # A scene of an interactive story: its roles, each under its own license, are RenderCast
+    # rows (`license_id` is then the first role's, so what reads one license still finds it).
+    interactive = models.BooleanField(default=False)
+    story_id = models.UUIDField(null=True, blank=True)
+    # A prefetch the viewer may never choose: sent at a lower priority until chosen.
+    speculative = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"render {self.id} ({self.status})"
+
+
+class RenderCast(models.Model):
+    """One role of a scene and the license (and likeness model) it is played under."""
+
+    job = models.ForeignKey(RenderJob, on_delete=models.PROTECT, related_name="cast")
+    role = models.SlugField(max_length=64)
+    license_id = models.UUIDField(db_index=True)
+    likeness_model_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "role"], name="render_cast_unique_role"),
+            models.UniqueConstraint(fields=["job", "license_id"], name="render_cast_unique_license"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} in {self.job_id} under {self.license_id}"
 
 
 class TrainingJob(LeasedJob):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -18,12 +18,18 @@ from generation.models import LeasedJob, RenderJob, RenderOutput, TrainingJob
 User = AbstractBaseUser | AnonymousUser
 
 
+def _under(license_ids: QuerySet, prefix: str = "") -> Q:
+    """Renders under one of these licenses, or scenes with a role played under one."""
+    return Q(**{f"{prefix}license_id__in": license_ids}) | Q(**{f"{prefix}cast__license_id__in": license_ids})
+
+
 def render_jobs_for_user(*, user: User) -> QuerySet[RenderJob]:
-    """Jobs under licenses the caller may see: the talent, and the licensee's members."""
+    """Jobs under licenses the caller may see (a scene's under any of its roles' licenses):
+    the talent, and the licensee's members."""
     if not user.is_authenticated:
         return RenderJob.objects.none()
-    return (RenderJob.objects.filter(license_id__in=license_ids_for_user(user=user))
-            .select_related("output").order_by("-created_at"))
+    visible = RenderJob.objects.filter(_under(license_ids_for_user(user=user))).values("id")
+    return RenderJob.objects.filter(pk__in=visible).select_related("output").order_by("-created_at")
 
 
 def training_jobs_for_user(*, user: User) -> QuerySet[TrainingJob]:
@@ -53,9 +59,9 @@ def published_outputs_for_licenses(*, license_ids: QuerySet, published_from: obj
     """Published outputs under these licenses, in a period (both dates included)."""
     from generation.models import RenderOutput
 
-    return (RenderOutput.objects.filter(job__license_id__in=license_ids, created_at__date__gte=published_from,
+    return (RenderOutput.objects.filter(_under(license_ids, "job__"), created_at__date__gte=published_from,
                                         created_at__date__lte=published_to)
-            .select_related("job").order_by("created_at"))
+            .distinct().select_related("job").order_by("created_at"))
 
 
 def likeness_outputs_for_talent(*, user: User) -> QuerySet[RenderOutput]:
@@ -63,8 +69,8 @@ def likeness_outputs_for_talent(*, user: User) -> QuerySet[RenderOutput]:
     if not user.is_authenticated:
         return RenderOutput.objects.none()
     own_licenses = licenses_for_user(user=user).filter(talent__user=user).values("id")
-    return (RenderOutput.objects.filter(job__license_id__in=own_licenses)
-            .select_related("job").order_by("-created_at"))
+    return (RenderOutput.objects.filter(_under(own_licenses, "job__"))
+            .distinct().select_related("job").order_by("-created_at"))
 
 
 def likeness_output_get_for_talent(*, user: User, output_id: object) -> RenderOutput:
@@ -76,7 +82,7 @@ def likeness_output_get_for_talent(*, user: User, output_id: object) -> RenderOu
 
 def job_records_for_licenses(*, license_ids: QuerySet) -> dict[str, list[dict[str, Any]]]:
     """The render and training jobs under these licenses, as plain records (a talent's data export)."""
-    renders = RenderJob.objects.filter(license_id__in=license_ids).select_related("output").order_by("created_at")
+    renders = RenderJob.objects.filter(_under(license_ids)).distinct().select_related("output").order_by("created_at")
     return {
         "renders": [{"id": str(job.id), "license": str(job.license_id), "prompt": job.prompt, "params": job.params,
                      "status": job.status, "requested_at": job.created_at.isoformat(),
@@ -92,7 +98,8 @@ def job_records_for_licenses(*, license_ids: QuerySet) -> dict[str, list[dict[st
 
 
 def job_cancellable_by(*, job: LeasedJob, user: User) -> bool:
-    """The producer who asked for a render or a training, or the licensee's legal staff, may cancel it."""
+    """Whoever asked for a render or a training (a producer, or the viewer of a scene), or the
+    licensee's legal staff, may cancel it."""
     return user.is_authenticated and (
         user.pk == job.requested_by_id or is_licensee_legal(user=user, license_id=job.license_id))
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from consent import gate
 from generation.selectors import output_by_watermark
-from provenance.c2pa_io import ManifestReport
+from provenance.c2pa_io import IngredientReport, ManifestReport
 from provenance.services import manifest_read_bounded, verify_budget, watermark_read_bounded
 from provenance.verify_bounds import Deadline, VerifyBudget, VerifyWork
 
@@ -36,16 +36,29 @@ class OutputTrace:
 
 
 @dataclass(frozen=True)
+class IngredientVerification:
+    """An ingredient of the file (a scene of a cut) and whether each consent behind it is in force today."""
+
+    ingredient: IngredientReport
+    consent: tuple[gate.ConsentStatus, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.ingredient.as_dict(), "consent_status": [status.as_dict() for status in self.consent]}
+
+
+@dataclass(frozen=True)
 class MediaVerification:
     manifest: ManifestReport
     consent: gate.ConsentStatus | None
     trace: OutputTrace | None = None
     work: VerifyWork | None = None
+    ingredients: tuple[IngredientVerification, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {"manifest": self.manifest.as_dict(), "consent": self.consent.as_dict() if self.consent else None,
                 "trace": self.trace.as_dict() if self.trace else None,
-                "work": self.work.as_dict() if self.work else None}
+                "work": self.work.as_dict() if self.work else None,
+                "ingredients": [ingredient.as_dict() for ingredient in self.ingredients]}
 
 
 def output_trace(*, path: Path, budget: VerifyBudget | None = None, deadline: Deadline | None = None,
@@ -109,4 +122,18 @@ def media_verify(*, path: Path, budget: VerifyBudget | None = None,
     vouched = report.consent.license_id if report.is_trusted and report.consent else None
     license_id = trace.license_id if trace else vouched
     status = gate.consent_status(license_id=license_id) if license_id else None
-    return MediaVerification(manifest=report, consent=status, trace=trace, work=work)
+    return MediaVerification(manifest=report, consent=status, trace=trace, work=work,
+                             ingredients=ingredient_verifications(report))
+
+
+def ingredient_verifications(report: ManifestReport) -> tuple[IngredientVerification, ...]:
+    """Each ingredient of ``report`` with the status today of every consent its manifest names.
+
+    The rule of the file's own consent holds: only a trusted manifest, here the file's and
+    the ingredient's both, may name the licenses whose status is shown.
+    """
+    return tuple(
+        IngredientVerification(ingredient=ingredient, consent=tuple(
+            gate.consent_status(license_id=reference.license_id) for reference in ingredient.consents)
+            if report.is_trusted and ingredient.state == "trusted" else ())
+        for ingredient in report.ingredients)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -17,7 +18,9 @@ from typing import IO, Any
 from c2pa import Builder, C2paError, Context, Reader, Signer
 
 from provenance.manifest import (
+    CHOICE_PARAMETER,
     CONSENT_ASSERTION_LABEL,
+    CUT_ASSERTION_LABEL,
     OUTPUT_ASSERTION_LABEL,
     SOFT_BINDING_LABEL,
     ConsentReference,
@@ -33,6 +36,8 @@ _MIME_BY_SUFFIX = {
     ".jpeg": "image/jpeg",
 }
 _ACTIONS_LABELS = ("c2pa.actions.v2", "c2pa.actions")
+# The only failure that leaves a manifest intact: its signer is not among the trust anchors.
+_UNTRUSTED_ONLY = {"signingCredential.untrusted"}
 
 
 class SigningError(Exception):
@@ -41,6 +46,34 @@ class SigningError(Exception):
 
 class MediaReadError(Exception):
     """A file could not be parsed as media of the expected type."""
+
+
+@dataclass(frozen=True)
+class IngredientReport:
+    """One ingredient of a manifest (a scene of a cut) and what its own manifest says.
+
+    ``state`` is the ingredient manifest's validation as this read sees it: ``"trusted"``,
+    ``"valid"`` (intact, signer not trusted), ``"invalid"`` or ``"no_manifest"``.
+    ``choice`` is the viewer's choice that placed it, when the placing action names one.
+    """
+
+    title: str | None
+    relationship: str | None
+    manifest_label: str | None
+    state: str
+    failures: tuple[str, ...] = ()
+    consents: tuple[ConsentReference, ...] = ()
+    output_id: str | None = None
+    watermark_id: int | None = None
+    choice: str | None = None
+
+    @property
+    def validated(self) -> bool:
+        return self.state in ("trusted", "valid")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "failures": list(self.failures), "consents": [asdict(ref) for ref in self.consents],
+                "validated": self.validated}
 
 
 @dataclass(frozen=True)
@@ -64,6 +97,10 @@ class ManifestReport:
     digital_source_type: str | None = None
     disclosure: dict[str, Any] | None = None
     watermark_id: int | None = None
+    cut_id: str | None = None
+    # Every consent reference: an output's one license, or each license behind a cut.
+    consents: tuple[ConsentReference, ...] = ()
+    ingredients: tuple[IngredientReport, ...] = ()
 
     @property
     def is_trusted(self) -> bool:
@@ -84,6 +121,9 @@ class ManifestReport:
             "digital_source_type": self.digital_source_type,
             "disclosure": None if self.disclosure is None else dict(self.disclosure),
             "watermark_id": self.watermark_id,
+            "cut_id": self.cut_id,
+            "consents": [asdict(reference) for reference in self.consents],
+            "ingredients": [ingredient.as_dict() for ingredient in self.ingredients],
         }
 
 
@@ -95,15 +135,21 @@ def sign_file(
     signer: ManifestSigner,
     tsa_url: str | None = None,
     mime_type: str = "video/mp4",
+    ingredients: Sequence[tuple[dict[str, Any], Path]] = (),
+    trust_anchor_pem: str | None = None,
 ) -> None:
     """Embed ``manifest``, signed by ``signer``, into a copy of ``src`` written to ``dst``.
 
     With ``tsa_url`` the signature carries an RFC 3161 time-stamp from that authority.
+    ``ingredients`` are (ingredient definition, file) pairs: each file's own manifest store
+    goes into the new one, with its validation as seen against ``trust_anchor_pem``.
     Raises ``SigningError`` on any failure; ``dst`` is then absent.
     """
     if Path(dst).resolve() == Path(src).resolve():
         raise SigningError(f"refusing to sign {src} in place; dst must be another path")
-    settings = {"builder": {"thumbnail": {"enabled": False}}, "verify": _OFFLINE}
+    settings: dict[str, Any] = {"builder": {"thumbnail": {"enabled": False}}, "verify": _OFFLINE}
+    if trust_anchor_pem:
+        settings["trust"] = {"user_anchors": trust_anchor_pem}
     try:
         with (
             signer.c2pa_signer(tsa_url=tsa_url) as c2pa_signer,
@@ -111,8 +157,11 @@ def sign_file(
             Builder(manifest, context) as builder,
             open(src, "rb") as source,
         ):
+            for definition, path in ingredients:
+                with open(path, "rb") as ingredient:
+                    builder.add_ingredient(definition, _mime_from_suffix(Path(path)), ingredient)
             _sign_into(builder, c2pa_signer, mime_type, source, Path(dst))
-    except (C2paError, OSError, ValueError) as exc:
+    except (C2paError, OSError, ValueError, MediaReadError) as exc:
         raise SigningError(f"could not sign {src} into {dst}: {exc}") from exc
 
 
@@ -197,7 +246,91 @@ def _report_from_store(store: dict[str, Any]) -> ManifestReport:
         digital_source_type=_created_source_type(assertions),
         disclosure=output.get("disclosure"),
         watermark_id=_soft_binding_value(assertions.get(SOFT_BINDING_LABEL)),
+        cut_id=(assertions.get(CUT_ASSERTION_LABEL) or {}).get("cut_id"),
+        consents=_parse_consents(assertions.get(CONSENT_ASSERTION_LABEL)),
+        ingredients=_ingredient_reports(store, manifest, assertions),
     )
+
+
+def _ingredient_reports(store: dict[str, Any], manifest: dict[str, Any],
+                        assertions: dict[str, Any]) -> tuple[IngredientReport, ...]:
+    deltas = {delta.get("ingredientAssertionURI", ""): delta.get("validationDeltas") or {}
+              for delta in (store.get("validation_results") or {}).get("ingredientDeltas", [])}
+    choices = _choices_by_ingredient(assertions)
+    reports = []
+    for ingredient in manifest.get("ingredients", []):
+        label = ingredient.get("label") or ""
+        manifest_label = ingredient.get("active_manifest")
+        own = store["manifests"].get(manifest_label) if manifest_label else None
+        own_assertions = {a["label"]: a.get("data") for a in (own or {}).get("assertions", [])}
+        delta = deltas.get(f"self#jumbf=/c2pa/{store['active_manifest']}/c2pa.assertions/{label}")
+        state, failures = _ingredient_validation(ingredient.get("validation_results"), delta, own is not None)
+        reports.append(IngredientReport(
+            title=ingredient.get("title"),
+            relationship=ingredient.get("relationship"),
+            manifest_label=manifest_label,
+            state=state,
+            failures=failures,
+            consents=_parse_consents(own_assertions.get(CONSENT_ASSERTION_LABEL)),
+            output_id=(own_assertions.get(OUTPUT_ASSERTION_LABEL) or {}).get("output_id"),
+            watermark_id=_soft_binding_value(own_assertions.get(SOFT_BINDING_LABEL)),
+            choice=choices.get(label),
+        ))
+    return tuple(reports)
+
+
+def _ingredient_validation(recorded: Any, delta: dict[str, Any] | None,
+                           has_manifest: bool) -> tuple[str, tuple[str, ...]]:
+    """The ingredient's state: its results recorded at signing, updated by this read's deltas.
+
+    A delta re-reports whole aspects (the signing credential, the ingredient's hash...): a
+    recorded code of an aspect the delta speaks of is replaced by what the delta says.
+    """
+    if not has_manifest:
+        return "no_manifest", ()
+    recorded = (recorded or {}).get("activeManifest") or {}
+    entries = {kind: list(recorded.get(kind) or []) for kind in ("success", "failure")}
+    if delta:
+        aspects = {_aspect(entry) for kind in ("success", "informational", "failure")
+                   for entry in delta.get(kind) or []}
+        for kind in entries:
+            entries[kind] = [e for e in entries[kind] if _aspect(e) not in aspects] + list(delta.get(kind) or [])
+    failures = tuple(entry.get("code", "") for entry in entries["failure"])
+    successes = {entry.get("code") for entry in entries["success"]}
+    if set(failures) - _UNTRUSTED_ONLY or "claimSignature.validated" not in successes:
+        return "invalid", failures
+    if failures or "signingCredential.trusted" not in successes:
+        return "valid", failures
+    return "trusted", ()
+
+
+def _aspect(entry: dict[str, Any]) -> str:
+    return str(entry.get("code", "")).split(".", 1)[0]
+
+
+def _choices_by_ingredient(assertions: dict[str, Any]) -> dict[str, str]:
+    """The choice each placing action names, by the label of the ingredient it placed."""
+    choices = {}
+    for label in _ACTIONS_LABELS:
+        for action in (assertions.get(label) or {}).get("actions", []):
+            parameters = action.get("parameters") or {}
+            choice = parameters.get(CHOICE_PARAMETER)
+            if action.get("action") != "c2pa.placed" or not isinstance(choice, str):
+                continue
+            for link in parameters.get("ingredients") or [parameters.get("ingredient") or {}]:
+                url = str((link or {}).get("url", ""))
+                if "c2pa.assertions/" in url:
+                    choices[url.rsplit("c2pa.assertions/", 1)[1]] = choice
+    return choices
+
+
+def _parse_consents(data: Any) -> tuple[ConsentReference, ...]:
+    """The consent references of an output (one license) or of a cut (a list of them)."""
+    if isinstance(data, dict) and isinstance(data.get("licenses"), list):
+        references = (_parse_consent(entry) for entry in data["licenses"])
+        return tuple(ref for ref in references if ref is not None)
+    single = _parse_consent(data)
+    return () if single is None else (single,)
 
 
 def _parse_consent(data: Any) -> ConsentReference | None:

@@ -1,4 +1,4 @@
-"""C2PA manifest definitions for Bespoke renders.
+"""C2PA manifest definitions for Bespoke renders and the cuts assembled from them.
 
 Manifests are public: they carry pseudonymous references (licence id, hashes,
 a status URL) and never a person's name or other personal data.
@@ -7,6 +7,7 @@ a status URL) and never a person's name or other personal data.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,13 +16,20 @@ from provenance.labels import LabelSpec
 IPTC_TRAINED_ALGORITHMIC_MEDIA = (
     "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 )
+IPTC_COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA = (
+    "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
+)
 CONSENT_ASSERTION_LABEL = "com.bespoke.consent"
 OUTPUT_ASSERTION_LABEL = "com.bespoke.output"
 OUTPUT_ID_PARAMETER = "com.bespoke.output_id"
 MODEL_SHA256_PARAMETER = "com.bespoke.model_sha256"
 LIKENESS_MODEL_SHA256_PARAMETER = "com.bespoke.likeness_model_sha256"
+LIKENESS_MODEL_SHA256S_PARAMETER = "com.bespoke.likeness_model_sha256s"
 WATERMARK_ID_PARAMETER = "com.bespoke.watermark_id"
 SOFT_BINDING_LABEL = "c2pa.soft-binding"
+CUT_ASSERTION_LABEL = "com.bespoke.cut"
+CUT_ID_PARAMETER = "com.bespoke.cut_id"
+CHOICE_PARAMETER = "com.bespoke.choice"
 CONSENT_SCOPE = "likeness.video.generation"
 CLAIM_GENERATOR_NAME = "Bespoke"
 
@@ -54,11 +62,15 @@ class GeneratorInfo:
     version: str
     model_sha256: str
     likeness_model_sha256: str | None = None
+    # Every likeness model's hash when a scene loaded several (likeness_model_sha256 is the first).
+    likeness_model_sha256s: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require_sha256("model_sha256", self.model_sha256)
         if self.likeness_model_sha256 is not None:
             _require_sha256("likeness_model_sha256", self.likeness_model_sha256)
+        for digest in self.likeness_model_sha256s:
+            _require_sha256("likeness_model_sha256s", digest)
 
     def software_agent(self) -> dict[str, str]:
         agent = {"name": self.name, "version": self.version, MODEL_SHA256_PARAMETER: self.model_sha256}
@@ -95,11 +107,14 @@ def build_manifest(
     label: LabelSpec,
     claim_generator_version: str,
     watermark: WatermarkBinding | None = None,
+    other_consents: Sequence[ConsentReference] = (),
 ) -> dict[str, Any]:
     """Manifest definition for a rendered MP4, ready for a c2pa ``Builder``.
 
     With ``watermark``, a ``c2pa.watermarked`` action and the ``c2pa.soft-binding``
-    assertion the specification requires with it are added.
+    assertion the specification requires with it are added. ``other_consents`` are the
+    further licenses of a scene played under several: the consent assertion then lists
+    them all after ``consent``.
     """
     actions = [
         _created_action(output_id, generator),
@@ -116,7 +131,7 @@ def build_manifest(
         "assertions": [
             {"label": "c2pa.actions.v2", "data": {"actions": actions}},
             _training_mining_assertion(),
-            _consent_assertion(consent),
+            _consent_assertion(consent, other_consents),
             {
                 "label": OUTPUT_ASSERTION_LABEL,
                 "data": {"output_id": output_id, "disclosure": label.as_dict()},
@@ -140,6 +155,8 @@ def _created_action(output_id: str, generator: GeneratorInfo) -> dict[str, Any]:
         "parameters": {
             OUTPUT_ID_PARAMETER: output_id,
             **{key: value for key, value in generator.software_agent().items() if key.startswith("com.")},
+            **({LIKENESS_MODEL_SHA256S_PARAMETER: list(generator.likeness_model_sha256s)}
+               if generator.likeness_model_sha256s else {}),
         },
     }
 
@@ -182,13 +199,109 @@ def _training_mining_assertion() -> dict[str, Any]:
     }
 
 
-def _consent_assertion(consent: ConsentReference) -> dict[str, Any]:
+def _consent_assertion(consent: ConsentReference, others: Sequence[ConsentReference] = ()) -> dict[str, Any]:
+    """The license behind an output; for a scene under several, the first one's fields as
+    for any output (so one-license readers still find it) and ``licenses`` listing them all."""
+    data: dict[str, Any] = {
+        "license_id": consent.license_id,
+        "license_text_sha256": consent.license_text_sha256,
+        "status_url": consent.status_url,
+        "scope": CONSENT_SCOPE,
+    }
+    if others:
+        data["licenses"] = [{"license_id": ref.license_id, "license_text_sha256": ref.license_text_sha256,
+                             "status_url": ref.status_url} for ref in (consent, *others)]
+    return {"label": CONSENT_ASSERTION_LABEL, "data": data}
+
+
+@dataclass(frozen=True)
+class CutScene:
+    """One scene of a cut, as its own trusted manifest describes it."""
+
+    ingredient_id: str  # links the scene's c2pa.placed action to its ingredient
+    title: str
+    manifest_label: str
+    consent: tuple[ConsentReference, ...]
+    output_id: str | None = None
+
+
+def build_cut_manifest(
+    *,
+    title: str,
+    cut_id: str,
+    scenes: Sequence[CutScene],
+    choices: Sequence[str],
+    claim_generator_version: str,
+) -> dict[str, Any]:
+    """Manifest definition for the cut of a playthrough: its scenes joined, frames untouched.
+
+    ``choices[i]`` is the viewer's choice that led from scene ``i`` to scene ``i + 1``, empty
+    where the story went on without one. The scenes are added to the builder as
+    ``componentOf`` ingredients (``cut_ingredient``).
+
+    The actions follow C2PA 2.x (18.14): a new asset begins with ``c2pa.created``, whose
+    ``digitalSourceType`` is IPTC's composite of trained-algorithmic media, since the cut is
+    assembled from AI-generated parts; ``c2pa.opened`` would name a single ``parentOf``
+    ingredient, which a cut does not have. Each scene then gets one ``c2pa.placed`` action,
+    the action the specification gives for adding a ``componentOf`` ingredient, linked to it
+    through ``ingredientIds``; actions are listed in the order they happened, so they are the
+    path taken. No standard action or assertion records a viewer's choice, and action
+    ``parameters`` may carry namespaced fields, so each placed scene after the first carries
+    the choice that led to it (``com.bespoke.choice``) and says it in its description: the
+    path lives in one place instead of being repeated in a separate assertion.
+
+    The cut adds no visible label and no watermark of its own: each scene keeps the ones its
+    manifest declares. Its consent assertion lists every license behind its scenes.
+    """
+    if not scenes:
+        raise ValueError("a cut needs at least one scene")
+    if len(choices) != len(scenes) - 1:
+        raise ValueError(f"{len(scenes)} scenes need {len(scenes) - 1} choices between them, not {len(choices)}")
+    agent = {"name": CLAIM_GENERATOR_NAME, "version": claim_generator_version}
+    created = {
+        "action": "c2pa.created",
+        "digitalSourceType": IPTC_COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA,
+        "softwareAgent": agent,
+        "description": "Cut of an interactive story: the scenes played, joined without re-encoding.",
+        "parameters": {CUT_ID_PARAMETER: cut_id},
+    }
+    placed = [_placed_action(number, scene, choices[number - 2] if number > 1 else "", agent)
+              for number, scene in enumerate(scenes, start=1)]
+    return {
+        "claim_generator_info": [agent],
+        "title": title,
+        "format": "video/mp4",
+        "assertions": [
+            {"label": "c2pa.actions.v2", "data": {"actions": [created, *placed]}},
+            _training_mining_assertion(),
+            _cut_consent_assertion([ref for scene in scenes for ref in scene.consent]),
+            {"label": CUT_ASSERTION_LABEL, "data": {"cut_id": cut_id, "scenes": len(scenes)}},
+        ],
+    }
+
+
+def cut_ingredient(scene: CutScene) -> dict[str, Any]:
+    """The ingredient definition of one scene; the scene file itself is added with it."""
+    return {"title": scene.title, "format": "video/mp4", "relationship": "componentOf", "label": scene.ingredient_id}
+
+
+def _placed_action(number: int, scene: CutScene, choice: str, agent: dict[str, str]) -> dict[str, Any]:
+    parameters: dict[str, Any] = {"ingredientIds": [scene.ingredient_id]}
+    if not choice:
+        description = f"Scene {number} ({scene.title}) placed {'first' if number == 1 else 'next'}."
+    else:
+        parameters[CHOICE_PARAMETER] = choice
+        description = f'Scene {number} ({scene.title}) placed after the viewer chose "{choice}".'
+    return {"action": "c2pa.placed", "softwareAgent": agent, "description": description, "parameters": parameters}
+
+
+def _cut_consent_assertion(references: Sequence[ConsentReference]) -> dict[str, Any]:
+    unique = list(dict.fromkeys(references))
     return {
         "label": CONSENT_ASSERTION_LABEL,
         "data": {
-            "license_id": consent.license_id,
-            "license_text_sha256": consent.license_text_sha256,
-            "status_url": consent.status_url,
+            "licenses": [{"license_id": ref.license_id, "license_text_sha256": ref.license_text_sha256,
+                          "status_url": ref.status_url} for ref in unique],
             "scope": CONSENT_SCOPE,
         },
     }

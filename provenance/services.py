@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,17 @@ from provenance.c2pa_io import (
     read_stream,
     sign_file,
 )
+from provenance.cut import CutError
 from provenance.labels import LabelSpec, burn_disclosure
-from provenance.manifest import ConsentReference, GeneratorInfo, WatermarkBinding, build_manifest
+from provenance.manifest import (
+    ConsentReference,
+    CutScene,
+    GeneratorInfo,
+    WatermarkBinding,
+    build_cut_manifest,
+    build_manifest,
+    cut_ingredient,
+)
 from provenance.mp4_boxes import mp4_box_census
 from provenance.pki import load_signing_material, load_trust_anchor
 from provenance.signing import LocalKeySigner, ManifestSigner
@@ -87,40 +97,51 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _sign_with_time_stamp_policy(*, src: Path, dst: Path, manifest: dict[str, Any]) -> bool:
+def _sign_with_time_stamp_policy(*, src: Path, dst: Path, manifest: dict[str, Any],
+                                 ingredients: Sequence[tuple[dict[str, Any], Path]] = ()) -> bool:
     """Sign, time-stamped when a TSA is configured. Returns whether the signature is time-stamped.
 
     An unreachable TSA must not stop publication unless ``BESPOKE_TSA_REQUIRED`` says so.
     """
     signer = configured_signer()
     tsa_url = settings.BESPOKE_TSA_URL
+    # Ingredients are validated as they are added: against our anchor, so they record as trusted.
+    anchor = load_trust_anchor(settings.BESPOKE_PKI_DIR) if ingredients else None
+    options = {"manifest": manifest, "signer": signer, "ingredients": ingredients, "trust_anchor_pem": anchor}
     try:
-        sign_file(src=src, dst=dst, manifest=manifest, signer=signer, tsa_url=tsa_url)
+        sign_file(src=src, dst=dst, tsa_url=tsa_url, **options)
         return bool(tsa_url)
     except SigningError as exc:
         if not tsa_url or settings.BESPOKE_TSA_REQUIRED:
             raise
         logger.warning("time-stamping through %s failed (%s); signing without a time-stamp", tsa_url, exc)
-    sign_file(src=src, dst=dst, manifest=manifest, signer=signer, tsa_url=None)
+    sign_file(src=src, dst=dst, tsa_url=None, **options)
     return False
 
 
 def output_sign(*, src: Path, dst: Path, output_id: str, license_id: str, model_sha256: str,
-                likeness_model_sha256: str | None, label: LabelSpec, watermark_binding: WatermarkBinding) -> SignedOutput:
+                likeness_model_sha256: str | None, label: LabelSpec, watermark_binding: WatermarkBinding,
+                license_ids: Sequence[str] = (), likeness_model_sha256s: Sequence[str] = ()) -> SignedOutput:
     """Embed a signed C2PA manifest, then read it back: only a Trusted result is accepted.
 
-    The returned compliance record says what was disclosed and how: it is kept with the
-    output and included in exports.
+    A scene played under several licenses names them all in ``license_ids`` (``license_id``
+    first or not, it is listed first) and, when it loaded several likeness models, their
+    hashes in ``likeness_model_sha256s``; the manifest's consent assertion then lists every
+    license. The returned compliance record says what was disclosed and how: it is kept
+    with the output and included in exports.
     """
-    reference = gate.consent_reference(license_id=license_id)
-    consent = ConsentReference(reference.license_id, reference.license_text_sha256, reference.status_url)
+    consents = [_consent_reference(ref) for ref in dict.fromkeys(str(ref) for ref in (license_id, *license_ids))]
+    consent = consents[0]
     generator = GeneratorInfo(name=GENERATOR_NAME, version=GENERATOR_VERSION, model_sha256=model_sha256,
-                              likeness_model_sha256=likeness_model_sha256)
+                              likeness_model_sha256=likeness_model_sha256,
+                              likeness_model_sha256s=tuple(likeness_model_sha256s))
     manifest = build_manifest(title=f"{output_id}.mp4", output_id=output_id, consent=consent, generator=generator,
-                              label=label, claim_generator_version=GENERATOR_VERSION, watermark=watermark_binding)
+                              label=label, claim_generator_version=GENERATOR_VERSION, watermark=watermark_binding,
+                              other_consents=consents[1:])
     time_stamped = _sign_with_time_stamp_policy(src=src, dst=dst, manifest=manifest)
     report = read_file(dst, trust_anchor_pem=load_trust_anchor(settings.BESPOKE_PKI_DIR))
-    if not report.is_trusted or report.output_id != output_id or report.watermark_id != watermark_binding.watermark_id:
+    if not report.is_trusted or report.output_id != output_id or report.watermark_id != watermark_binding.watermark_id \
+            or list(report.consents) != consents:
         dst.unlink(missing_ok=True)
         raise SigningError(f"the signed output did not verify as trusted ({report.state}: {', '.join(report.failures)})")
     compliance = {
@@ -133,8 +154,69 @@ def output_sign(*, src: Path, dst: Path, output_id: str, license_id: str, model_
         "consent": asdict(consent),
         "models": {"base_sha256": model_sha256, "likeness_model_sha256": likeness_model_sha256},
     }
+    if len(consents) > 1:
+        compliance["consents"] = [asdict(reference) for reference in consents]
+    if likeness_model_sha256s:
+        compliance["models"]["likeness_model_sha256s"] = list(likeness_model_sha256s)
     return SignedOutput(path=dst, sha256=file_sha256(dst), size_bytes=dst.stat().st_size,
                         manifest_label=report.manifest_label or "", time_stamped=time_stamped, compliance=compliance)
+
+
+def _consent_reference(license_id: str) -> ConsentReference:
+    reference = gate.consent_reference(license_id=license_id)
+    return ConsentReference(reference.license_id, reference.license_text_sha256, reference.status_url)
+
+
+def cut_sign(*, src: Path, dst: Path, cut_id: str, scenes: Sequence[Path], choices: Sequence[str],
+             title: str) -> SignedOutput:
+    """Sign the cut ``src`` (the ``scenes`` joined by provenance.cut.concatenate_mp4) into ``dst``.
+
+    Each scene must carry a trusted Bespoke manifest; it becomes a ``componentOf``
+    ingredient, its own manifest and validation kept inside the cut's, and ``choices``
+    (the viewer's, one between each two scenes, empty where there was none) go in order
+    into the actions. No label or watermark is added: the frames are the scenes' own.
+    Same signer and time-stamp policy as ``output_sign``; only a trusted read-back naming
+    the same scenes is accepted.
+    Raises CutError for scenes that are not trusted outputs or choices that do not fit
+    between them, SigningError when signing fails.
+    """
+    anchor = load_trust_anchor(settings.BESPOKE_PKI_DIR)
+    parts = [_cut_scene(Path(path), number, anchor) for number, path in enumerate(scenes, start=1)]
+    try:
+        manifest = build_cut_manifest(title=title, cut_id=cut_id, scenes=parts, choices=choices,
+                                      claim_generator_version=GENERATOR_VERSION)
+    except ValueError as exc:
+        raise CutError(str(exc)) from exc
+    time_stamped = _sign_with_time_stamp_policy(
+        src=src, dst=dst, manifest=manifest,
+        ingredients=[(cut_ingredient(part), Path(path)) for part, path in zip(parts, scenes, strict=True)])
+    report = read_file(dst, trust_anchor_pem=anchor)
+    placed = [ingredient.manifest_label for ingredient in report.ingredients if ingredient.state == "trusted"]
+    if not report.is_trusted or report.cut_id != cut_id or placed != [part.manifest_label for part in parts]:
+        dst.unlink(missing_ok=True)
+        raise SigningError(f"the signed cut did not verify as trusted ({report.state}: {', '.join(report.failures)})")
+    compliance = {
+        "cut_id": cut_id,
+        "scenes": [{"output_id": part.output_id, "manifest_label": part.manifest_label,
+                    "license_ids": [reference.license_id for reference in part.consent]} for part in parts],
+        "choices": list(choices),
+        "manifest": {"label": report.manifest_label, "signer": report.signer, "time_stamped": time_stamped,
+                     "assertions": list(report.assertion_labels), "digital_source_type": report.digital_source_type},
+        "consent": [asdict(reference) for reference in report.consents],
+    }
+    return SignedOutput(path=dst, sha256=file_sha256(dst), size_bytes=dst.stat().st_size,
+                        manifest_label=report.manifest_label or "", time_stamped=time_stamped, compliance=compliance)
+
+
+def _cut_scene(path: Path, number: int, anchor: str) -> CutScene:
+    try:
+        report = read_file(path, trust_anchor_pem=anchor)
+    except (MediaReadError, OSError) as exc:
+        raise CutError(f"scene {number} ({path.name}) cannot be read: {exc}") from exc
+    if not report.is_trusted or not report.consents or not report.manifest_label:
+        raise CutError(f"scene {number} ({path.name}) is not a trusted Bespoke output ({report.state})")
+    return CutScene(ingredient_id=f"scene-{number}", title=report.title or path.name,
+                    manifest_label=report.manifest_label, consent=report.consents, output_id=report.output_id)
 
 
 def verify_budget() -> VerifyBudget:

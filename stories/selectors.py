@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from stories import policies
-from stories.models import Story, StoryRole
+from stories.models import Playthrough, PlaythroughScene, Story, StoryRole
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -50,3 +50,40 @@ def stories_casting_license(*, license_id: object) -> list[tuple[Story, list[str
     for role in roles:
         cast.setdefault(role.story_id, (role.story, []))[1].append(role.name)
     return list(cast.values())
+
+
+def stories_open_to_viewers() -> QuerySet[Story]:
+    """Published stories with a role the viewer plays: what anyone signed up as a viewer may star in."""
+    return (Story.objects.filter(status=Story.Status.PUBLISHED, roles__kind=StoryRole.Kind.VIEWER).distinct()
+            .select_related("organization").order_by("-published_at"))
+
+
+def story_open_to_viewers_get(*, story_id: object) -> Story:
+    try:
+        return stories_open_to_viewers().get(pk=story_id)
+    except (Story.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404("No such story.") from None
+
+
+def playthroughs_of_viewer(*, user: User, story: Story | None = None) -> QuerySet[Playthrough]:
+    if not user.is_authenticated:
+        return Playthrough.objects.none()
+    playthroughs = Playthrough.objects.filter(viewer_id=user.pk).select_related("story")
+    return playthroughs.filter(story=story) if story is not None else playthroughs
+
+
+def playthrough_get_for_viewer(*, user: User, playthrough_id: object) -> Playthrough:
+    """A playthrough is the viewer's alone: anyone else, the studio included, gets a 404."""
+    try:
+        return playthroughs_of_viewer(user=user).get(pk=playthrough_id)
+    except (Playthrough.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404("No such playthrough.") from None
+
+
+def playthrough_path(*, playthrough: Playthrough) -> list[PlaythroughScene]:
+    return list(playthrough.scenes.filter(status=PlaythroughScene.Status.CHOSEN).order_by("position"))
+
+
+def playthrough_branches(*, scene: PlaythroughScene) -> list[PlaythroughScene]:
+    """The scenes behind the choices of ``scene`` requested so far, by choice."""
+    return list(PlaythroughScene.objects.filter(parent=scene).order_by("choice_index"))

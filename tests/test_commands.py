@@ -35,7 +35,7 @@ def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # real commits: a revocation stops playthroughs once it commits
 def test_demo_tells_the_whole_story_and_writes_a_report(tiny_model, tmp_path, settings):
     out = tmp_path / "demo"
     call_command("demo", out=out, stdout=StringIO())
@@ -64,6 +64,11 @@ def test_demo_tells_the_whole_story_and_writes_a_report(tiny_model, tmp_path, se
     assert steps["likeness model trained (DreamBooth-LoRA)"]["eval_loss_after"] < \
         steps["likeness model trained (DreamBooth-LoRA)"]["eval_loss_before"]
     assert steps["likeness model destroyed with the license that allowed it"]["status"] == "destroyed"
+    cut = steps["signed cut assembled (no re-encode) and verified: each scene's manifest is an ingredient"]
+    assert (cut["manifest_state"], cut["ingredients"]) == ("trusted", 6)
+    assert cut["choices"] == ["Wave to your friend", "Knock on the door", "Light the lamp"]
+    assert (out / cut["file"]).read_bytes()[4:8] == b"ftyp"
+    assert steps["next playthrough refused"]["reason"] == "viewer_consent_missing"
     assert audit_chain_verify().ok
     _assert_no_plaintext_likeness_at_rest(settings)
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from bespoke.portal import (desk_views, invitation_views, legal_views, representation_views, story_views, talent_views,
+                            viewer_views,
                             views)
 
 urlpatterns = [
@@ -81,4 +82,18 @@ urlpatterns += [
     path("stories/<uuid:story_id>/roles/<uuid:role_id>/cast/", story_views.story_role_cast,
          name="portal-story-role-cast"),
     path("stories/<uuid:story_id>/publish/", story_views.story_publish, name="portal-story-publish"),
+    path("stories/<uuid:story_id>/star/", viewer_views.star, name="portal-star"),
+    path("stories/<uuid:story_id>/star/photo/", viewer_views.star_photo, name="portal-star-photo"),
+    path("stories/<uuid:story_id>/star/capture/", viewer_views.star_capture, name="portal-star-capture"),
+    path("stories/<uuid:story_id>/star/consent/", viewer_views.star_consent, name="portal-star-consent"),
+    path("stories/<uuid:story_id>/star/train/", viewer_views.star_train, name="portal-star-train"),
+    path("stories/<uuid:story_id>/star/play/", viewer_views.star_play, name="portal-star-play"),
+    path("play/<uuid:playthrough_id>/", viewer_views.player, name="portal-player"),
+    path("play/<uuid:playthrough_id>/state/", viewer_views.player_state, name="portal-player-state"),
+    path("play/<uuid:playthrough_id>/choose/", viewer_views.player_choose, name="portal-player-choose"),
+    path("play/<uuid:playthrough_id>/scenes/<uuid:scene_id>.mp4", viewer_views.player_scene_video,
+         name="portal-player-scene"),
+    path("play/<uuid:playthrough_id>/cut/", viewer_views.player_cut, name="portal-player-cut"),
+    path("play/<uuid:playthrough_id>/cut.mp4", viewer_views.player_cut_download, name="portal-player-cut-download"),
+    path("play/<uuid:playthrough_id>/revoke/", viewer_views.player_revoke, name="portal-player-revoke"),
 ]

@@ -56,6 +56,8 @@ def _roles(user: Any) -> set[str]:
     roles = set(Membership.objects.filter(user=user).values_list("role", flat=True))
     if hasattr(user, "talent"):
         roles.add("talent")
+        if user.talent.kind == Talent.Kind.VIEWER:
+            roles.add("viewer")
     return roles
 
 
@@ -69,8 +71,10 @@ def home(request: HttpRequest) -> HttpResponse:
     for license in licenses:
         license.state = effective_state(license, today)
     jobs = generation_selectors.render_jobs_for_user(user=user)
+    roles = _roles(user)
     return render(request, "portal/home.html", {
-        "roles": _roles(user),
+        "roles": roles,
+        "stories_to_star_in": story_selectors.stories_open_to_viewers()[:50] if "viewer" in roles else [],
         "licenses": licenses,
         "awaiting_approval": _uses_to_decide(user, jobs),
         "jobs": jobs[:20],

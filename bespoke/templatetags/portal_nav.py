@@ -22,7 +22,7 @@ def portal_nav_links(user: Any) -> dict[str, bool]:
     a studio's members see its stories."""
     if not user.is_authenticated:
         return dict.fromkeys(("legal", "audit", "desk", "representatives", "representations", "stories"), False)
-    is_talent = Talent.objects.filter(user_id=user.pk).exists()
+    is_talent = Talent.objects.filter(user_id=user.pk, kind=Talent.Kind.PERFORMER).exists()
     return {
         "legal": policies.is_legal(user),
         "audit": policies.is_legal(user) or Membership.objects.filter(

@@ -53,11 +53,15 @@ def _pixels(images: list[np.ndarray], device: str, dtype: Any) -> Any:
     return batch.to(device=device, dtype=dtype)
 
 
-def decode_png(data: bytes) -> np.ndarray:
+def decode_png(data: bytes, *, size: int | None = None) -> np.ndarray:
+    """A stored reference photo (a square PNG) as RGB, resized to ``size`` pixels square if given."""
     from PIL import Image
 
     with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
-        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+        rgb = image.convert("RGB")
+        if size is not None and rgb.size != (size, size):
+            rgb = rgb.resize((size, size), Image.Resampling.LANCZOS)
+        return np.asarray(rgb, dtype=np.uint8)
 
 
 def class_images(pipe: Any, settings: TrainingSettings) -> list[np.ndarray]:

@@ -9,7 +9,6 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Sequence
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.actors import SYSTEM_WORKER, user_actor
@@ -27,15 +27,15 @@ from consent import gate
 from consent.approvals import use_approval_decide, use_approval_request
 from consent.likeness import likeness_model_weights
 from generation import queue
-from generation.models import RenderJob, RenderOutput
+from generation.models import RenderCast, RenderJob, RenderOutput
 from generation.output_screen import OUTPUT_REFUSED, ScreenReport, refusal_message, screen_frames, with_screen_record
 from generation.params import RenderParams, prompt_clean, render_params_parse
 from generation.selectors import job_cancellable_by, watermark_id_taken
-from generation.pipeline.adapters import likeness_adapter
+from generation.pipeline.adapters import likeness_adapters
 from generation.pipeline.loading import ModelSpec, pipeline_cache
 from generation.pipeline.rendering import RenderSettings, render_frames
 from generation.pipeline.video import encode_mp4
-from generation.services.jobs import JobKind, requester_must_be_licensee
+from generation.services.jobs import JobKind, JobUse, requester_must_be_licensee
 from generation.services.leases import (
     LeaseLost,
     RenderStopped,
@@ -66,7 +66,29 @@ def _use(job: RenderJob) -> gate.UseRequest:
                            job_ref=str(job.id))
 
 
-RENDERS: JobKind[RenderJob] = JobKind(model=RenderJob, task_name=queue.RENDER_JOB_RUN, use=_use)
+def _cast(job: RenderJob) -> list[RenderCast]:
+    """A scene's roles in license order (the order publication locks them in); none for a plain render."""
+    return list(job.cast.order_by("license_id"))
+
+
+def _uses(job: RenderJob) -> list[JobUse]:
+    """One use for a plain render; one for each role of a scene, under the role's own license."""
+    cast = _cast(job)
+    if not cast:
+        return [JobUse(_use(job))]
+    return [JobUse(gate.UseRequest(
+        license_id=str(member.license_id), medium=job.medium, prompt=job.prompt,
+        likeness_model_id=str(member.likeness_model_id) if member.likeness_model_id else None, job_ref=str(job.id),
+        interactive=job.interactive, story_id=str(job.story_id) if job.story_id else None), role=member.role)
+        for member in cast]
+
+
+def _priority(job_id: str) -> queue.Priority:
+    speculative = RenderJob.objects.filter(pk=job_id).values_list("speculative", flat=True).first()
+    return queue.Priority.SPECULATIVE if speculative else queue.Priority.NORMAL
+
+
+RENDERS: JobKind[RenderJob] = JobKind(model=RenderJob, task_name=queue.RENDER_JOB_RUN, uses=_uses, priority=_priority)
 
 
 def render_job_request(*, license_id: str, prompt: str, negative_prompt: str = "", params: dict | None = None,
@@ -97,7 +119,7 @@ def render_job_request(*, license_id: str, prompt: str, negative_prompt: str = "
                                  params=render_params.as_dict(), acting_user=acting_user)
         return job
 
-    return RENDERS.request(license_id=license_id, use=use, acting_user=acting_user, create=create)
+    return RENDERS.request(uses=[JobUse(use)], acting_user=acting_user, create=create)
 
 
 def _is_uuid(value: str) -> bool:
@@ -126,7 +148,7 @@ def render_job_decide(*, job: RenderJob, approve: bool, reason: str, acting_user
 
 
 def render_job_cancel(*, job: RenderJob, acting_user: AbstractBaseUser) -> RenderJob:
-    """The producer who asked, or the licensee's legal staff, may cancel a render."""
+    """Whoever asked (the producer, or the viewer of a scene), or the licensee's legal staff, may cancel a render."""
     if not job_cancellable_by(job=job, user=acting_user):
         raise NotAllowed("Only the producer who asked for this render, or legal, can cancel it.")
     return job_cancel(job, actor=user_actor(acting_user))
@@ -160,11 +182,10 @@ def render_job_publish(*, job_id: str, attempt: int, output_id: str, signed: pro
     published: RenderOutput | None = None
     try:
         with transaction.atomic():
-            decision = gate.authorize_publication(use=_use(job), output_ref=output_id, job_ref=str(job.id),
-                                                  subject=job.audit_subject, actor=SYSTEM_WORKER)
+            refusal = _authorize_publication(job, output_id)
             job = locked_own_job(RenderJob, job_id, attempt)
-            if not decision.allowed:
-                job_finish(job, RenderJob.Status.CANCELLED, str(decision.reason), decision.message, SYSTEM_WORKER)
+            if refusal is not None:
+                job_finish(job, RenderJob.Status.CANCELLED, str(refusal.reason), refusal.message, SYSTEM_WORKER)
                 return None
             output = RenderOutput.objects.create(
                 id=output_id, job=job, file=stored_name, sha256=signed.sha256, size_bytes=signed.size_bytes,
@@ -179,12 +200,42 @@ def render_job_publish(*, job_id: str, attempt: int, output_id: str, signed: pro
             audit_append(action="render.published", actor=SYSTEM_WORKER, subject=job.audit_subject,
                          data={"output": output_id, "attempt": attempt, "sha256": signed.sha256,
                                "manifest": signed.manifest_label, "license": str(job.license_id),
-                               "watermark_id": watermark_id, "time_stamped": signed.time_stamped})
+                               "watermark_id": watermark_id, "time_stamped": signed.time_stamped,
+                               **({"cast": _cast_record(job)} if job.interactive else {})})
         published = output  # committed
     finally:
         if published is None:
             default_storage.delete(stored_name)
     return published
+
+
+def _authorize_publication(job: RenderJob, output_id: str) -> gate.GateDecision | None:
+    """Inside the publishing transaction: the gate's locked last check of every license the
+    job uses, in license-id order (the lock order, core.locking), each allowed use recorded;
+    None when all allow it, else the first refusal.
+
+    With several licenses each is first checked under its lock, so that a refusal of one
+    leaves no use of the others recorded."""
+    uses = _uses(job)
+    if len(uses) > 1:
+        for use in uses:
+            decision = gate.check_locked(use=use.request, stage=gate.Stage.PUBLISH, actor=SYSTEM_WORKER,
+                                         subject=job.audit_subject)
+            if not decision.allowed:
+                return use.named(decision)
+    for number, use in enumerate(uses):
+        decision = gate.authorize_publication(use=use.request, output_ref=output_id, job_ref=str(job.id),
+                                              subject=job.audit_subject, actor=SYSTEM_WORKER)
+        if not decision.allowed:
+            if number:  # every license is locked since its check above: only a bug gets here
+                raise RuntimeError(f"license {use.request.license_id} refused publication after allowing it")
+            return use.named(decision)
+    return None
+
+
+def _cast_record(job: RenderJob) -> dict[str, str]:
+    """A scene's roles and the license each is played under, for its audit events."""
+    return {member.role: str(member.license_id) for member in _cast(job)}
 
 
 def _store_output(*, job: RenderJob, output_id: str, signed: provenance.SignedOutput) -> str:
@@ -201,10 +252,14 @@ def watermark_id_new() -> int:
     raise RuntimeError("could not find an unused watermark id")
 
 
-def render_output_screen(*, job_id: str, attempt: int, license_id: str, frames: Sequence[np.ndarray]) -> ScreenReport | None:
-    """Screen a render's raw frames (generation.output_screen). A finding ends the job without
-    output and raises RenderStopped: a refusal, which no later attempt would change, not a crash to retry."""
-    report = screen_frames(frames, gate.excluded_categories(license_id=license_id))
+def render_output_screen(*, job_id: str, attempt: int, license_ids: Sequence[str],
+                         frames: Sequence[np.ndarray]) -> ScreenReport | None:
+    """Screen a render's raw frames (generation.output_screen) for what any of its licenses
+    excludes. A finding ends the job without output and raises RenderStopped: a refusal,
+    which no later attempt would change, not a crash to retry."""
+    excluded = dict.fromkeys(category for license_id in license_ids
+                             for category in gate.excluded_categories(license_id=license_id))
+    report = screen_frames(frames, tuple(excluded))
     if report is None:
         return None
     logger.info("render %s screened by %s in %.2f s", job_id, ", ".join(report.detectors), report.seconds)
@@ -239,15 +294,15 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
     workdir = Path(tempfile.mkdtemp(prefix=f"bespoke-render-{job_id}-"))
     try:
         loaded = pipeline_cache.get(model_spec())
-        likeness = likeness_model_weights(model_id=str(job.likeness_model_id)) if job.likeness_model_id else None
-        adapter = likeness_adapter(loaded.pipe, likeness.weights, params.likeness_weight) if likeness else nullcontext()
-        with adapter:
+        license_ids, model_ids = _licenses_and_models(job)
+        likenesses = [likeness_model_weights(model_id=model_id) for model_id in model_ids]
+        with likeness_adapters(loaded.pipe, [(likeness.weights, params.likeness_weight) for likeness in likenesses]):
             frames = render_frames(loaded.pipe, RenderSettings(
                 prompt=job.prompt, negative_prompt=job.negative_prompt, num_frames=params.num_frames,
                 width=params.width, height=params.height, steps=params.steps, guidance_scale=params.guidance_scale,
                 seed=params.seed,
             ), on_step=on_step)
-        screening = render_output_screen(job_id=job_id, attempt=attempt, license_id=str(job.license_id), frames=frames)
+        screening = render_output_screen(job_id=job_id, attempt=attempt, license_ids=license_ids, frames=frames)
         labelled, label = provenance.disclosure_apply(frames)
         watermark_id = watermark_id_new()
         marked, binding = provenance.watermark_apply(labelled, watermark_id=watermark_id, fps=params.fps)
@@ -255,9 +310,12 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
         encode_mp4(marked, unsigned, fps=params.fps)
         output_id = str(uuid.uuid4())
         signed = provenance.output_sign(src=unsigned, dst=workdir / f"{output_id}.mp4", output_id=output_id,
-                                        license_id=str(job.license_id), model_sha256=loaded.model_sha256,
-                                        likeness_model_sha256=likeness.weights_sha256 if likeness else None,
-                                        label=label, watermark_binding=binding)
+                                        license_id=license_ids[0], model_sha256=loaded.model_sha256,
+                                        likeness_model_sha256=likenesses[0].weights_sha256 if likenesses else None,
+                                        label=label, watermark_binding=binding,
+                                        license_ids=license_ids if len(license_ids) > 1 else (),
+                                        likeness_model_sha256s=[likeness.weights_sha256 for likeness in likenesses]
+                                        if len(likenesses) > 1 else ())
         signed = with_screen_record(signed, screening)
         render_job_publish(job_id=job_id, attempt=attempt, output_id=output_id, signed=signed,
                            model_sha256=loaded.model_sha256, disclosure=label.as_dict(), watermark_id=watermark_id)
@@ -271,16 +329,29 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
     return RenderJob.objects.get(pk=job_id)
 
 
+def _licenses_and_models(job: RenderJob) -> tuple[list[str], list[str]]:
+    """The licenses a render is made under (the job's own first) and the likeness models it
+    loads: a scene's cast's, or the plain render's one."""
+    cast = _cast(job)
+    licenses = dict.fromkeys([str(job.license_id), *(str(member.license_id) for member in cast)])
+    models = [member.likeness_model_id for member in cast] if cast else [job.likeness_model_id]
+    return list(licenses), [str(model_id) for model_id in models if model_id]
+
+
 def render_jobs_cancel_for_license(*, license_id: str, actor: str, **_: object) -> list[str]:
-    """Cancel the license's renders that have not started (or await approval) at once;
-    running ones stop at their next consent check."""
+    """Cancel the renders under the license, or with a role played under it, that have not
+    started (or await approval) at once; running ones stop at their next consent check."""
     cancelled = []
     waiting = (RenderJob.Status.QUEUED, RenderJob.Status.AWAITING_APPROVAL)
-    for job_id in RenderJob.objects.filter(license_id=license_id, status__in=waiting).values_list("id", flat=True):
+    under_it = RenderJob.objects.filter(Q(license_id=license_id) | Q(cast__license_id=license_id), status__in=waiting)
+    for job_id in under_it.values_list("id", flat=True).distinct():
         with transaction.atomic():
             job = RenderJob.objects.select_for_update().get(pk=job_id)
             if job.status in waiting:
-                job_finish(job, RenderJob.Status.CANCELLED, "license_revoked", "The talent revoked the license.", actor)
+                role = job.cast.filter(license_id=license_id).values_list("role", flat=True).first()
+                message = "The talent revoked the license."
+                job_finish(job, RenderJob.Status.CANCELLED, "license_revoked",
+                           f"role {role}: {message}" if role else message, actor)
                 cancelled.append(str(job.id))
     return cancelled
 

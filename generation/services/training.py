@@ -23,7 +23,7 @@ from generation.params import TrainingParams, training_params_parse
 from generation.selectors import job_cancellable_by
 from generation.pipeline.loading import load_image_pipeline, resolve_device
 from generation.pipeline.training import TrainingSettings, decode_png, train_dreambooth_lora
-from generation.services.jobs import JobKind, requester_must_be_licensee
+from generation.services.jobs import JobKind, JobUse, requester_must_be_licensee
 from generation.services.leases import RenderStopped, job_cancel, job_finish, job_progress, locked_own_job
 from generation.services.render import model_spec
 
@@ -36,7 +36,8 @@ def _use(job: TrainingJob) -> gate.UseRequest:
     return gate.UseRequest(license_id=str(job.license_id), medium="likeness_model", prompt="", purpose=gate.Purpose.TRAIN)
 
 
-TRAININGS: JobKind[TrainingJob] = JobKind(model=TrainingJob, task_name=queue.TRAINING_JOB_RUN, use=_use)
+TRAININGS: JobKind[TrainingJob] = JobKind(model=TrainingJob, task_name=queue.TRAINING_JOB_RUN,
+                                           uses=lambda job: [JobUse(_use(job))])
 
 
 def training_job_request(*, license_id: str, params: dict | None = None, acting_user: AbstractBaseUser) -> TrainingJob:
@@ -58,7 +59,7 @@ def training_job_request(*, license_id: str, params: dict | None = None, acting_
                      data={"license": str(license_id), "params": training_params.as_dict()})
         return job
 
-    return TRAININGS.request(license_id=license_id, use=use, acting_user=acting_user, create=create)
+    return TRAININGS.request(uses=[JobUse(use)], acting_user=acting_user, create=create)
 
 
 def training_job_cancel(*, job: TrainingJob, acting_user: AbstractBaseUser) -> TrainingJob:
@@ -96,7 +97,7 @@ def training_job_execute(*, job_id: str, worker: str) -> TrainingJob | None:
 
         device, _ = resolve_device(settings.BESPOKE_DEVICE)
         pipe = load_image_pipeline(model_spec(), dtype=torch.float32).to(device)
-        trained = train_dreambooth_lora(pipe, [decode_png(photo) for photo in material.photos], TrainingSettings(
+        trained = train_dreambooth_lora(pipe, [decode_png(photo, size=settings.BESPOKE_TRAINING_RESOLUTION) for photo in material.photos], TrainingSettings(
             instance_prompt=f"a photo of {INSTANCE_TOKEN} {params.class_noun}", class_prompt=f"a photo of {params.class_noun}",
             steps=params.steps, rank=params.rank, alpha=params.alpha, learning_rate=params.learning_rate,
             resolution=settings.BESPOKE_TRAINING_RESOLUTION, prior_preservation=params.prior_preservation,

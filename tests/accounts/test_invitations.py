@@ -362,6 +362,8 @@ def _assert_styled(response, *, inputs: tuple[str, ...] = ()) -> None:  # type: 
 def test_allauth_pages_render_in_the_portal_frame_with_labelled_fields(client, personas):
     _assert_styled(client.get("/accounts/login/"), inputs=("login", "password"))
     _assert_styled(client.get("/accounts/password/reset/"), inputs=("email",))
+    _assert_styled(client.get("/accounts/signup/"), inputs=("email", "username", "password1", "password2",
+                                                            "display_name", "birth_date", "stars_self"))
 
     with_verified_email(personas.bob)
     assert client.post("/accounts/login/", {"login": "bob", "password": PASSWORD}).status_code == 302
@@ -386,13 +388,15 @@ def test_allauth_pages_render_in_the_portal_frame_with_labelled_fields(client, p
     _assert_styled(client.get("/accounts/2fa/totp/deactivate/"))
 
 
-def test_there_is_no_open_sign_up_only_invitations(client):
+def test_sign_up_makes_viewers_only_talent_and_staff_come_by_invitation(client):
     page = client.get("/accounts/login/").content.decode()
-    assert "Accounts are by invitation" in page and "/accounts/signup/" not in page
+    assert "use the link in your invitation email" in page and "Sign up as a viewer" in page
     before = _state()
     response = client.post("/accounts/signup/", {"email": "eve@example.org", "username": "eve",
                                                  "password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD})
-    assert b"Sign Up Closed" in response.content and _state() == before
+    assert response.status_code == 200 and _state() == before
+    assert re.search(r'id="id_stars_self_error"><li>Viewer accounts are for starring in stories yourself',
+                     response.content.decode())
 
 
 def test_allauth_errors_show_beside_their_fields_once(client, personas):

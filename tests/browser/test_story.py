@@ -25,6 +25,7 @@ import os
 import shutil
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -501,6 +502,8 @@ def test_the_whole_story_in_a_browser(browser, live_server, personas, tiny_model
         "template_id": str(license_templates_for_user(user=personas.dana).first().id),
         "representation_id": str(representation.id), "story_id": str(story.id),
         "role_id": str(story.roles.first().id),
+        # playthroughs are a viewer's alone; none exists here, and no one else ever sees one
+        "playthrough_id": str(uuid.uuid4()), "scene_id": str(uuid.uuid4()),
     }, {name: {"evidence_id": str(representation.evidence.first().id)}
         for name in ("portal-desk-representation-evidence", "portal-representation-evidence")})
     charlie = _sign_in(browser, live_server, personas.charlie, None)

@@ -670,6 +670,7 @@ ALLOWED = {  # action -> (states it applies to, the state it leads to)
     "resume": ({S.SUSPENDED}, S.COUNTERSIGNED),
     "revoke": ({S.OFFERED, S.SIGNED, S.COUNTERSIGNED, S.SUSPENDED}, S.REVOKED),
     "expire": ({S.COUNTERSIGNED, S.SUSPENDED}, S.EXPIRED),
+    "expire_viewer": ({S.SIGNED}, S.EXPIRED),
     "supersede": ({S.COUNTERSIGNED, S.SUSPENDED}, S.SUPERSEDED),
     "amend": ({S.COUNTERSIGNED, S.SUSPENDED}, S.COUNTERSIGNED),  # the amendment is a new draft; this one stays
 }
@@ -681,6 +682,7 @@ REFUSED = {
     "resume": "Only a suspended license can be resumed.",
     "revoke": "This license is not in a state that can be revoked.",
     "expire": "Only an executed license can expire.",
+    "expire_viewer": "Only a signed viewer consent can expire.",
     "supersede": "Only an executed license can be superseded.",
     "amend": "Only an executed license can be amended.",
 }

@@ -71,7 +71,7 @@ def test_a_reference_photo_is_re_encoded_stripped_and_stored_sealed(personas, se
     assert len(stored) == 1 and not stored[0].read_bytes().startswith(b"\x89PNG")
     plain = vault_get(talent_id=personas.talent.id, object_ref=photo.object_ref, name=photo.stored_name)
     with Image.open(io.BytesIO(plain)) as image:
-        assert image.format == "PNG" and image.size == (settings.BESPOKE_TRAINING_RESOLUTION,) * 2
+        assert image.format == "PNG" and image.size == (max(settings.BESPOKE_TRAINING_RESOLUTION, settings.BESPOKE_PHOTO_STORED_SIDE),) * 2
         assert not image.getexif() and "exif" not in image.info and "icc_profile" not in image.info
     assert AuditEvent.objects.filter(action="likeness.photo_added").count() == 1
 

@@ -49,6 +49,7 @@ class Worker:
     def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
         self.name = name
         self.log = log
+        self._terminated = False
         self._handle = log.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "bespoke", "worker", "--queues", "gpu,default", "--concurrency", "1",
@@ -72,9 +73,15 @@ class Worker:
             os.killpg(self.process.pid, sig)
         self.process.wait(timeout=30)
 
+    def terminate(self) -> None:
+        """Ask for a warm shutdown (once): the worker finishes its task, then exits."""
+        if self.process.poll() is None and not self._terminated:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self._terminated = True
+
     def stop(self) -> None:
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            self.terminate()
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -84,7 +91,7 @@ class Worker:
 
 
 @pytest.fixture
-def start_worker(settings, tiny_model, pki_dir: Path, tmp_path: Path) -> Iterator[Callable[[str], Worker]]:  # type: ignore[no-untyped-def]
+def start_worker(settings, tiny_model, pki_dir: Path, tmp_path: Path) -> Iterator[Callable[..., Worker]]:  # type: ignore[no-untyped-def]
     """Start real workers on the test database and the test broker; purge the queues first."""
     from bespoke.celery import app
 
@@ -108,15 +115,23 @@ def start_worker(settings, tiny_model, pki_dir: Path, tmp_path: Path) -> Iterato
         "BESPOKE_PUBLIC_URL": settings.BESPOKE_PUBLIC_URL,
         "BESPOKE_RENDER_LEASE_SECONDS": "3",
         "BESPOKE_GATE_CHECK_EVERY_STEPS": "2",
+        # the keys the test process seals likeness models and reads watermarks with, as a
+        # deployment gives every process the same ones
+        "BESPOKE_MASTER_KEY": settings.BESPOKE_MASTER_KEY,
+        "BESPOKE_WATERMARK_KEY": settings.BESPOKE_WATERMARK_KEY.decode("utf-8"),
     })
     workers: list[Worker] = []
 
-    def start(name: str) -> Worker:
+    def start(name: str, *, wait: bool = True) -> Worker:
+        """Start a worker; with ``wait=False`` it boots while the test goes on (call ``wait_ready``)."""
         worker = Worker(name, env, tmp_path / f"{name}.log")
         workers.append(worker)
-        worker.wait_ready()
+        if wait:
+            worker.wait_ready()
         return worker
 
     yield start
+    for worker in workers:
+        worker.terminate()  # all shut down together
     for worker in workers:
         worker.stop()

@@ -119,7 +119,7 @@ class Outcomes:
 
 def test_revocation_countersignature_erasure_publication_and_requests_never_deadlock(
         personas, django_user_model, settings, monkeypatch):
-    monkeypatch.setattr(queue, "job_enqueue", lambda task_name, job_id: None)  # no worker here: the jobs are published by hand
+    monkeypatch.setattr(queue, "job_enqueue", lambda task_name, job_id, **_: None)  # no worker here: the jobs are published by hand
     verify_identity(personas, personas.talent)
     chains = [_countersigned(_executed(consent.license_draft(
         talent=personas.talent, licensee=personas.studio, acting_user=personas.erin, **_terms()), personas), personas)

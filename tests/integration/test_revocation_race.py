@@ -46,7 +46,7 @@ def _license(personas) -> LikenessLicense:  # type: ignore[no-untyped-def]
 
 
 def test_an_output_is_published_before_the_revocation_commits_or_never(personas, settings, monkeypatch):
-    monkeypatch.setattr(queue, "job_enqueue", lambda task_name, job_id: None)  # no worker here: the job is published by hand
+    monkeypatch.setattr(queue, "job_enqueue", lambda task_name, job_id, **_: None)  # no worker here: the job is published by hand
     verify_identity(personas, personas.talent)
     clip = None
     orders: Counter = Counter()

@@ -1,6 +1,8 @@
 """Set up a Bespoke installation: database, model, signing PKI and (development only) demo data."""
 
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -14,11 +16,13 @@ from core.secure_files import create_private_dir
 from consent import services as consent
 from consent.license_templates import license_templates_install_built_in
 from consent.models import Membership, Organization, Talent
+from consent.viewers import viewer_register
 from generation.pipeline.single_file import sd15_config_folder
 from generation.pipeline.tiny import build_tiny_model, tiny_model_present
 from provenance.pki import create_dev_pki, pki_is_usable
 from stories import services as stories
 from stories.models import Story
+from bespoke.demo_cast import demo_performer_license
 
 DEMO_PASSWORD = "bespoke-demo"
 LICENSEE = "Northlight Studios"
@@ -33,6 +37,7 @@ DEMO_USERS = {
     "frank": ("Frank", "Fischer", "frank@example.com"),
     "grace": ("Grace", "Gomez", "grace@example.com"),
     "vera": ("Vera", "Vance", "vera@example.com"),
+    "theo": ("Theo", "Marsh", "theo@example.com"),
 }
 DEMO_ROLES = [  # (user, organisation, role)
     ("dana", LICENSEE, Membership.Role.LEGAL),
@@ -44,6 +49,7 @@ DEMO_ROLES = [  # (user, organisation, role)
 ]
 DEMO_STORY = Path(stories.__file__).resolve().parent / "demo" / "harbour"  # .ink and the .json inkjs compiled
 MFA_USERS = ("alice", "dana", "erin", "frank", "grace")  # legal and verifiers must use MFA; talent need it to sign
+VIEWER_BIRTH_DATE = date(1994, 6, 3)  # vera's, as she declared it signing up
 
 
 class Command(BaseCommand):
@@ -128,19 +134,31 @@ class Command(BaseCommand):
                                  invited_by=organizations[LICENSEE])
         # a data folder made before talents recorded who invited them
         Talent.objects.filter(user=users["alice"], invited_by__isnull=True).update(invited_by=organizations[LICENSEE])
-        self._demo_story(organizations[LICENSEE], users["bob"])
+        if not Talent.objects.filter(user=users["vera"]).exists():
+            viewer_register(user=users["vera"], display_name="Vera Vance", birth_date=VIEWER_BIRTH_DATE,
+                            acting_user=users["vera"])
+        self._demo_story(organizations[LICENSEE], users)
         self.stdout.write(f"demo accounts ready (password {DEMO_PASSWORD!r}): talent alice; producers bob "
                           f"({LICENSEE}) and charlie ({OTHER_STUDIO}); legal dana and erin ({LICENSEE}); verifiers "
                           f"frank and grace ({OPERATOR}); vera, a viewer")
         for username in MFA_USERS:
             self.stdout.write(f"demo TOTP secret for {username}: {totp_enrol(user=users[username])}")
 
-    def _demo_story(self, studio: Organization, producer: object) -> None:
-        """A draft interactive story of the studio, authored by its producer, for casting and publishing."""
+    def _demo_story(self, studio: Organization, users: dict[str, Any]) -> None:
+        """The demo story, published by the studio's producer: the viewer stars as the lead, and Theo,
+        a performer the desk verified, plays the friend under his interactive license."""
         source = DEMO_STORY.with_suffix(".ink").read_text(encoding="utf-8")
         compiled = DEMO_STORY.with_suffix(".json").read_text(encoding="utf-8")
-        if Story.objects.filter(organization=studio, compiled_json=compiled).exists():
+        story = Story.objects.filter(organization=studio, compiled_json=compiled).first()
+        if story is not None and story.status != Story.Status.DRAFT:
             return
-        story = stories.story_create(organization=studio, title="", compiled_json=compiled, ink_source=source,
-                                     acting_user=producer)
-        self.stdout.write(f"demo story “{story.title}” drafted for {studio.name} (cast its roles and publish it)")
+        if story is None:
+            story = stories.story_create(organization=studio, title="", compiled_json=compiled, ink_source=source,
+                                         acting_user=users["bob"])
+        friend_license = demo_performer_license(studio=studio, performer=users["theo"], users=users)
+        roles = {role.name: role for role in story.roles.all()}
+        stories.story_role_cast(role=roles["lead"], viewer=True, acting_user=users["bob"])
+        stories.story_role_cast(role=roles["friend"], license=friend_license, acting_user=users["bob"])
+        stories.story_publish(story=story, acting_user=users["bob"])
+        self.stdout.write(f"demo story “{story.title}” published for {studio.name}: vera stars as the lead, "
+                          "theo plays the friend")

@@ -29,9 +29,17 @@ from generation.pipeline.video import decode_mp4, encode_mp4
 from generation.services.render import render_job_execute, render_job_request
 from generation.services.training import training_job_execute, training_job_request
 from generation.tracing import media_verify
+from consent.facts import viewer_face_checked
+from consent.terms import text_sha256
+from consent.viewers import Scope, StandingOffer, viewer_license_sign, viewer_license_text
+from bespoke.demo_cast import demo_viewer, demo_viewer_face_check
+from stories import play
+from stories.models import Playthrough, PlaythroughScene, Story
 
 Job = TypeVar("Job", bound=LeasedJob)
 PROMPT = "sks person walking through a rainy neon street at night, cinematic"
+# The demo story's path: wave to the friend, (on to the cliff), knock, (on to the lamp room), light the lamp.
+STORY_PATH: tuple[int | None | bool, ...] = (0, None, 0, None, 0, False)
 
 
 class Command(BaseCommand):
@@ -156,6 +164,7 @@ class Command(BaseCommand):
         self._step("stripped copy re-traced after revocation", consent=after["consent"],
                    ok=bool(after["trace"]) and after["consent"]["state"] == "revoked")
         self._refused("render after revocation refused", bob, license, PROMPT)
+        self._story(out, in_process=not options["worker"])
 
         checkpoint = audit_checkpoint_write()
         verification = audit_log_verify()
@@ -166,7 +175,64 @@ class Command(BaseCommand):
         (out / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         self.stdout.write(f"report written to {out / 'report.json'}")
         if not report["ok"]:
-            raise CommandError("the demo did not go as expected; see report.json")
+            failed = [step["step"] for step in self.steps if not step["ok"]]
+            raise CommandError(f"the demo did not go as expected ({'; '.join(failed)}); see report.json")
+
+    def _story(self, out: Path, *, in_process: bool) -> None:
+        """A viewer, Wren, stars in the demo story: face check, consent, likeness model, a playthrough
+        along one path with its choices, the signed cut, then she revokes and cannot play again."""
+        viewer = demo_viewer()
+        self._step("viewer signed up", actor=viewer.user.username)
+        if not viewer_face_checked(talent_id=viewer.pk):
+            check = demo_viewer_face_check(viewer)
+            self._step("viewer's capture and photos checked: same person (offline face model)", actor=viewer.user.username,
+                       challenge_code=check.challenge_code, distance=round(check.distance, 3))
+        story = Story.objects.get(status=Story.Status.PUBLISHED, title="Harbour Lights")
+        offer = StandingOffer(licensee=story.organization, story_id=str(story.pk), story_title=story.title)
+        text = viewer_license_text(talent=viewer, offer=offer, scope=Scope.STORY)
+        viewer_consent = viewer_license_sign(offer=offer, scope=Scope.STORY,
+                                             context=consent.SignatureContext(
+                                                 text_sha256_seen=text_sha256(text), disclosure_accepted=True,
+                                                 authentication_method="demo", ip_address="127.0.0.1",
+                                                 user_agent="manage.py demo"),
+                                             acting_user=viewer.user)
+        self._step("viewer consented to star in the story (signed by her alone)", actor=viewer.user.username,
+                   license=str(viewer_consent.id), ends_on=viewer_consent.ends_on.isoformat())
+        training = training_job_request(license_id=str(viewer_consent.id), acting_user=viewer.user,
+                                        params={"steps": 30, "num_class_images": 1})
+        training = self._run(training, training_job_execute, in_process=in_process)
+        self._step("viewer's likeness model trained under her consent", training=str(training.id),
+                   ok=training.status == TrainingJob.Status.SUCCEEDED)
+        playthrough = play.playthrough_start(story=story, acting_user=viewer.user)
+        scene = play.current_scene(playthrough)
+        for choice in STORY_PATH:
+            job = self._run(RenderJob.objects.get(pk=scene.render_job_id), render_job_execute, in_process=in_process)
+            self._step(f"scene {scene.position + 1} '{scene.knot}' rendered, labelled and signed",
+                       roles=scene.cast, ok=job.status == RenderJob.Status.SUCCEEDED,
+                       prefetched=[b.knot for b in PlaythroughScene.objects.filter(parent=scene)])
+            if choice is False:
+                break
+            scene = play.playthrough_choose(playthrough=playthrough, index=choice, acting_user=viewer.user)
+        cut = play.playthrough_cut_make(playthrough=playthrough, acting_user=viewer.user)
+        cut_file = out / "story-cut.mp4"
+        with default_storage.open(cut.file.name, "rb") as source, cut_file.open("wb") as target:
+            shutil.copyfileobj(source, target)
+        checked = media_verify(path=cut_file).as_dict()
+        ingredients = checked["manifest"].get("ingredients", [])
+        self._step("signed cut assembled (no re-encode) and verified: each scene's manifest is an ingredient",
+                   file=cut_file.name, choices=cut.choices, manifest_state=checked["manifest"]["state"],
+                   ingredients=len(ingredients), ok=checked["manifest"]["state"] == "trusted"
+                   and len(ingredients) == len(cut.scene_outputs))
+        consent.license_revoke(license=viewer_consent, reason="The viewer withdrew her consent.",
+                               acting_user=viewer.user)
+        playthrough.refresh_from_db()
+        self._step("viewer revoked her consent: her playthrough stopped", status=playthrough.status,
+                   ok=playthrough.status == Playthrough.Status.STOPPED)
+        try:
+            play.playthrough_start(story=story, acting_user=viewer.user)
+            self._step("next playthrough refused", ok=False)
+        except ApplicationError as error:
+            self._step("next playthrough refused", reason=error.code, message=error.message)
 
     @staticmethod
     def _signature(license: Any) -> consent.SignatureContext:

@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -21,6 +22,9 @@ class Command(BaseCommand):
             "--concurrency", "1", "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
         ])
         self.stdout.write(f"worker started (pid {worker.pid}); portal on http://{options['addrport']}/")
+        if getattr(settings, "EMAIL_FILE_PATH", None):
+            self.stdout.write(f"mail (sign-up confirmation links too) is written as files in "
+                              f"{settings.EMAIL_FILE_PATH}")
         try:
             call_command("runserver", options["addrport"], use_reloader=False)
         finally:

@@ -57,8 +57,22 @@ class Command(BaseCommand):
             self.stdout.write("  no Bespoke watermark found")
         consent = report["consent"]
         if consent:
-            since = f" since {consent['since']}" if consent.get("since") else ""
-            self.stdout.write(f"  consent: license {consent['license_id']} is {consent['state']}{since}")
+            self._print_consent("  ", consent)
+        self._print_ingredients(report["ingredients"])
+
+    def _print_consent(self, indent: str, consent: dict) -> None:
+        since = f" since {consent['since']}" if consent.get("since") else ""
+        self.stdout.write(f"{indent}consent: license {consent['license_id']} is {consent['state']}{since}")
+
+    def _print_ingredients(self, ingredients: list[dict]) -> None:
+        for number, ingredient in enumerate(ingredients, start=1):
+            chosen = f', after the choice "{ingredient["choice"]}"' if ingredient.get("choice") else ""
+            self.stdout.write(f"  ingredient {number}: {ingredient['title']} ({ingredient['relationship']}{chosen}), "
+                              f"manifest {ingredient['manifest_label']} {ingredient['state']}")
+            if ingredient.get("watermark_id") is not None:
+                self.stdout.write(f"    watermark id: {ingredient['watermark_id']}")
+            for status in ingredient["consent_status"]:
+                self._print_consent("    ", status)
 
     def _print_manifest(self, manifest: dict) -> None:
         if manifest["failures"]:
