@@ -200,6 +200,8 @@ def talent_signer(talent: Talent, *, on: date | None = None) -> TalentSide:
     """Who signs for this talent, whatever the license: the talent if a living adult,
     otherwise the representation in force for the capacity the verified facts establish."""
     on = on or timezone.localdate()
+    if talent.kind == Talent.Kind.VIEWER:  # an adult by their declaration, checked by the face check (consent.viewers)
+        return TalentSide(LikenessLicense.Capacity.ADULT, talent.user_id, None, None)
     capacity = talent_facts(talent_id=talent.pk).capacity_on(on)
     if capacity is None:
         return TalentSide(None, None, None, "The verification desk has not verified the talent's identity.")

@@ -217,11 +217,11 @@ class StandingOffer:
     story_title: str
 
 
-def viewer_license_terms(offer: StandingOffer, *, scope: str, starts_on: date) -> dict:
+def viewer_license_terms(offer: StandingOffer, *, scope: str, starts_on: date,
+                         requires_use_approval: bool = False) -> dict:
     """The fixed terms of a viewer's consent: interactive video in this story (or in the studio's
-    stories), a likeness model for it, the sensitive categories excluded, a short term. It never
-    asks to approve each use: a scene renders while the viewer watches the one before, so a
-    consent waiting on approvals could not be played (the viewer revokes instead, at any moment)."""
+    stories), a likeness model for it, the sensitive categories excluded, a short term, and, if the
+    viewer asks it, their approval of each scene before it renders (scenes then wait for it)."""
     if scope not in (Scope.STORY, Scope.STUDIO):
         raise ValidationFailed("Choose this story or all of the studio's stories.", field="scope")
     where = (f"the interactive story \"{offer.story_title}\"" if scope == Scope.STORY
@@ -239,7 +239,7 @@ def viewer_license_terms(offer: StandingOffer, *, scope: str, starts_on: date) -
         "permitted_media": [LikenessLicense.Medium.VIDEO], "territories": ["worldwide"], "languages": ["en"],
         "dubbing": False, "advertising": False, "interactive": True, "derivatives": False,
         "allows_likeness_model": True, "excluded_categories": sorted(CATEGORIES), "excluded_uses": [],
-        "requires_use_approval": False, "max_renders": VIEWER_MAX_RENDERS,
+        "requires_use_approval": bool(requires_use_approval), "max_renders": VIEWER_MAX_RENDERS,
         "starts_on": starts_on, "ends_on": starts_on + timedelta(days=settings.BESPOKE_VIEWER_CONSENT_DAYS),
         "representation": LikenessLicense._meta.get_field("representation").default,
         "representation_detail": "", "compensation_basis": "flat", "compensation_rate": Decimal("0.00"),
@@ -247,9 +247,10 @@ def viewer_license_terms(offer: StandingOffer, *, scope: str, starts_on: date) -
     }
 
 
-def viewer_license_text(*, talent: Talent, offer: StandingOffer, scope: str) -> str:
+def viewer_license_text(*, talent: Talent, offer: StandingOffer, scope: str, requires_use_approval: bool = False) -> str:
     """The exact text the viewer is shown and signs (its hash binds the signature)."""
-    terms = viewer_license_terms(offer, scope=scope, starts_on=timezone.localdate())
+    terms = viewer_license_terms(offer, scope=scope, starts_on=timezone.localdate(),
+                                 requires_use_approval=requires_use_approval)
     return render_license_text(LicenseTerms(
         talent_name=talent.display_name, licensee_name=offer.licensee.name, version=1,
         capacity=LikenessLicense.Capacity.ADULT,
@@ -257,7 +258,7 @@ def viewer_license_text(*, talent: Talent, offer: StandingOffer, scope: str) -> 
 
 
 def viewer_license_sign(*, offer: StandingOffer, scope: str, context: SignatureContext,
-                        acting_user: AbstractBaseUser) -> LikenessLicense:
+                        acting_user: AbstractBaseUser, requires_use_approval: bool = False) -> LikenessLicense:
     """The viewer's own consent: written from the fixed terms and signed by the viewer in one
     step, after their face check passed. In force from today for BESPOKE_VIEWER_CONSENT_DAYS
     days, revocable at any moment."""
@@ -271,8 +272,9 @@ def viewer_license_sign(*, offer: StandingOffer, scope: str, context: SignatureC
     with transaction.atomic():
         claim(Rank.TALENT, rows=[talent.pk])
         Talent.objects.select_for_update().get(pk=talent.pk)
-        terms = viewer_license_terms(offer, scope=scope, starts_on=timezone.localdate())
-        text = viewer_license_text(talent=talent, offer=offer, scope=scope)
+        terms = viewer_license_terms(offer, scope=scope, starts_on=timezone.localdate(),
+                                     requires_use_approval=requires_use_approval)
+        text = viewer_license_text(talent=talent, offer=offer, scope=scope, requires_use_approval=requires_use_approval)
         license = LikenessLicense.objects.create(
             talent=talent, licensee=offer.licensee, kind=LikenessLicense.Kind.VIEWER,
             scope_story_id=uuid.UUID(offer.story_id) if scope == Scope.STORY else None, text=text, text_sha256=text_sha256(text),

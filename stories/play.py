@@ -104,20 +104,25 @@ def _scene_row(playthrough: Playthrough, found: _SceneStep, *, status: str, pare
 
 def _request_render(row: PlaythroughScene, playthrough: Playthrough, scene: ink.Scene, *, speculative: bool,
                     acting_user: AbstractBaseUser) -> None:
-    """Ask for the scene's render; a refusal by the gate marks the scene REFUSED with its reason."""
+    """Ask for the scene's render; a refusal (by the gate, or a scene that would wait for two
+    approvals) marks the scene REFUSED with its reason."""
     try:
         job = scene_render_request(cast=_cast(playthrough, scene), prompt=scene.prompt,
                                    story_id=str(playthrough.story_id), seconds=scene.seconds,
                                    params=dict(settings.BESPOKE_STORY_SCENE_PARAMS), speculative=speculative,
                                    acting_user=acting_user)
     except gate.ConsentRefused as refused:
-        row.status = PlaythroughScene.Status.REFUSED
-        row.refusal_code = str(refused.decision.reason)
-        row.refusal_message = str(refused)
-        row.save(update_fields=["status", "refusal_code", "refusal_message"])
+        row.refusal_code, row.refusal_message = str(refused.decision.reason), str(refused)
+    except ValidationFailed as refused:  # two licenses in the scene each ask to approve it
+        if refused.code != "use_approval_required":
+            raise
+        row.refusal_code, row.refusal_message = refused.code, refused.message
+    else:
+        row.render_job_id = job.id
+        row.save(update_fields=["render_job_id"])
         return
-    row.render_job_id = job.id
-    row.save(update_fields=["render_job_id"])
+    row.status = PlaythroughScene.Status.REFUSED
+    row.save(update_fields=["status", "refusal_code", "refusal_message"])
 
 
 def _prefetch(playthrough: Playthrough, current: PlaythroughScene, compiled_json: str,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 
 from stories import policies
+from stories.ink import InkError, StoryOutline, story_outline
 from stories.models import Playthrough, PlaythroughScene, Story, StoryRole
 
 User = AbstractBaseUser | AnonymousUser
@@ -87,3 +91,21 @@ def playthrough_path(*, playthrough: Playthrough) -> list[PlaythroughScene]:
 def playthrough_branches(*, scene: PlaythroughScene) -> list[PlaythroughScene]:
     """The scenes behind the choices of ``scene`` requested so far, by choice."""
     return list(PlaythroughScene.objects.filter(parent=scene).order_by("choice_index"))
+
+
+OUTLINE_CACHE_SECONDS = 24 * 3600
+
+
+def story_outline_of(*, story: Story) -> StoryOutline | None:
+    """The outline of a stored story (None if it can no longer be read), computed once per story
+    text and kept in the shared cache: playing every path costs up to seconds, a page view should not."""
+    key = "story-outline:" + hashlib.sha256(f"{story.compiled_json}\0{story.ink_source}".encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is not None:
+        return cached or None
+    try:
+        outline: StoryOutline | None = story_outline(story.compiled_json, source=story.ink_source or None)
+    except InkError:  # a stored story was checked when created; never crash a read on it
+        outline = None
+    cache.set(key, outline or False, OUTLINE_CACHE_SECONDS)
+    return outline

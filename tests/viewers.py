@@ -43,16 +43,17 @@ def pass_face_check(talent):  # type: ignore[no-untyped-def]
                              acting_user=talent.user)
 
 
-def viewer_consent(talent, story, *, scope: str = "story"):  # type: ignore[no-untyped-def]
+def viewer_consent(talent, story, *, scope: str = "story", requires_use_approval: bool = False):  # type: ignore[no-untyped-def]
     from consent.services import SignatureContext
     from consent.viewers import StandingOffer, viewer_license_sign, viewer_license_text
     from consent.terms import text_sha256
 
     offer = StandingOffer(licensee=story.organization, story_id=str(story.pk), story_title=story.title)
-    text = viewer_license_text(talent=talent, offer=offer, scope=scope)
+    text = viewer_license_text(talent=talent, offer=offer, scope=scope, requires_use_approval=requires_use_approval)
     context = SignatureContext(text_sha256_seen=text_sha256(text), disclosure_accepted=True,
                                authentication_method="password", ip_address="192.0.2.7", user_agent="pytest")
-    return viewer_license_sign(offer=offer, scope=scope, context=context, acting_user=talent.user)
+    return viewer_license_sign(offer=offer, scope=scope, context=context, acting_user=talent.user,
+                               requires_use_approval=requires_use_approval)
 
 
 def published_story(personas, talent_license, *, viewer_role: str = "lead", talent_role: str = "friend"):  # type: ignore[no-untyped-def]

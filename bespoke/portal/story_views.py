@@ -23,7 +23,7 @@ from consent.models import LikenessLicense, Organization
 from consent.policies import studio_organization_ids
 from core.errors import ApplicationError, NotAllowed, ValidationFailed
 from stories import policies, selectors, services
-from stories.ink import InkError, StoryOutline, story_outline
+from stories.ink import StoryOutline
 from stories.models import Story, StoryRole
 
 #: Licenses a role may be cast under: executed ones (the gate judges whether each is in force now).
@@ -107,10 +107,7 @@ def story_new(request: HttpRequest) -> HttpResponse:
 # --- a story: its outline, its roles, publishing --------------------------------------------------
 
 def _outline(story: Story) -> StoryOutline | None:
-    try:
-        return story_outline(story.compiled_json, source=story.ink_source or None)
-    except InkError:
-        return None
+    return selectors.story_outline_of(story=story)
 
 
 def _scenes(outline: StoryOutline | None) -> list[dict[str, Any]]:

@@ -91,6 +91,8 @@ urlpatterns += [
     path("play/<uuid:playthrough_id>/", viewer_views.player, name="portal-player"),
     path("play/<uuid:playthrough_id>/state/", viewer_views.player_state, name="portal-player-state"),
     path("play/<uuid:playthrough_id>/choose/", viewer_views.player_choose, name="portal-player-choose"),
+    path("play/<uuid:playthrough_id>/scenes/<uuid:scene_id>/approve/", viewer_views.player_approve,
+         name="portal-player-approve"),
     path("play/<uuid:playthrough_id>/scenes/<uuid:scene_id>.mp4", viewer_views.player_scene_video,
          name="portal-player-scene"),
     path("play/<uuid:playthrough_id>/cut/", viewer_views.player_cut, name="portal-player-cut"),

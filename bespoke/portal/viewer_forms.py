@@ -16,13 +16,14 @@ class CaptureForm(forms.Form):
 
 
 class ViewerConsentForm(forms.Form):
-    """Signs the text shown for the chosen scope (chosen on the page, which shows the text it
-    makes); the hash binds the signature to that exact text."""
+    """Signs the text shown for the chosen scope and approval (chosen on the page, which shows
+    the text they make); the hash binds the signature to that exact text."""
 
     text_sha256 = forms.RegexField(regex=r"^[0-9a-f]{64}$", widget=forms.HiddenInput)
     scope = forms.ChoiceField(choices=[(Scope.STORY, "this story only"),
                                        (Scope.STUDIO, "any interactive story of this studio")],
                               widget=forms.HiddenInput)
+    approve_each = forms.BooleanField(required=False, widget=forms.HiddenInput)
     disclosure_accepted = forms.BooleanField(
         label="I have read the electronic-records disclosure and agree to sign electronically",
         error_messages={"required": "Accept the electronic-records disclosure to sign."})

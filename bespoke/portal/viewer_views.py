@@ -38,7 +38,8 @@ from consent.facts import viewer_face_checked
 from core.downloads import file_response
 from core.errors import ApplicationError
 from core.stepup import step_up_required
-from generation.models import RenderOutput, TrainingJob
+from generation.models import RenderJob, RenderOutput, TrainingJob
+from generation.services.render import render_job_decide
 from generation.services.training import training_job_request
 from stories import play, selectors
 from stories.models import Playthrough, PlaythroughScene, Story, StoryCut
@@ -63,9 +64,11 @@ def _offer(story: Story) -> StandingOffer:
     return StandingOffer(licensee=story.organization, story_id=str(story.pk), story_title=story.title)
 
 
-def _consent_scope(request: HttpRequest) -> str:
+def _consent_choice(request: HttpRequest) -> tuple[str, bool]:
+    """The scope and whether to approve each scene, as chosen on the page (its links) or posted."""
     source = request.POST if request.method == "POST" else request.GET
-    return Scope.STUDIO if source.get("scope") == Scope.STUDIO else Scope.STORY
+    return (Scope.STUDIO if source.get("scope") == Scope.STUDIO else Scope.STORY,
+            source.get("approve_each") in ("1", "True", "true", "on"))
 
 
 def _act(request: HttpRequest, action: Callable[[], object], *, done: str, refused: str = "Refused") -> bool:
@@ -103,21 +106,20 @@ def _star_page(request: HttpRequest, story_id: str, *, capture_form: CaptureForm
     story = selectors.story_open_to_viewers_get(story_id=story_id)
     context: dict[str, Any] = {"story": story, "talent": talent}
     if talent is not None:
-        scope = _consent_scope(request)
+        scope, approve_each = _consent_choice(request)
         license = play.viewer_consent_for(story=story, user=request.user)
-        # Scenes play on while the viewer watches: a consent asking to approve each one could not be
-        # played, so the viewer's consent never asks it (generation refuses such a scene).
-        text = viewer_license_text(talent=talent, offer=_offer(story), scope=scope)
+        text = viewer_license_text(talent=talent, offer=_offer(story), scope=scope,
+                                   requires_use_approval=approve_each)
         photos = ReferencePhoto.objects.filter(talent=talent, deleted_at__isnull=True).count()
         face_checked = viewer_face_checked(talent_id=talent.pk)
         context.update({
             "photos": photos, "min_photos": min_photos(), "face_checked": face_checked,
             "challenge": face_check_start(acting_user=request.user) if photos >= min_photos() and not face_checked
             else None,
-            "license": license, "scope": scope, "text": text,
+            "license": license, "scope": scope, "approve_each": approve_each, "text": text,
             "photo_form": photo_form or ReferencePhotoForm(), "capture_form": capture_form or CaptureForm(),
             "consent_form": consent_form or ViewerConsentForm(initial={
-                "text_sha256": text_sha256(text), "scope": scope}),
+                "text_sha256": text_sha256(text), "scope": scope, "approve_each": approve_each}),
             "disclosure": ELECTRONIC_RECORDS_DISCLOSURE,
             "training": _training(license),
             "likeness_model": LikenessModel.objects.filter(license=license, status=LikenessModel.Status.ACTIVE)
@@ -179,7 +181,7 @@ def star_consent(request: HttpRequest, story_id: str) -> HttpResponse:
         try:
             context = signature_context(request, {**data, "disclosure_version": DISCLOSURE_VERSION},
                                         request.step_up_method)
-            viewer_license_sign(offer=_offer(story), scope=data["scope"],
+            viewer_license_sign(offer=_offer(story), scope=data["scope"], requires_use_approval=data["approve_each"],
                                 context=context, acting_user=request.user)
         except ApplicationError as error:
             form.add_error(None, error.message)
@@ -276,6 +278,21 @@ def player_choose(request: HttpRequest, playthrough_id: str) -> HttpResponse:
                                     after=form.cleaned_data["after"], acting_user=request.user)
         except ApplicationError as error:
             messages.error(request, error.message)
+    return redirect("portal-player", playthrough_id=playthrough.pk)
+
+
+@login_required
+@require_POST
+def player_approve(request: HttpRequest, playthrough_id: str, scene_id: str) -> HttpResponse:
+    """The viewer approves a scene of their path before it renders (when their consent asks for it)."""
+    playthrough = selectors.playthrough_get_for_viewer(user=request.user, playthrough_id=playthrough_id)
+    scene = PlaythroughScene.objects.filter(playthrough=playthrough, pk=scene_id,
+                                            status=PlaythroughScene.Status.CHOSEN).first()
+    job = RenderJob.objects.filter(pk=scene.render_job_id).first() if scene and scene.render_job_id else None
+    if job is None:
+        raise Http404("No such scene.")
+    _act(request, lambda: render_job_decide(job=job, approve=True, reason="", acting_user=request.user),
+         done="Approved: the scene renders now.")
     return redirect("portal-player", playthrough_id=playthrough.pk)
 
 

@@ -6,8 +6,9 @@ request, claim, every few steps and, for every license at once, in the publishin
 transaction (generation.services.render). A scene rendered ahead of the viewer's choice is
 speculative: sent at a lower priority, and re-sent at the normal one once chosen.
 
-Per-use approval is not offered for scenes: a story plays on while the viewer watches, so
-a cast license that asks the talent to approve each use is refused at request.
+A scene whose cast includes a license asking to approve each use (a viewer may ask it of
+their own consent) waits for that approval, as any render does; a scene waits for one
+approval at most, so a cast with two such licenses is refused at request.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from django.db import transaction
 from audit.actors import user_actor
 from audit.services import audit_append
 from consent import gate
+from consent.approvals import use_approval_request
 from consent.selectors import licensee_ids_of_licenses
 from core.errors import NotAllowed, ValidationFailed
 from generation.models import RenderCast, RenderJob
@@ -61,10 +63,11 @@ def scene_render_request(*, cast: Sequence[CastMember], prompt: str, story_id: s
     members = _cast_clean(cast)
     story = _uuid(story_id, field="story_id", message="Unknown story.")
     _requester_may_request(members, acting_user)
-    for member in members:
-        if gate.use_requires_approval(license_id=member.license_id):
-            raise ValidationFailed(f"role {member.role}: this license asks the talent to approve each use, which a "
-                                   "scene of a story cannot wait for.", field="cast", code="use_approval_required")
+    approving = [member for member in members if gate.use_requires_approval(license_id=member.license_id)]
+    if len(approving) > 1:
+        raise ValidationFailed(f"roles {', '.join(m.role for m in approving)}: more than one license asks to approve "
+                               "each use; a scene waits for one approval at most.", field="cast",
+                               code="use_approval_required")
     uses = [JobUse(gate.UseRequest(license_id=member.license_id, medium=MEDIUM_VIDEO, prompt=prompt,
                                    likeness_model_id=member.likeness_model_id, interactive=True, story_id=story),
                    role=member.role)
@@ -74,7 +77,8 @@ def scene_render_request(*, cast: Sequence[CastMember], prompt: str, story_id: s
         job = RenderJob.objects.create(
             license_id=members[0].license_id, requested_by=acting_user, medium=MEDIUM_VIDEO, prompt=prompt,
             params=render_params.as_dict(), max_attempts=settings.BESPOKE_RENDER_MAX_ATTEMPTS,
-            status=RenderJob.Status.QUEUED, interactive=True, story_id=story, speculative=bool(speculative))
+            status=RenderJob.Status.AWAITING_APPROVAL if approving else RenderJob.Status.QUEUED, interactive=True,
+            story_id=story, speculative=bool(speculative))
         RenderCast.objects.bulk_create([
             RenderCast(job=job, role=member.role, license_id=member.license_id,
                        likeness_model_id=member.likeness_model_id) for member in members])
@@ -82,7 +86,11 @@ def scene_render_request(*, cast: Sequence[CastMember], prompt: str, story_id: s
                      data={"license": members[0].license_id, "params": render_params.as_dict(),
                            "cast": {member.role: member.license_id for member in members},
                            "likeness_models": {member.role: member.likeness_model_id for member in members},
-                           "story": story, "speculative": bool(speculative)})
+                           "story": story, "speculative": bool(speculative),
+                           "awaits_approval": approving[0].role if approving else None})
+        if approving:
+            use_approval_request(license_id=approving[0].license_id, job_ref=str(job.id), prompt=prompt,
+                                 params=render_params.as_dict(), acting_user=acting_user)
         return job
 
     return RENDERS.request(uses=uses, acting_user=acting_user, create=create)

@@ -155,3 +155,23 @@ def test_the_same_choice_sent_twice_takes_effect_once(stage):
     with pytest.raises(InvalidTransition) as error:  # a choice shown under a scene the story has left
         play.playthrough_choose(playthrough=playthrough, index=0, after=first.pk, acting_user=vera)
     assert error.value.code == "choice_stale"
+
+
+def test_a_viewer_who_asked_to_approve_each_scene_approves_it_before_it_renders(stage):
+    from generation.services.render import render_job_decide
+
+    vera = stage.vera.user
+    consent_services.license_revoke(license=stage.consent, reason="a stricter consent", acting_user=vera)
+    strict = viewer_consent(stage.vera, stage.story, requires_use_approval=True)
+    assert "approve" in strict.text.lower() and strict.requires_use_approval
+    job = training_job_request(license_id=str(strict.id), acting_user=vera,
+                               params={"steps": 2, "num_class_images": 1, "prior_preservation": False})
+    assert training_job_execute(job_id=str(job.id), worker="w1").status == "succeeded"
+    playthrough = play.playthrough_start(story=stage.story, acting_user=vera)
+    first = play.current_scene(playthrough)
+    assert play.scene_progress(first).state == "awaiting_approval"
+    assert render_job_execute(job_id=str(first.render_job_id), worker="w1") is None  # nothing to claim yet
+    render_job_decide(job=RenderJob.objects.get(pk=first.render_job_id), approve=True, reason="", acting_user=vera)
+    _render(first)
+    assert play.scene_progress(first).state == "ready"
+    assert play.scene_progress(_branch(first, 0)).state == "awaiting_approval"  # rendered ahead once approved

@@ -316,3 +316,16 @@ def test_a_story_too_slow_to_check_is_refused_within_the_budget_and_stores_nothi
                               acting_user=personas.bob)
     assert "playing every path took longer than 0 s" in refused.value.message
     assert not Story.objects.exists() and not StoryRole.objects.exists()
+
+
+def test_a_stored_storys_outline_is_played_once_per_text_and_then_read_from_the_cache(personas, monkeypatch,
+                                                                                        empty_cache):
+    story = create(personas)
+    calls = []
+    real = selectors.story_outline
+    monkeypatch.setattr(selectors, "story_outline", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first, second = selectors.story_outline_of(story=story), selectors.story_outline_of(story=story)
+    assert first.scenes.keys() == second.scenes.keys() and len(calls) == 1
+    story.ink_source += "\n// an edit"
+    selectors.story_outline_of(story=story)
+    assert len(calls) == 2  # another text, another outline
