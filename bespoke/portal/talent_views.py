@@ -64,23 +64,29 @@ def likeness_thumbnail(request: HttpRequest, output_id: str) -> HttpResponse:
     return response
 
 
+def photo_added(request: HttpRequest, talent: Talent, form: ReferencePhotoForm) -> bool:
+    """Add the posted reference photo (a talent's or a viewer's); a refusal goes on the form's photo field."""
+    if not form.is_valid():
+        return False
+    upload = form.cleaned_data["photo"]
+    try:
+        consent.reference_photo_add(talent=talent, data=upload.read(), filename=upload.name, acting_user=request.user)
+    except ApplicationError as error:
+        form.add_error("photo", error.message)
+        return False
+    messages.success(request, "Photo added. It was re-encoded (no location or camera data kept) and stored encrypted "
+                              "under a key that is yours alone.")
+    return True
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def my_photos(request: HttpRequest) -> HttpResponse:
     """The talent's reference photos (records only: the photos stay sealed) and an upload form."""
     talent = _talent_or_404(request)
     form = ReferencePhotoForm(request.POST, request.FILES) if request.method == "POST" else ReferencePhotoForm()
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["photo"]
-        try:
-            consent.reference_photo_add(talent=talent, data=upload.read(), filename=upload.name,
-                                        acting_user=request.user)
-        except ApplicationError as error:
-            form.add_error("photo", error.message)
-        else:
-            messages.success(request, "Photo added. It was re-encoded (no location or camera data kept) "
-                                      "and stored encrypted.")
-            return redirect("portal-my-photos")
+    if request.method == "POST" and photo_added(request, talent, form):
+        return redirect("portal-my-photos")
     return render(request, "portal/my_photos.html", {
         "form": form, "photos": consent_selectors.reference_photos_of_talent(talent=talent),
         "erased_at": consent_selectors.talent_erased_at(talent=talent),

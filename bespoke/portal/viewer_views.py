@@ -44,6 +44,7 @@ from generation.services.training import training_job_request
 from stories import play, selectors
 from stories.models import Playthrough, PlaythroughScene, Story, StoryCut
 from bespoke.portal.talent_forms import ReferencePhotoForm
+from bespoke.portal.talent_views import photo_added
 from bespoke.portal.viewer_forms import CaptureForm, ChoiceForm, ViewerConsentForm
 
 REVOKE_FROM_PLAYER_REASON = "Revoked by the viewer from the player."
@@ -139,16 +140,8 @@ def star_photo(request: HttpRequest, story_id: str) -> HttpResponse:
     talent = _viewer_or_404(request)
     story = selectors.story_open_to_viewers_get(story_id=story_id)
     form = ReferencePhotoForm(request.POST, request.FILES)
-    if form.is_valid():
-        upload = form.cleaned_data["photo"]
-        try:
-            consent.reference_photo_add(talent=talent, data=upload.read(), filename=upload.name,
-                                        acting_user=request.user)
-        except ApplicationError as error:
-            form.add_error("photo", error.message)
-        else:
-            messages.success(request, "Photo added, stored encrypted under your own key.")
-            return redirect("portal-star", story_id=story.pk)
+    if photo_added(request, talent, form):
+        return redirect("portal-star", story_id=story.pk)
     return _star_page(request, str(story.pk), photo_form=form, status=400)
 
 
