@@ -228,10 +228,14 @@ def _player_state(playthrough: Playthrough) -> dict[str, Any]:
                             "gone": progress.message if progress and progress.state == "gone" else "",
                             "ready": bool(progress and progress.state == "ready")})
     cut = StoryCut.objects.filter(playthrough=playthrough).first()
+    progress = [play.scene_progress(scene) for scene in path]
     return {
-        "status": playthrough.status, "stop_reason": playthrough.stop_reason,
-        "path": [play.scene_progress(scene) for scene in path], "choices": choices,
+        "status": playthrough.status, "stop_reason": playthrough.stop_reason, "path": progress, "choices": choices,
         "cut": str(cut.pk) if cut else None,
+        # What the page shows, in one string: the page holds the one it was drawn with and reloads when the
+        # polled one differs (a step's progress is not in it: the page does not reload for each step).
+        "signature": "|".join([playthrough.status, ",".join(p.state for p in progress),
+                               ",".join(f"{c['gone']}:{c['ready']}" for c in choices), str(cut.pk) if cut else ""]),
     }
 
 

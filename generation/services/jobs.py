@@ -97,9 +97,10 @@ class JobKind(Generic[Job]):
                        still_allowed=lambda job: self.gate_refusal(job, gate.Stage.STEP), **fields)
 
     def attempt_crashed(self, *, job_id: str, attempt: int, error: BaseException) -> None:
-        """Retry the job while attempts remain, otherwise fail it."""
+        """Cancel the job if the gate refuses it now; else retry it while attempts remain, or fail it."""
         job_fail_attempt(self.model, job_id=job_id, attempt=attempt, code="error",
-                         message=f"{type(error).__name__}: {error}"[:2000], enqueue=self.enqueue)
+                         message=f"{type(error).__name__}: {error}"[:2000], enqueue=self.enqueue,
+                         still_allowed=lambda job: self.gate_refusal(job, gate.Stage.STEP))
 
     def reap(self) -> dict[str, int]:
         return jobs_reap(self.model, enqueue=self.enqueue)

@@ -167,8 +167,11 @@ def job_cancel(job: Job, *, actor: str) -> Job:
     return job
 
 
-def job_fail_attempt(model: type[Job], *, job_id: str, attempt: int, code: str, message: str, enqueue: Enqueue) -> None:
-    """An attempt crashed: retry it while attempts remain, otherwise fail the job."""
+def job_fail_attempt(model: type[Job], *, job_id: str, attempt: int, code: str, message: str, enqueue: Enqueue,
+                     still_allowed: Callable[[Job], tuple[str, str] | None] | None = None) -> None:
+    """An attempt crashed: retry it while attempts remain, otherwise fail the job. When
+    ``still_allowed`` refuses it now (the consent ended while it ran, and took with it what the
+    attempt was reading, a likeness model say), it is cancelled with that reason instead."""
     with transaction.atomic():
         try:
             job = locked_own_job(model, job_id, attempt)
@@ -176,6 +179,10 @@ def job_fail_attempt(model: type[Job], *, job_id: str, attempt: int, code: str, 
             return
         audit_append(action=f"{job.AUDIT_NAME}.attempt_failed", actor=SYSTEM_WORKER, subject=job.audit_subject,
                      data={"attempt": attempt, "reason": code})
+        refusal = still_allowed(job) if still_allowed is not None else None
+        if refusal is not None:
+            job_finish(job, LeasedJob.Status.CANCELLED, refusal[0], refusal[1], SYSTEM_WORKER)
+            return
         if job.attempt >= job.max_attempts:
             job_finish(job, LeasedJob.Status.FAILED, code, message, SYSTEM_WORKER)
             return

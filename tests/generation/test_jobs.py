@@ -249,3 +249,16 @@ def test_a_crashing_render_is_retried_then_failed(personas, active_license, tiny
     assert (job.status, job.outcome_code) == (RenderJob.Status.FAILED, "error")
     assert "out of memory" in job.outcome_message
     assert not RenderOutput.objects.exists()
+
+
+def test_an_attempt_that_crashes_after_a_revocation_is_cancelled_for_it_not_retried(personas, active_license, tiny_model,
+                                                                                    monkeypatch):
+    """Revoking destroys what a running render reads (its likeness model): the crash that follows is the
+    revocation's doing, so the job ends with the gate's reason instead of going back to the queue."""
+    def revoke_then_crash(*args, **kwargs):
+        consent.license_revoke(license=active_license, reason="no more", acting_user=personas.alice)
+        raise FileNotFoundError("the likeness model's file is gone")
+
+    monkeypatch.setattr(services, "render_frames", revoke_then_crash)
+    job = services.render_job_execute(job_id=str(_request(active_license, personas.bob).id), worker="w1")
+    assert (job.status, job.outcome_code, job.attempt) == (RenderJob.Status.CANCELLED, "license_revoked", 1)

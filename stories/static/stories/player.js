@@ -15,19 +15,15 @@
   var player = document.getElementById("player");
   if (!player) { return; }
   var url = player.getAttribute("data-state-url");
-  function signature(state) {
-    return state.status + "|" + state.path.map(function (s) { return s.state; }).join(",") + "|" +
-      state.choices.map(function (c) { return c.gone + ":" + c.ready; }).join(",") + "|" + state.cut;
-  }
-  var last = null;
+  // The signature the page was drawn with, not the first one polled: a scene published between
+  // the page's drawing and its first poll must still bring the reload.
+  var shown = player.getAttribute("data-signature");
   function poll() {
     fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (state) {
-        if (!state) { return; }
-        var now = signature(state);
-        if (last !== null && now !== last) { window.location.reload(); return; }
-        last = now;
+        if (!state) { window.setTimeout(poll, 3000); return; }
+        if (state.signature !== shown) { window.location.reload(); return; }
         var waiting = state.path.some(function (s) { return s.state === "queued" || s.state === "rendering"; });
         if (waiting || state.status === "playing") { window.setTimeout(poll, 1000); }
       })
