@@ -18,6 +18,7 @@ check and erased with the viewer (talent_erase destroys the key and deletes the 
 
 from __future__ import annotations
 
+import io
 import logging
 import secrets
 import uuid
@@ -51,6 +52,7 @@ logger = logging.getLogger(__name__)
 CHALLENGE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud or held up
 CHALLENGE_LENGTH = 6
 CAPTURE_FRAMES = 5  # frames sampled from a video capture, evenly over its length
+MAX_PHOTOS_COMPARED = 8
 VIEWER_MAX_RENDERS = 500
 
 
@@ -129,14 +131,19 @@ def _capture_read(data: bytes, filename: str) -> _Capture:
         return _Capture(prepared.png, "image/png", [faces.rgb_from_bytes(prepared.png)])
     video = prepare_video(data, max_bytes=settings.BESPOKE_EVIDENCE_MAX_BYTES,
                           max_seconds=settings.BESPOKE_EVIDENCE_MAX_SECONDS, field="capture")
-    import io
-
     with av.open(io.BytesIO(video)) as container:
-        decoded = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-    if not decoded:
+        total = container.streams.video[0].frames  # the re-encoded MP4 states its frame count
+    picks = {round(i * (total - 1) / max(1, CAPTURE_FRAMES - 1)) for i in range(CAPTURE_FRAMES)} if total else {0}
+    frames = []
+    with av.open(io.BytesIO(video)) as container:  # only the sampled frames are kept: a minute is 1,800 of them
+        for index, frame in enumerate(container.decode(video=0)):
+            if index in picks:
+                frames.append(frame.to_ndarray(format="rgb24"))
+            if index >= max(picks):
+                break
+    if not frames:
         raise ValidationFailed("The video has no frames.", field="capture")
-    picks = sorted({round(i * (len(decoded) - 1) / max(1, CAPTURE_FRAMES - 1)) for i in range(CAPTURE_FRAMES)})
-    return _Capture(video, "video/mp4", [decoded[i] for i in picks])
+    return _Capture(video, "video/mp4", frames)
 
 
 def _descriptors(frames: list[np.ndarray], *, what: str, field: str) -> list[np.ndarray]:
@@ -161,7 +168,9 @@ def face_check_submit(*, capture: bytes, filename: str, acting_user: AbstractBas
     check = face_check_start(acting_user=acting_user)
     if TalentKey.objects.filter(talent=talent, destroyed_at__isnull=False).exists():
         raise InvalidTransition("This viewer's data was erased.")
-    photos = list(ReferencePhoto.objects.filter(talent=talent, deleted_at__isnull=True).order_by("created_at"))
+    # The newest photos, as many as training needs and a few more: each costs a face search.
+    photos = list(ReferencePhoto.objects.filter(talent=talent, deleted_at__isnull=True)
+                  .order_by("-created_at")[:MAX_PHOTOS_COMPARED])
     if len(photos) < min_photos():
         raise InvalidTransition(f"Add at least {min_photos()} photos of yourself before the capture.",
                                 code="photos_missing")
@@ -275,6 +284,11 @@ def viewer_license_sign(*, offer: StandingOffer, scope: str, context: SignatureC
         terms = viewer_license_terms(offer, scope=scope, starts_on=timezone.localdate(),
                                      requires_use_approval=requires_use_approval)
         text = viewer_license_text(talent=talent, offer=offer, scope=scope, requires_use_approval=requires_use_approval)
+        signed = LikenessLicense.objects.filter(  # the same consent sent twice (a double click) is signed once
+            talent=talent, kind=LikenessLicense.Kind.VIEWER, licensee=offer.licensee,
+            status=LikenessLicense.Status.SIGNED, text_sha256=text_sha256(text)).first()
+        if signed is not None:
+            return signed
         license = LikenessLicense.objects.create(
             talent=talent, licensee=offer.licensee, kind=LikenessLicense.Kind.VIEWER,
             scope_story_id=uuid.UUID(offer.story_id) if scope == Scope.STORY else None, text=text, text_sha256=text_sha256(text),

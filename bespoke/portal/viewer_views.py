@@ -278,14 +278,22 @@ def player_choose(request: HttpRequest, playthrough_id: str) -> HttpResponse:
     return redirect("portal-player", playthrough_id=playthrough.pk)
 
 
+def _path_scene(request: HttpRequest, playthrough_id: str, scene_id: str) -> tuple[Playthrough, PlaythroughScene]:
+    """A scene on the path of one of the viewer's own playthroughs; anything else is a 404."""
+    playthrough = selectors.playthrough_get_for_viewer(user=request.user, playthrough_id=playthrough_id)
+    scene = PlaythroughScene.objects.filter(playthrough=playthrough, pk=scene_id,
+                                            status=PlaythroughScene.Status.CHOSEN).first()
+    if scene is None:
+        raise Http404("No such scene.")
+    return playthrough, scene
+
+
 @login_required
 @require_POST
 def player_approve(request: HttpRequest, playthrough_id: str, scene_id: str) -> HttpResponse:
     """The viewer approves a scene of their path before it renders (when their consent asks for it)."""
-    playthrough = selectors.playthrough_get_for_viewer(user=request.user, playthrough_id=playthrough_id)
-    scene = PlaythroughScene.objects.filter(playthrough=playthrough, pk=scene_id,
-                                            status=PlaythroughScene.Status.CHOSEN).first()
-    job = RenderJob.objects.filter(pk=scene.render_job_id).first() if scene and scene.render_job_id else None
+    playthrough, scene = _path_scene(request, playthrough_id, scene_id)
+    job = RenderJob.objects.filter(pk=scene.render_job_id).first() if scene.render_job_id else None
     if job is None:
         raise Http404("No such scene.")
     _act(request, lambda: render_job_decide(job=job, approve=True, reason="", acting_user=request.user),
@@ -297,10 +305,8 @@ def player_approve(request: HttpRequest, playthrough_id: str, scene_id: str) -> 
 @require_GET
 def player_scene_video(request: HttpRequest, playthrough_id: str, scene_id: str) -> HttpResponse:
     """A scene of the viewer's path, once published (labelled, watermarked, signed): nothing else."""
-    playthrough = selectors.playthrough_get_for_viewer(user=request.user, playthrough_id=playthrough_id)
-    scene = PlaythroughScene.objects.filter(playthrough=playthrough, pk=scene_id,
-                                            status=PlaythroughScene.Status.CHOSEN).first()
-    output = RenderOutput.objects.filter(job_id=scene.render_job_id).first() if scene and scene.render_job_id else None
+    _, scene = _path_scene(request, playthrough_id, scene_id)
+    output = RenderOutput.objects.filter(job_id=scene.render_job_id).first() if scene.render_job_id else None
     if output is None:
         raise Http404("This scene is not rendered.")
     return file_response(default_storage.open(output.file.name, "rb"), filename=f"scene-{scene.position}.mp4",

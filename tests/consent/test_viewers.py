@@ -175,3 +175,27 @@ def test_erasing_the_viewer_erases_the_capture_and_the_face_descriptors(vera, st
     assert not any(default_storage.exists(name) for name in names)
     license.refresh_from_db()
     assert license.status == LikenessLicense.Status.REVOKED
+
+
+def test_a_video_capture_is_checked_on_a_few_sampled_frames(vera, monkeypatch, tmp_path):
+    from PIL import Image
+
+    from consent import viewers
+    from generation.pipeline.video import encode_mp4
+
+    add_photos(vera)
+    frames = np.stack([np.asarray(Image.fromarray(ASTRONAUT).resize((256, 256)))] * 40)
+    path = tmp_path / "capture.mp4"
+    encode_mp4(frames, path, fps=10)
+    seen = []
+    real = viewers.faces.face_descriptor
+    monkeypatch.setattr(viewers.faces, "face_descriptor", lambda rgb: seen.append(rgb.shape) or real(rgb))
+    check = face_check_submit(capture=path.read_bytes(), filename="capture.mp4", acting_user=vera.user)
+    assert check.status == FaceCheck.Status.PASSED and check.capture_media_type == "video/mp4"
+    assert len(seen) == viewers.CAPTURE_FRAMES + 4  # five frames of the capture, then the four photos
+
+
+def test_the_same_consent_sent_twice_is_signed_once(vera, story):
+    pass_face_check(vera)
+    assert viewer_consent(vera, story).pk == viewer_consent(vera, story).pk
+    assert LikenessLicense.objects.filter(talent=vera).count() == 1

@@ -175,3 +175,14 @@ def test_a_viewer_who_asked_to_approve_each_scene_approves_it_before_it_renders(
     _render(first)
     assert play.scene_progress(first).state == "ready"
     assert play.scene_progress(_branch(first, 0)).state == "awaiting_approval"  # rendered ahead once approved
+
+
+def test_the_studio_can_neither_approve_nor_watch_a_viewers_scene(stage, client):
+    from django.urls import reverse
+
+    playthrough = play.playthrough_start(story=stage.story, acting_user=stage.vera.user)
+    scene = play.current_scene(playthrough)
+    client.force_login(stage.personas.bob)
+    for name, method in (("portal-player-approve", client.post), ("portal-player-scene", client.get)):
+        assert method(reverse(name, args=[playthrough.pk, scene.pk])).status_code == 404
+    assert RenderJob.objects.get(pk=scene.render_job_id).status == RenderJob.Status.QUEUED
