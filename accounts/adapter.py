@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from functools import lru_cache
+from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.authentication import get_authentication_records
+from allauth.core import context
 from allauth.mfa.adapter import DefaultMFAAdapter
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -77,3 +81,19 @@ class BespokeAccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return bool(settings.BESPOKE_VIEWER_SIGNUP)
+
+    def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
+        """A sign-in within ACCOUNT_REAUTHENTICATION_TIMEOUT counts as a confirmation, as it
+        does for `core.stepup`. allauth itself counts only its reauthentication pages, so a
+        person who has just signed in (or just created their account from an invitation) would
+        be asked for the same password again before enrolling an authenticator app."""
+        if not super().is_reauthentication_required(app=app, **kwargs):
+            return False
+        request = context.request
+        return request is None or not _signed_in_recently(request)
+
+
+def _signed_in_recently(request: HttpRequest) -> bool:
+    oldest = time.time() - settings.ACCOUNT_REAUTHENTICATION_TIMEOUT
+    return any(record.get("method") in ("password", "mfa") and record.get("at", 0) > oldest
+               for record in get_authentication_records(request, request.user))

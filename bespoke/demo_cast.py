@@ -14,15 +14,16 @@ from consent.models import IdentityVerification, LikenessLicense, Organization, 
 PERFORMER_BIRTH_DATE = date(1988, 9, 14)
 
 
-def demo_performer_license(*, studio: Organization, performer: Any, users: dict[str, Any]) -> LikenessLicense:
+def demo_performer_license(*, studio: Organization, performer: Any, users: dict[str, Any],
+                           name: str = "Theo Marsh") -> LikenessLicense:
     """Theo's countersigned interactive license with the studio (made once; found after)."""
     talent = Talent.objects.filter(user=performer).first() or services.talent_enrol(
-        user=performer, display_name="Theo Marsh", acting_user=performer, invited_by=studio)
+        user=performer, display_name=name, acting_user=performer, invited_by=studio)
     if not talent.verifications.filter(status=IdentityVerification.Status.APPROVED).exists():
         verification = desk.identity_verification_request(talent=talent, method=IdentityVerification.Method.IN_PERSON,
                                                           acting_user=performer)
         desk.identity_verification_decide(verification=verification, approve=True, acting_user=users["frank"],
-                                          legal_name="Theo Marsh", birth_date=PERFORMER_BIRTH_DATE)
+                                          legal_name=name, birth_date=PERFORMER_BIRTH_DATE)
         desk.identity_verification_decide(verification=verification, approve=True, acting_user=users["grace"])
     license = LikenessLicense.objects.filter(talent=talent, licensee=studio, interactive=True,
                                              status=LikenessLicense.Status.COUNTERSIGNED).first()

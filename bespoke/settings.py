@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The product's 404 and 500 pages in development too (Django shows its technical ones under DEBUG).
+    "bespoke.error_pages.ProductErrorPagesMiddleware",
 ]
 
 ROOT_URLCONF = "bespoke.urls"
@@ -98,9 +100,12 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.viewer_signup",
             ],
+            "builtins": ["core.templatetags.submit_once"],
         },
     },
 ]
+# Each form field in one block: label, help, its own errors (named by aria-describedby), control.
+FORM_RENDERER = "bespoke.form_rendering.PortalFormRenderer"
 
 
 def _database() -> dict:
@@ -377,6 +382,8 @@ BESPOKE_VIEWER_CONSENT_DAYS = env_int("BESPOKE_VIEWER_CONSENT_DAYS", 30, minimum
 # --- Accounts: allauth sign-in, verified email, MFA, login rate limits -------------------
 INSTALLED_APPS += ["accounts", "allauth", "allauth.account", "allauth.mfa"]
 MIDDLEWARE += ["allauth.account.middleware.AccountMiddleware", "accounts.middleware.MFARequiredMiddleware"]
+# Last, so that it sees the signed-in user and the messages: a form sent twice does its work once.
+MIDDLEWARE += ["core.submit_once.SubmitOnceMiddleware"]
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
@@ -396,7 +403,11 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Bespoke] "
 # live in the default cache, which is why production requires a shared one (below).
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
-    "login_failed": "10/m/ip,5/300s/key",
+    # Failed sign-ins: 5 per account in 5 minutes, then 20 a minute per address across accounts.
+    # The account's limit comes first: allauth stops at the first limit reached, so the attempts
+    # of a locked account no longer count against the address and one person's typos do not
+    # lock out colleagues behind the same address (an office, a NAT).
+    "login_failed": "5/300s/key,20/m/ip",
     "reauthenticate": "10/m/user",
     "reset_password": "20/m/ip,5/m/key",
     "signup": "20/m/ip",

@@ -30,6 +30,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-# API clients get the API's error body for these too; people get Django's pages.
+# API clients get the API's error body for these too; people get the product's pages
+# (templates/404.html, 403.html, 429.html, 500.html), in development too (bespoke.error_pages).
+handler403 = "bespoke.error_pages.permission_denied"
 handler404 = "core.api.errors.not_found"
 handler500 = "core.api.errors.server_error"
+# allauth answers its own rate limits (sign-in, sign-up) with this one.
+handler429 = "core.ratelimit.too_many_requests"

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from consent import lexicons
 
 CATEGORIES: tuple[str, ...] = ("sexual", "violence", "political", "hate", "drugs", "alcohol_tobacco", "endorsement")
+# What a person reads for each category, on forms and in a license's text.
+CATEGORY_LABELS: dict[str, str] = {category: category.replace("_", " and ").capitalize() for category in CATEGORIES}
 OWN_EXCLUSION = "own_exclusion"
 ALWAYS_SCREENED = "en"
 

@@ -24,7 +24,7 @@ from dateutil.relativedelta import relativedelta
 from django.conf import settings
 
 from core.errors import ValidationFailed
-from consent.content_policy import CATEGORIES
+from consent.content_policy import CATEGORIES, CATEGORY_LABELS
 from consent.lifecycle import minor_term_cap
 from consent.models import LikenessLicense
 
@@ -105,7 +105,7 @@ TERMS: tuple[Term, ...] = (
     Term("derivatives", "Derivative works allowed", Kind.FLAG, required=False, default=False),
     Term("allows_likeness_model", "A likeness model may be trained", Kind.FLAG, required=False, default=False),
     Term("excluded_categories", "Excluded content", Kind.CHOICES, required=False, default=(),
-         choices=tuple((category, category.replace("_", " and ").capitalize()) for category in CATEGORIES),
+         choices=tuple(CATEGORY_LABELS.items()),
          max_length=32, max_items=32),
     Term("excluded_uses", "Uses the talent excludes, in their own words (one per line, such as 'horse riding')",
          Kind.PHRASES, required=False, default=(), max_length=MAX_EXCLUDED_USE_LENGTH, max_items=MAX_EXCLUDED_USES),

@@ -118,8 +118,8 @@ class IdentityVerification(DeskReviewed):
     legal name and date of birth (so whether they are a minor)."""
 
     class Method(models.TextChoices):
-        DOCUMENT = "document", "Government ID document checked"
-        IN_PERSON = "in_person", "Checked in person"
+        DOCUMENT = "document", "Government ID document"
+        IN_PERSON = "in_person", "In person"
         VIDEO_CALL = "video_call", "Live video call"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

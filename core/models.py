@@ -23,3 +23,23 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class FormSubmission(models.Model):
+    """A portal form's one submission (see core.submit_once): its token, claimed by the first
+    post, and where that post sent the person."""
+
+    class State(models.TextChoices):
+        RUNNING = "running"
+        DONE = "done"
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="+")
+    path = models.CharField(max_length=300)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
+    location = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.state})"

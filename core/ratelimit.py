@@ -17,16 +17,20 @@ from typing import Any
 
 from allauth import app_settings as allauth_settings
 from django.http import HttpRequest, HttpResponse
-from django.template import engines
+from django.shortcuts import render
 from django_ratelimit.core import get_usage
 
 from core.api.errors import error_response, wants_json
 from core.client import client_address
 
 RATE_LIMITED = "Too many requests from your address; try again in a minute."
-RATE_LIMITED_PAGE = """{% extends "base.html" %}{% block title %}Too many requests · Bespoke{% endblock %}
-{% block content %}<h1>Too many requests</h1>
-<p class="bad" role="alert">{{ message }}</p>{% endblock %}"""
+# A view's own page for a refused request: given the request and the seconds until the client may retry.
+RefusedPage = Callable[[HttpRequest, int], HttpResponse]
+
+
+def retry_message(seconds: int) -> str:
+    """What a person over the limit is told: that they were refused and when to try again."""
+    return f"Too many requests from your address; try again in {seconds} second{'' if seconds == 1 else 's'}."
 
 
 def limited_client(group: str, request: HttpRequest) -> str:
@@ -56,15 +60,17 @@ def within_limit(request: HttpRequest, *, scope: str, per_minute: int) -> bool:
 
 
 def limited(scope: str, per_minute: Callable[[], int], *, methods: tuple[str, ...] = ("GET", "POST"),
+            page: RefusedPage | None = None,
             ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Answer 429 to a client over ``per_minute()`` requests a minute (of ``methods``) to this view."""
+    """Answer 429 to a client over ``per_minute()`` requests a minute (of ``methods``) to this view;
+    to a person, with ``page`` (the view's own page saying when to retry) when given."""
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             usage = _usage(request, scope=scope, per_minute=per_minute(), methods=methods)
             if usage is not None and usage["should_limit"]:
-                return too_many_requests(request, retry_after=usage["time_left"])
+                return too_many_requests(request, retry_after=usage["time_left"], page=page)
             return view(request, *args, **kwargs)
 
         return wrapper
@@ -72,11 +78,18 @@ def limited(scope: str, per_minute: Callable[[], int], *, methods: tuple[str, ..
     return decorate
 
 
-def too_many_requests(request: HttpRequest, *, retry_after: int = 60) -> HttpResponse:
-    """429 with Retry-After (the seconds left in the client's window, at least 1): the API's
-    error body to API clients, a page to everyone else."""
-    headers = {"Retry-After": str(min(max(int(retry_after), 1), 60))}
+def too_many_requests(request: HttpRequest, *, retry_after: int | None = None, page: RefusedPage | None = None,
+                      ) -> HttpResponse:
+    """429 with Retry-After (the seconds left in the client's window, at least 1; a minute when
+    unknown): the API's error body to API clients, ``page`` or the 429 page to everyone else."""
+    seconds = min(max(int(retry_after if retry_after is not None else 60), 1), 60)
     if wants_json(request):
-        return error_response("rate_limited", RATE_LIMITED, http_status=429, headers=headers)
-    page = engines["django"].from_string(RATE_LIMITED_PAGE).render({"message": RATE_LIMITED}, request)
-    return HttpResponse(page, status=429, headers=headers)
+        return error_response("rate_limited", RATE_LIMITED, http_status=429, headers={"Retry-After": str(seconds)})
+    if page is not None:
+        response = page(request, seconds)
+    else:
+        message = RATE_LIMITED if retry_after is None else retry_message(seconds)
+        response = render(request, "429.html", {"message": message}, status=429)
+    response.status_code = 429
+    response["Retry-After"] = str(seconds)
+    return response

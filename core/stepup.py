@@ -34,8 +34,8 @@ Every step-up action goes through one of two doors, so the rule above is applied
 - a portal view is decorated with `@step_up_required`, which checks before the view runs, once
   its `scope` has answered 404 to anyone outside it (for a POST, or only when `when` says the
   submission needs it), and turns a refusal into the page that satisfies it (MFA enrolment,
-  or allauth's reauthentication and back to the form); the view reads how the user proved it
-  from `request.step_up_method`.
+  or allauth's reauthentication and back to the form, filled in as it was: `kept_submission`);
+  the view reads how the user proved it from `request.step_up_method`.
 
 Who must enrol an authenticator app before anything else is a rule about roles:
 `accounts.mfa.mfa_enrolment_required`.
@@ -64,12 +64,17 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from core.errors import ApplicationError
+from core.submit_once import submission_not_done
 
 if TYPE_CHECKING:
     from rest_framework.request import Request
 
 OTP_HEADER = "X-Bespoke-OTP"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+# A form post refused for a step-up, kept until the person is back on the page that holds the form.
+KEPT_FORM_SESSION_KEY = "bespoke_step_up_form"
+# Never carried back into a form: secrets, and the CSRF token each page renders afresh.
+NOT_KEPT = frozenset({"csrfmiddlewaretoken", "password", "code"})
 
 
 class StepUpRequired(ApplicationError):
@@ -155,7 +160,7 @@ PortalView = Callable[..., HttpResponse]
 
 def step_up_required(view: PortalView | None = None, *, scope: Callable[..., object] | None = None,
                      methods: tuple[str, ...] = ("POST",), when: Callable[[HttpRequest], bool] | None = None,
-                     require_mfa: bool = True) -> Any:
+                     require_mfa: bool = True, keep_form: bool = True) -> Any:
     """Decorate a portal view whose `methods` (POST by default) are a step-up action (MFA
     required); `when`, if given, narrows it to the submissions that need it.
 
@@ -165,7 +170,9 @@ def step_up_required(view: PortalView | None = None, *, scope: Callable[..., obj
     to MFA enrolment, or to allauth's reauthentication page and back to the page that holds
     the form. A view reads how the user proved it from `request.step_up_method` ("" when the
     check did not apply). `require_mfa=False` accepts a fresh password where no authenticator
-    is enrolled (a viewer consenting to star in a story)."""
+    is enrolled (a viewer consenting to star in a story). `keep_form=False` gives the form back
+    empty after the confirmation, for forms whose fields should not wait in the session (the
+    desk's identity facts)."""
 
     def decorate(view: PortalView) -> PortalView:
         @wraps(view)
@@ -179,10 +186,15 @@ def step_up_required(view: PortalView | None = None, *, scope: Callable[..., obj
                         request, require_mfa=require_mfa)
                 return view(request, *args, **kwargs)
             except MFAEnrolmentRequired as refusal:
+                submission_not_done(request)
                 messages.warning(request, refusal.message)
                 return redirect("mfa_activate_totp")
             except StepUpRequired:
-                return redirect(reauthentication_url(request, next_url=_page_to_return_to(request)))
+                submission_not_done(request)
+                page = _page_to_return_to(request)
+                if request.method == "POST" and keep_form:
+                    _keep_submission(request, page)
+                return redirect(reauthentication_url(request, next_url=page))
 
         return wrapper
 
@@ -202,3 +214,26 @@ def _page_to_return_to(request: HttpRequest) -> str:
         if parts.path.startswith("/") and not parts.path.startswith("//"):
             return parts.path + (f"?{parts.query}" if parts.query else "")
     return request.get_full_path()
+
+
+def _keep_submission(request: HttpRequest, page: str) -> None:
+    request.session[KEPT_FORM_SESSION_KEY] = {
+        "page": urlsplit(page).path, "action": request.path, "at": time.time(),
+        "fields": {name: request.POST.getlist(name) for name in request.POST if name not in NOT_KEPT}}
+
+
+def kept_submission(request: HttpRequest) -> dict[str, Any] | None:
+    """The form post that a step-up refused, once the person has confirmed it is them since
+    and is back on the page that holds the form: {"action": the form's path, "fields": {name:
+    [values]}}, so that the page shows the form as they had filled it in. Given once."""
+    kept = request.session.get(KEPT_FORM_SESSION_KEY)
+    if not isinstance(kept, dict) or kept.get("page") != request.path or not request.user.is_authenticated:
+        return None
+    refused_at = kept.get("at", 0)
+    if refused_at < time.time() - settings.ACCOUNT_REAUTHENTICATION_TIMEOUT:
+        del request.session[KEPT_FORM_SESSION_KEY]
+        return None
+    if not any(record.get("at", 0) > refused_at for record in get_authentication_records(request, request.user)):
+        return None
+    del request.session[KEPT_FORM_SESSION_KEY]
+    return {"action": kept["action"], "fields": kept["fields"]}

@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.ratelimit import limited
+from core.ratelimit import limited, retry_message
 from consent import gate
 from generation.tracing import media_verify, watermark_status
 from provenance.c2pa_io import MediaReadError
@@ -51,8 +51,14 @@ class VerifyForm(forms.Form):
         return upload
 
 
+def _verify_refused(request: HttpRequest, retry_after: int) -> HttpResponse:
+    """The verify page, its form empty, saying that this address checked too many files and when to retry."""
+    return render(request, "portal/verify.html", {"form": VerifyForm(), "result": None,
+                                                  "error": retry_message(retry_after)}, status=429)
+
+
 @require_http_methods(["GET", "POST"])
-@limited("verify-upload", lambda: settings.BESPOKE_VERIFY_UPLOADS_PER_MINUTE, methods=("POST",))
+@limited("verify-upload", lambda: settings.BESPOKE_VERIFY_UPLOADS_PER_MINUTE, methods=("POST",), page=_verify_refused)
 def verify_upload(request: HttpRequest) -> HttpResponse:
     result = None
     error = None

@@ -1,4 +1,4 @@
-"""Every write in stories: authoring a story, casting its roles, publishing it.
+"""Every write in stories: authoring a story, casting its roles, publishing and withdrawing it.
 
 A story is checked by the Ink outline when it is created (bad input stores nothing) and
 by the consent gate twice: when a talent role is cast (the license is in force and
@@ -170,3 +170,18 @@ def story_publish(*, story: Story, acting_user: AbstractBaseUser) -> Story:
             return locked
     raise ValidationFailed("The consent gate refuses this story: " + "; ".join(r["message"] for r in refusals),
                            code="consent_refused", field="roles", errors=refusals)
+
+
+def story_withdraw(*, story: Story, acting_user: AbstractBaseUser) -> Story:
+    """Take a published story off the list viewers star in: no playthrough starts after this;
+    those already played keep their scenes and cuts."""
+    with transaction.atomic():
+        locked = Story.objects.select_for_update().get(pk=story.pk)
+        _enforce_author(acting_user, locked.organization_id, missing="No such story.")
+        if locked.status != Story.Status.PUBLISHED:
+            raise InvalidTransition(f"This story is {locked.status}: only a published story can be withdrawn.")
+        locked.status = Story.Status.WITHDRAWN
+        locked.save(update_fields=["status"])
+        audit_append(action="story.withdrawn", actor=user_actor(acting_user), subject=locked.audit_subject, data={})
+        story.status = locked.status
+        return locked

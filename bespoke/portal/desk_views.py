@@ -73,7 +73,7 @@ def _verification(request: HttpRequest, verification_id: str) -> IdentityVerific
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@step_up_required(scope=_verification)
+@step_up_required(scope=_verification, keep_form=False)  # identity facts never wait in a session
 def verification_review(request: HttpRequest, verification_id: str) -> HttpResponse:
     verification = _verification(request, verification_id)
     first = verification.first_approved_by_id is None
@@ -115,7 +115,7 @@ def _representation(request: HttpRequest, representation_id: str) -> Representat
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@step_up_required(scope=_representation)
+@step_up_required(scope=_representation, keep_form=False)
 def representation_review(request: HttpRequest, representation_id: str) -> HttpResponse:
     representation = _representation(request, representation_id)
     first = representation.first_approved_by_id is None

@@ -1,7 +1,7 @@
 """Invitation pages: legal staff invite and revoke; the invitee accepts, anonymously, with the link.
 
 Only legal staff see the invitation pages (anyone else gets a 404). A new invitation's
-link is shown once, in the response to the POST that made it, and emailed to the invitee.
+link is shown once, on the page the POST that made it leads to, and emailed to the invitee.
 The accept page answers an unknown and an already-used link alike.
 """
 
@@ -35,6 +35,9 @@ from core.errors import ApplicationError
 from bespoke.portal.invitation_forms import AcceptForm, InviteForm
 
 
+_CREATED_LINK = "portal_invitation_link"
+
+
 def _legal_organizations(request: HttpRequest) -> QuerySet[Organization]:
     organizations = selectors.legal_organizations(user=request.user)
     if not organizations.exists():
@@ -50,7 +53,8 @@ def invitation_list(request: HttpRequest) -> HttpResponse:
     """The invite form and every invitation of the user's organisations, whatever its state."""
     organizations = _legal_organizations(request)
     form = InviteForm(request.POST or None, organizations=organizations)
-    created_link = ""
+    # The new link goes from the POST to the page it redirects to in the session, which forgets it there.
+    created_link = request.session.pop(_CREATED_LINK, "") if request.method == "GET" else ""
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -60,9 +64,9 @@ def invitation_list(request: HttpRequest) -> HttpResponse:
         except ApplicationError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
-            created_link = invitation_link(token)
-            form = InviteForm(organizations=organizations)
+            request.session[_CREATED_LINK] = invitation_link(token)
             messages.success(request, f"Invitation emailed to {invitation.email}.")
+            return redirect("portal-invitations")
     response = render(request, "portal/invitations/list.html", {
         "form": form, "created_link": created_link, "invitations": selectors.invitations_for_user(user=request.user)[:200],
     }, status=400 if form.errors else 200)

@@ -40,12 +40,14 @@ def _talent_or_404(request: HttpRequest) -> Talent:
 def my_likeness(request: HttpRequest) -> HttpResponse:
     """Every published render that used the talent's likeness, newest first."""
     _talent_or_404(request)
-    page = Paginator(generation_selectors.likeness_outputs_for_talent(user=request.user),
+    page = Paginator(generation_selectors.likeness_outputs_for_talent(user=request.user).prefetch_related("job__cast"),
                      LIKENESS_PAGE_SIZE).get_page(request.GET.get("page"))
+    under = {output.id: [output.job.license_id, *(cast.license_id for cast in output.job.cast.all())]
+             for output in page}  # a scene of a story names the talent's license in one of its roles
     licenses = consent_selectors.licenses_for_user(user=request.user).filter(talent__user=request.user) \
-        .select_related("licensee").in_bulk({output.job.license_id for output in page})
+        .select_related("licensee").in_bulk({license_id for ids in under.values() for license_id in ids})
     for output in page:
-        output.license = licenses.get(output.job.license_id)
+        output.license = next((licenses[i] for i in under[output.id] if i in licenses), None)
     return render(request, "portal/my_likeness.html", {"outputs": page, "page": page})
 
 

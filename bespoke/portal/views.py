@@ -32,6 +32,7 @@ from generation.models import RenderJob
 from generation.services import render as renders
 from stories import selectors as story_selectors
 from bespoke.portal.legal_views import suspension_context
+from bespoke.portal.next_steps import next_steps_for_user, uses_to_decide
 from bespoke.portal.standing import license_signer
 from bespoke.portal.reports import compliance_csv, compliance_pdf, compliance_rows
 from bespoke.portal.forms import (
@@ -72,27 +73,15 @@ def home(request: HttpRequest) -> HttpResponse:
         license.state = effective_state(license, today)
     jobs = generation_selectors.render_jobs_for_user(user=user)
     roles = _roles(user)
+    awaiting_approval = uses_to_decide(user=user, jobs=jobs)
     return render(request, "portal/home.html", {
         "roles": roles,
+        "next_steps": next_steps_for_user(user=user, uses_waiting=len(awaiting_approval)),
         "stories_to_star_in": story_selectors.stories_open_to_viewers()[:50] if "viewer" in roles else [],
         "licenses": licenses,
-        "awaiting_approval": _uses_to_decide(user, jobs),
+        "awaiting_approval": awaiting_approval,
         "jobs": jobs[:20],
-        "desk": consent_selectors.desk_queue(user=user) if policies.is_verifier(user) else None,
     })
-
-
-def _uses_to_decide(user: Any, jobs: Any) -> list[RenderJob]:
-    """Renders waiting for a use approval that this user decides (the talent, or the verified
-    guardian or estate that speaks for them), each with its license."""
-    waiting = list(jobs.filter(status=RenderJob.Status.AWAITING_APPROVAL))
-    licenses = consent_selectors.licenses_for_user(user=user).select_related("licensee") \
-        .in_bulk({job.license_id for job in waiting})
-    decided_by_user = {license_id for license_id, license in licenses.items()
-                       if policies.refuse_use_decision(user=user, license=license) is None}
-    for job in waiting:
-        job.license = licenses[job.license_id]
-    return [job for job in waiting if job.license_id in decided_by_user]
 
 
 @login_required

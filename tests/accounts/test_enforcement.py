@@ -53,9 +53,8 @@ def test_a_legal_user_enrols_through_allauth_and_the_secrets_are_stored_encrypte
     dana = with_verified_email(personas.dana)
     assert client.post("/accounts/login/", {"login": "dana", "password": PASSWORD}).status_code == 302
     response = client.get("/", follow=True)
-    # allauth asks for the password again before adding an authenticator, then shows the QR code.
-    assert [url for url, _ in response.redirect_chain][:2] == [ENROL, REAUTHENTICATE]
-    response = client.post(REAUTHENTICATE, {"password": PASSWORD}, follow=True)
+    # Signed in a moment ago: the QR code shows without asking for the password again.
+    assert [url for url, _ in response.redirect_chain] == [ENROL]
     assert response.status_code == 200 and b"<title>" in response.content and b"Sign out dana" in response.content
     secret = response.context["form"].secret
     with django_capture_on_commit_callbacks(execute=True):
@@ -70,6 +69,19 @@ def test_a_legal_user_enrols_through_allauth_and_the_secrets_are_stored_encrypte
     events = AuditEvent.objects.filter(action="account.mfa_added", subject=f"user:{dana.pk}")
     assert {'"type":"totp"' in e.body or '"type":"recovery_codes"' in e.body for e in events} == {True}
     assert len(events) == 2 and not any(secret in e.body for e in events)
+
+
+def test_a_sign_in_older_than_the_timeout_is_confirmed_again_before_enrolment(client, personas, settings):
+    with_verified_email(personas.dana)
+    assert client.post("/accounts/login/", {"login": "dana", "password": PASSWORD}).status_code == 302
+    session = client.session
+    for record in session["account_authentication_methods"]:
+        record["at"] -= settings.ACCOUNT_REAUTHENTICATION_TIMEOUT + 1
+    session.save()
+    response = client.get(ENROL)
+    assert response.status_code == 302 and response["Location"] == REAUTHENTICATE
+    response = client.post(REAUTHENTICATE, {"password": PASSWORD}, follow=True)
+    assert response.status_code == 200 and "form" in response.context and response.context["form"].secret
 
 
 def test_the_enrolment_rule_covers_legal_and_staff_users_only(personas):

@@ -158,4 +158,6 @@ def test_the_verify_page_answers_errors_and_the_rate_limit_with_html(client, set
     assert limited.status_code == 429 and limited["Content-Type"].startswith("text/html")
     assert 1 <= int(limited["Retry-After"]) <= 60
     page = limited.content.decode()
-    assert "<h1>Too many requests</h1>" in page and "try again in a minute" in page and '"code"' not in page
+    # The verify page itself, its form ready for the next try, says when that may be.
+    assert "<h1>Verify a file</h1>" in page and 'name="file"' in page and '"code"' not in page
+    assert f"try again in {int(limited['Retry-After'])} second" in page

@@ -160,7 +160,9 @@ def test_a_viewer_signs_up_stars_in_a_story_plays_it_keeps_her_cut_and_revokes(
     vera.wait_for_url("**/accounts/reauthenticate/**")
     vera.fill("input[name=password]", VERA_PASSWORD)
     vera.click("button:text-is('Confirm')")
-    vera.wait_for_url(star_url)  # back to the form, to sign now that it is her
+    vera.wait_for_url(star_url)  # back to the form as she left it, to sign now that it is her
+    assert vera.is_checked("input[name=disclosure_accepted]")
+    vera.uncheck("input[name=disclosure_accepted]")
     vera.click("button:text-is('Sign my consent')")
     vera.wait_for_selector("text=Accept the electronic-records disclosure to sign.")
     vera.check("input[name=disclosure_accepted]")

@@ -12,6 +12,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from consent import desk
 from consent.models import IdentityVerification, Representation
+from core.stepup import KEPT_FORM_SESSION_KEY
 from tests.conftest import verify_identity
 from tests.consent.evidence import evidence_files
 from tests.portal.people import field_errors, minor_and_guardian, png, signed_in, stepped_up, text
@@ -164,7 +165,7 @@ def test_approval_takes_two_different_verifiers_and_the_same_one_twice_is_refuse
 
     grace = stepped_up(users["grace"])
     page = text(grace.get(url))
-    assert "Recorded by the first verifier" in page and "1990-04-02" in page and "Confirm and approve" in page
+    assert "Recorded by the first verifier" in page and "2 Apr 1990" in page and "Confirm and approve" in page
     assert 'name="legal_name"' not in page, "the second verifier confirms the record, not a new one"
     assert grace.post(url, {"decision": "approve"}).status_code == 302
     verification.refresh_from_db()
@@ -206,11 +207,13 @@ def test_a_first_approval_records_the_facts_and_errors_stand_beside_their_fields
 def test_a_decision_needs_a_fresh_second_factor(waiting):
     verification, _, users = waiting
     url = reverse("portal-desk-verification", args=[verification.id])
-    response = signed_in(users["frank"]).post(url, {"decision": "approve", "legal_name": "Alice Avery",
-                                                    "birth_date": "1990-04-02"}, HTTP_REFERER=f"http://testserver{url}")
+    frank = signed_in(users["frank"])
+    response = frank.post(url, {"decision": "approve", "legal_name": "Alice Avery", "birth_date": "1990-04-02"},
+                          HTTP_REFERER=f"http://testserver{url}")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/2fa/reauthenticate/")
     verification.refresh_from_db()
     assert verification.first_approved_by_id is None
+    assert KEPT_FORM_SESSION_KEY not in frank.session, "identity facts typed on the desk never wait in a session"
 
 
 def test_a_representation_is_decided_on_the_desk_with_its_validity(waiting):

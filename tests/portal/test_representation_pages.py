@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from bespoke.templatetags.readable import day_text
 from consent import license_terms, services
 from consent.models import LikenessLicense, Representation
 from tests.conftest import sign_context, verify_identity
@@ -51,7 +52,8 @@ def test_the_draft_page_has_no_field_for_capacity_birth_date_or_representative(p
         assert f'name="{name}"' not in page, name
     assert "come from the platform's verification desk, not from this form" in page
     assert "a minor" in page and "No verified guardian of a minor is on file for this talent" in page
-    assert mia.verifications.get().birth_date.isoformat() not in page, "a studio never sees the date of birth"
+    birth_date = mia.verifications.get().birth_date
+    assert birth_date.isoformat() not in page and day_text(birth_date) not in page, "a studio never sees the date of birth"
     page = text(dana.get(reverse("portal-license-draft"), {"talent": personas.talent.id}))
     assert "not verified yet" in page
 
@@ -134,7 +136,7 @@ def test_a_guardian_is_verified_by_two_verifiers_then_signs_for_the_minor_who_ca
     license_url = reverse("portal-license", args=[license.id])
     for client in (gabe, dana, signed_in(mia.user)):
         page = text(client.get(license_url))
-        assert why in page and "Gabriel Example" in page and representation.valid_until.isoformat() in page
+        assert why in page and "Gabriel Example" in page and day_text(representation.valid_until) in page
     assert reverse("portal-license-sign", args=[license.id]) not in text(signed_in(mia.user).get(license_url))
     assert reverse("portal-license-sign", args=[license.id]) not in text(dana.get(license_url))
 

@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from bespoke.templatetags.readable import moment_text
 from stories import services
 from stories.models import Story, StoryRole
 from tests.conftest import make_license
@@ -159,7 +160,7 @@ def test_a_full_cast_publishes_and_the_page_says_who_published_when(personas):
     story.refresh_from_db()
     assert story.status == Story.Status.PUBLISHED
     page = text(bob.get(response["Location"]))
-    assert f"Published: published {story.published_at:%Y-%m-%d}" in page and "by bob" in page
+    assert f"Published: published {moment_text(story.published_at)}" in page and "by bob" in page
     assert "is published" in page
     assert 'action="/stories/' not in page, "a published story is neither recast nor published again"
 

@@ -57,11 +57,14 @@ def _stepped_up(user) -> Client:  # type: ignore[no-untyped-def]
 
 
 def _error_beside(page: str, field: str, message: str) -> None:
-    """The message is shown in the field's own error list, right before its input."""
-    match = re.search(rf'<ul class="errorlist" id="id_{field}_error"><li>([^<]*)</li></ul>\s*<p>\s*'
-                      rf'<label for="id_{field}">[^<]*</label>\s*<[^>]*name="{field}"', page)
+    """The message is shown in the field's own block, between its label and its input, and the
+    input names it in aria-describedby."""
+    match = re.search(rf'<label for="id_{field}">[^<]*</label>(?:(?!<label).)*?'
+                      rf'<ul class="errorlist" id="id_{field}_error"><li>([^<]*)</li></ul>\s*(<[^>]*name="{field}"[^>]*>)',
+                      page, re.DOTALL)
     assert match, f"no error list beside {field}"
     assert message in match.group(1).replace("&#x27;", "'").replace("&quot;", '"')
+    assert re.search(rf'aria-describedby="[^"]*id_{field}_error', match.group(2)), f"{field} does not name its error"
 
 
 def _publish(license, prompt: str, producer) -> RenderOutput:  # type: ignore[no-untyped-def]

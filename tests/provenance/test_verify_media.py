@@ -107,3 +107,41 @@ def test_a_manifest_signed_by_someone_else_cannot_borrow_a_licenses_status(activ
     report = json.loads(text)
     assert code == 1 and report["manifest"]["state"] == "valid"
     assert report["consent"] is None and report["trace"] is None
+
+
+def _run_several(*paths: Path, extra: tuple[str, ...] = ()) -> tuple[int, str, str]:
+    from io import StringIO
+
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("verify_media", *map(str, paths), *extra, stdout=out, stderr=err)
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_several_files_are_each_reported_and_the_exit_status_is_the_worst(published_clip, tmp_path):
+    """The README's `verify_media demo-out/*.mp4`: the demo writes more than one clip."""
+    copy = tmp_path / "copy.mp4"
+    shutil.copy(published_clip, copy)
+    assert _run_several(published_clip, copy)[0] == 0
+    plain = tmp_path / "plain.mp4"
+    encode_mp4(np.zeros((4, 64, 64, 3), dtype=np.uint8), plain, fps=4)
+    code, text, _ = _run_several(published_clip, plain)
+    assert code == 2
+    assert f"{published_clip}: manifest trusted" in text and f"{plain}: no C2PA manifest" in text
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("not a video")
+    code, text, errors = _run_several(fake, published_clip, plain)
+    assert code == 3 and "cannot be read as media" in errors and f"{published_clip}: manifest trusted" in text
+
+
+def test_several_files_as_json_are_a_list_of_reports_each_naming_its_file(published_clip, tmp_path):
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("not a video")
+    code, text, _ = _run_several(published_clip, fake, extra=("--json",))
+    reports = json.loads(text)
+    assert code == 3 and [report["file"] for report in reports] == [str(published_clip), str(fake)]
+    assert reports[0]["manifest"]["state"] == "trusted" and reports[0]["consent"]["state"] == "active"
+    assert "cannot be read as media" in reports[1]["error"]

@@ -1,4 +1,7 @@
-"""The whole story, headless: consent, render, label, sign, verify, revoke, refuse."""
+"""The whole story, headless: consent, render, label, sign, verify, revoke, refuse.
+
+It acts with its own cast (bespoke.demo_world), never with the portal's demo accounts, so it
+can run beside a portal in use without changing what anyone there is looking at."""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -19,11 +21,10 @@ from django.utils import timezone
 
 from audit.checkpoints import audit_checkpoint_write, audit_log_verify
 from core.errors import ApplicationError
-from bespoke.management.commands.bootstrap import LICENSEE
 from consent import desk, gate
 from consent import services as consent
 from bespoke.synthetic_faces import synthetic_face_photos
-from consent.models import IdentityVerification, LikenessModel, Organization, ReferencePhoto, Talent
+from consent.models import IdentityVerification, LikenessModel, ReferencePhoto
 from generation.models import LeasedJob, RenderJob, TrainingJob
 from generation.pipeline.video import decode_mp4, encode_mp4
 from generation.services.render import render_job_execute, render_job_request
@@ -33,6 +34,7 @@ from consent.facts import viewer_face_checked
 from consent.terms import text_sha256
 from consent.viewers import Scope, StandingOffer, viewer_license_sign, viewer_license_text
 from bespoke.demo_cast import demo_viewer, demo_viewer_face_check
+from bespoke.demo_world import demo_world, demo_world_story, demo_world_story_withdraw
 from stories import play
 from stories.models import Playthrough, PlaythroughScene, Story
 
@@ -56,78 +58,84 @@ class Command(BaseCommand):
         out.mkdir(parents=True, exist_ok=True)
         call_command("bootstrap", verbosity=0, stdout=StringIO())
         self.steps: list[dict[str, Any]] = []
-        User = get_user_model()
-        alice, bob, charlie, dana, erin, frank, grace = (User.objects.get(username=n) for n in (
-            "alice", "bob", "charlie", "dana", "erin", "frank", "grace"))
-        talent = Talent.objects.get(user=alice)
-        studio = Organization.objects.get(name=LICENSEE)
+        world = demo_world()
+        # The demo's own people in the parts the portal's personas play: the talent (Alice's part), the
+        # producer (Bob's), another studio's producer (Charlie's), two legal staff and two verifiers.
+        person, producer, outsider, legal, second_legal, verifier, second_verifier = (world.user(n) for n in (
+            "demo-talent", "demo-producer", "demo-outsider", "demo-legal", "demo-legal-2", "demo-verifier",
+            "demo-verifier-2"))
+        talent, studio = world.talent, world.studio
 
         if not talent.verifications.filter(status=IdentityVerification.Status.APPROVED).exists():
             pending = talent.verifications.filter(status=IdentityVerification.Status.PENDING).first()
             verification = pending or desk.identity_verification_request(
-                talent=talent, method=IdentityVerification.Method.VIDEO_CALL, acting_user=alice)
-            self._step("identity verification requested", actor="alice", verification=str(verification.id))
+                talent=talent, method=IdentityVerification.Method.VIDEO_CALL, acting_user=person)
+            self._step("identity verification requested", actor=person.username, verification=str(verification.id))
             if not verification.evidence.exists():
                 document, capture = synthetic_face_photos(2, seed=42)
                 desk.identity_evidence_add(verification=verification, kind="id_document", data=document,
-                                           filename="id-card.jpg", acting_user=alice)
+                                           filename="id-card.jpg", acting_user=person)
                 desk.identity_evidence_add(verification=verification, kind="consent_capture", data=capture,
-                                           filename="holding-the-code.jpg", acting_user=alice)
-            self._step("identity evidence uploaded (sealed)", actor="alice", challenge_code=verification.challenge_code)
+                                           filename="holding-the-code.jpg", acting_user=person)
+            self._step("identity evidence uploaded (sealed)", actor=person.username,
+                       challenge_code=verification.challenge_code)
             if verification.first_approved_by_id is None:
-                desk.identity_verification_decide(verification=verification, approve=True, acting_user=frank,
-                                                  note="Matched on live call.", legal_name="Alice Avery",
+                desk.identity_verification_decide(verification=verification, approve=True, acting_user=verifier,
+                                                  note="Matched on live call.", legal_name="Ada Demo",
                                                   birth_date=date(1994, 5, 17))
-                self._step("identity facts recorded by a first verifier", actor="frank")
-            desk.identity_verification_decide(verification=verification, approve=True, acting_user=grace,
+                self._step("identity facts recorded by a first verifier", actor=verifier.username)
+            desk.identity_verification_decide(verification=verification, approve=True, acting_user=second_verifier,
                                               note="Confirmed from the sealed evidence.")
-        self._step("identity verified by two verifiers of the desk (four eyes)", actor="grace")
+        self._step("identity verified by two verifiers of the desk (four eyes)", actor=second_verifier.username)
 
         today = timezone.localdate()
         license = consent.license_draft(
-            talent=talent, licensee=studio, acting_user=erin, project="Night Market", role="Mara",
+            talent=talent, licensee=studio, acting_user=second_legal, project="Night Market", role="Mara",
             use_description="Lead role 'Mara' in the short film Night Market: walking, talking and close-up scenes.",
             permitted_media=["video"], territories=["worldwide"], languages=["en", "fr"], starts_on=today,
             ends_on=today + timedelta(days=365), max_renders=5, excluded_categories=["political", "sexual"],
             allows_likeness_model=True, compensation_basis="per_render", compensation_rate="250.00",
             compensation_currency="EUR",
         )
-        self._step("license drafted", actor="erin", license=str(license.id), text_sha256=license.text_sha256)
-        consent.license_offer(license=license, acting_user=erin)
-        self._step("license offered to the talent", actor="erin")
-        consent.license_sign(license=license, context=self._signature(license), acting_user=alice)
-        self._step("license signed by talent", actor="alice")
-        consent.license_countersign(license=license, context=self._signature(license), acting_user=dana)
-        self._step("license countersigned by legal", actor="dana")
+        self._step("license drafted", actor=second_legal.username, license=str(license.id),
+                   text_sha256=license.text_sha256)
+        consent.license_offer(license=license, acting_user=second_legal)
+        self._step("license offered to the talent", actor=second_legal.username)
+        consent.license_sign(license=license, context=self._signature(license), acting_user=person)
+        self._step("license signed by talent", actor=person.username)
+        consent.license_countersign(license=license, context=self._signature(license), acting_user=legal)
+        self._step("license countersigned by legal", actor=legal.username)
 
         photos = ReferencePhoto.objects.filter(talent=talent, deleted_at__isnull=True).count()
         for data in synthetic_face_photos(max(0, 4 - photos), seed=photos):
-            consent.reference_photo_add(talent=talent, data=data, filename="portrait.jpg", acting_user=alice)
-        self._step("reference photos uploaded (sealed)", actor="alice",
+            consent.reference_photo_add(talent=talent, data=data, filename="portrait.jpg", acting_user=person)
+        self._step("reference photos uploaded (sealed)", actor=person.username,
                    photos=ReferencePhoto.objects.filter(talent=talent, deleted_at__isnull=True).count())
         try:
             consent.reference_photo_add(talent=talent, data=b"<html>not a photo</html>", filename="portrait.jpg",
-                                        acting_user=alice)
+                                        acting_user=person)
             self._step("disguised upload refused", ok=False)
         except ApplicationError as error:
-            self._step("disguised upload refused", actor="alice", message=error.message)
+            self._step("disguised upload refused", actor=person.username, message=error.message)
 
-        training = training_job_request(license_id=str(license.id), acting_user=bob,
+        training = training_job_request(license_id=str(license.id), acting_user=producer,
                                         params={"steps": 60, "num_class_images": 2})
         training = self._run(training, training_job_execute, in_process=not options["worker"])
         if training.status != TrainingJob.Status.SUCCEEDED:
             raise CommandError(f"training ended {training.status}: {training.outcome_code} {training.outcome_message}")
-        self._step("likeness model trained (DreamBooth-LoRA)", actor="bob", training=str(training.id),
+        self._step("likeness model trained (DreamBooth-LoRA)", actor=producer.username, training=str(training.id),
                    likeness_model=str(training.likeness_model_id), steps=len(training.loss_history),
                    eval_loss_before=round(training.eval_loss_before, 4), eval_loss_after=round(training.eval_loss_after, 4),
                    ok=training.eval_loss_after < training.eval_loss_before)
 
-        self._refused("outsider request refused", charlie, license, PROMPT)
-        self._refused("excluded-content request refused", bob, license, "sks person giving a speech at an election rally")
+        self._refused("outsider request refused", outsider, license, PROMPT)
+        self._refused("excluded-content request refused", producer, license,
+                      "sks person giving a speech at an election rally")
 
-        job = render_job_request(license_id=str(license.id), prompt=PROMPT, acting_user=bob,
+        job = render_job_request(license_id=str(license.id), prompt=PROMPT, acting_user=producer,
                                  likeness_model_id=str(training.likeness_model_id))
-        self._step("render with the likeness model requested", actor="bob", job=str(job.id), params=job.params)
+        self._step("render with the likeness model requested", actor=producer.username, job=str(job.id),
+                   params=job.params)
         job = self._run(job, render_job_execute, in_process=not options["worker"])
         if job.status != RenderJob.Status.SUCCEEDED:
             raise CommandError(f"the render ended {job.status}: {job.outcome_code} {job.outcome_message}")
@@ -151,8 +159,8 @@ class Command(BaseCommand):
                    manifest_state=traced["manifest"]["state"], trace=traced["trace"], consent=traced["consent"],
                    ok=bool(traced["trace"]) and traced["trace"]["output_id"] == str(output.id))
 
-        revocation = consent.license_revoke(license=license, reason="Talent withdrew consent.", acting_user=alice)
-        self._step("license revoked by talent", actor="alice", published_outputs=revocation.published_outputs)
+        revocation = consent.license_revoke(license=license, reason="Talent withdrew consent.", acting_user=person)
+        self._step("license revoked by talent", actor=person.username, published_outputs=revocation.published_outputs)
         model = LikenessModel.objects.get(pk=training.likeness_model_id)
         self._step("likeness model destroyed with the license that allowed it", status=model.status,
                    ok=model.status == LikenessModel.Status.DESTROYED)
@@ -163,8 +171,13 @@ class Command(BaseCommand):
         after = media_verify(path=stripped).as_dict()
         self._step("stripped copy re-traced after revocation", consent=after["consent"],
                    ok=bool(after["trace"]) and after["consent"]["state"] == "revoked")
-        self._refused("render after revocation refused", bob, license, PROMPT)
-        self._story(out, in_process=not options["worker"])
+        self._refused("render after revocation refused", producer, license, PROMPT)
+        story = demo_world_story(world)
+        try:
+            self._story(out, story=story, in_process=not options["worker"])
+        finally:
+            demo_world_story_withdraw(world, story)
+            self._step("demo story withdrawn from viewers' list", story=str(story.id))
 
         checkpoint = audit_checkpoint_write()
         verification = audit_log_verify()
@@ -178,7 +191,7 @@ class Command(BaseCommand):
             failed = [step["step"] for step in self.steps if not step["ok"]]
             raise CommandError(f"the demo did not go as expected ({'; '.join(failed)}); see report.json")
 
-    def _story(self, out: Path, *, in_process: bool) -> None:
+    def _story(self, out: Path, *, story: Story, in_process: bool) -> None:
         """A viewer, Wren, stars in the demo story: face check, consent, likeness model, a playthrough
         along one path with its choices, the signed cut, then she revokes and cannot play again."""
         viewer = demo_viewer()
@@ -187,7 +200,6 @@ class Command(BaseCommand):
             check = demo_viewer_face_check(viewer)
             self._step("viewer's capture and photos checked: same person (offline face model)", actor=viewer.user.username,
                        challenge_code=check.challenge_code, distance=round(check.distance, 3))
-        story = Story.objects.get(status=Story.Status.PUBLISHED, title="Harbour Lights")
         offer = StandingOffer(licensee=story.organization, story_id=str(story.pk), story_title=story.title)
         text = viewer_license_text(talent=viewer, offer=offer, scope=Scope.STORY)
         viewer_consent = viewer_license_sign(offer=offer, scope=Scope.STORY,

@@ -6,36 +6,51 @@ from django.core.management.base import BaseCommand, CommandError
 from generation.tracing import media_verify
 from provenance.c2pa_io import MediaReadError
 
-EXIT_TRUSTED, EXIT_NOT_TRUSTED, EXIT_NO_MANIFEST = 0, 1, 2
+EXIT_TRUSTED, EXIT_NOT_TRUSTED, EXIT_NO_MANIFEST, EXIT_UNREADABLE = 0, 1, 2, 3
 
 
 class Command(BaseCommand):
-    help = ("Check a file's C2PA manifest (validity, trust) and the current status of the consent behind it. "
+    help = ("Check files' C2PA manifests (validity, trust) and the current status of the consent behind them. "
             "A video without a trusted manifest is traced to its output through the invisible watermark. "
-            "Exit 0: trusted; 1: invalid or untrusted manifest; 2: no manifest; 3: unreadable file.")
+            "Exit 0: trusted; 1: invalid or untrusted manifest; 2: no manifest; 3: unreadable file "
+            "(with several files, the worst of them).")
 
     def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
-        parser.add_argument("file", type=Path)
-        parser.add_argument("--json", action="store_true", help="print the report as JSON")
+        parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+        parser.add_argument("--json", action="store_true",
+                            help="print the report as JSON (for several files, a list of reports naming their files)")
 
     def handle(self, *args: object, **options: object) -> None:
-        path: Path = options["file"]  # type: ignore[assignment]
-        if not path.is_file():
-            raise CommandError(f"{path}: no such file", returncode=3)
-        try:
-            verification = media_verify(path=path)
-        except MediaReadError as exc:
-            raise CommandError(f"{path}: cannot be read as media: {exc}", returncode=3) from exc
-        report = verification.as_dict()
-        manifest = verification.manifest
+        paths: list[Path] = options["files"]  # type: ignore[assignment]
+        if len(paths) == 1:
+            self._one(paths[0], as_json=bool(options["json"]))
+            return
+        worst, reports = EXIT_TRUSTED, []
+        for path in paths:
+            try:
+                code, report = _checked(path)
+            except CommandError as error:
+                self.stderr.write(str(error))
+                code, report = EXIT_UNREADABLE, {"file": str(path), "error": str(error)}
+            else:
+                if not options["json"]:
+                    self._print_human(path, report)
+                report = {"file": str(path), **report}
+            reports.append(report)
+            worst = max(worst, code)
         if options["json"]:
+            self.stdout.write(json.dumps(reports, indent=2, sort_keys=True))
+        if worst != EXIT_TRUSTED:
+            raise SystemExit(worst)
+
+    def _one(self, path: Path, *, as_json: bool) -> None:
+        code, report = _checked(path)
+        if as_json:
             self.stdout.write(json.dumps(report, indent=2, sort_keys=True))
         else:
             self._print_human(path, report)
-        if manifest.state == "no_manifest":
-            raise SystemExit(EXIT_NO_MANIFEST)
-        if not manifest.is_trusted:
-            raise SystemExit(EXIT_NOT_TRUSTED)
+        if code != EXIT_TRUSTED:
+            raise SystemExit(code)
 
     def _print_human(self, path: Path, report: dict) -> None:
         manifest = report["manifest"]
@@ -84,3 +99,19 @@ class Command(BaseCommand):
             self.stdout.write(f"  visible disclosure: {manifest['disclosure']}")
         if manifest.get("watermark_id") is not None:
             self.stdout.write(f"  watermark id: {manifest['watermark_id']}")
+
+
+def _checked(path: Path) -> tuple[int, dict]:
+    """(exit status, report) for one file; CommandError (status 3) when it cannot be read."""
+    if not path.is_file():
+        raise CommandError(f"{path}: no such file", returncode=EXIT_UNREADABLE)
+    try:
+        verification = media_verify(path=path)
+    except MediaReadError as exc:
+        raise CommandError(f"{path}: cannot be read as media: {exc}", returncode=EXIT_UNREADABLE) from exc
+    manifest = verification.manifest
+    if manifest.state == "no_manifest":
+        code = EXIT_NO_MANIFEST
+    else:
+        code = EXIT_TRUSTED if manifest.is_trusted else EXIT_NOT_TRUSTED
+    return code, verification.as_dict()

@@ -1,0 +1,41 @@
+"""How every form in the portal is laid out (settings.FORM_RENDERER).
+
+Each field is one block: its label, help text, error list and control, in that order (Django's
+div layout; the portal's templates render forms with ``as_div``, never ``as_p``, which puts a
+field's errors before its block, under the previous field). The control names its help text
+and error list in ``aria-describedby`` and says ``aria-invalid``, so a screen reader reads the
+error with the field; the block of a field in error is marked ``invalid`` for the eye.
+"""
+
+from __future__ import annotations
+
+from django.forms.boundfield import BoundField
+from django.forms.renderers import DjangoTemplates
+
+INVALID_CLASS = "invalid"
+
+
+class PortalBoundField(BoundField):
+    @property
+    def aria_describedby(self) -> str | None:
+        """The widget's own description (if it declares one), then the help text, then the errors.
+        Django drops the help text and errors when a widget declares its own; this keeps all three."""
+        described_by = [self.field.widget.attrs["aria-describedby"]] \
+            if self.field.widget.attrs.get("aria-describedby") else []
+        if self.auto_id and not self.is_hidden:
+            if self.help_text:
+                described_by.append(f"{self.auto_id}_helptext")
+            if self.errors:
+                described_by.append(f"{self.auto_id}_error")
+        return " ".join(described_by) or None
+
+    def css_classes(self, extra_classes: str | list[str] | None = None) -> str:
+        classes = super().css_classes(extra_classes)
+        if self.errors and INVALID_CLASS not in classes.split():
+            classes = f"{classes} {INVALID_CLASS}".strip()
+        return classes
+
+
+class PortalFormRenderer(DjangoTemplates):
+    form_template_name = "django/forms/div.html"
+    bound_field_class = PortalBoundField
