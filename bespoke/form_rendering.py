@@ -4,13 +4,14 @@ Each field is one block: its label, help text, error list and control, in that o
 div layout; the portal's templates render forms with ``as_div``, never ``as_p``, which puts a
 field's errors before its block, under the previous field). The control names its help text
 and error list in ``aria-describedby`` and says ``aria-invalid``, so a screen reader reads the
-error with the field; the block of a field in error is marked ``invalid`` for the eye.
+error with the field; the block of a field in error is marked ``invalid`` for the eye. Errors
+of the whole form come first, in an alert, once.
 """
 
 from __future__ import annotations
 
 from django.forms.boundfield import BoundField
-from django.forms.renderers import DjangoTemplates
+from django.forms.renderers import TemplatesSetting
 
 INVALID_CLASS = "invalid"
 
@@ -36,6 +37,9 @@ class PortalBoundField(BoundField):
         return classes
 
 
-class PortalFormRenderer(DjangoTemplates):
+class PortalFormRenderer(TemplatesSetting):
+    """The project's templates first (templates/django/forms/div.html: the errors of the whole form
+    in an alert), then Django's own (django.forms is an installed app)."""
+
     form_template_name = "django/forms/div.html"
     bound_field_class = PortalBoundField

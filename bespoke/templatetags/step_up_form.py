@@ -13,7 +13,9 @@ from core.stepup import kept_submission
 
 register = template.Library()
 
-NOTICE = ("You have confirmed it is you. What you entered is back in the form: check it, then submit it again.")
+# Said by kept_form.js once it has filled the form in; without scripts the page says the other.
+NOTICE = "You have confirmed it is you. What you entered is back in the form: check it, then submit it again."
+NOTICE_WITHOUT_SCRIPTS = "You have confirmed it is you. Fill in the form again, then submit it."
 
 
 @register.simple_tag(takes_context=True)
@@ -22,5 +24,5 @@ def step_up_kept_form(context: dict[str, Any]) -> SafeString:
     kept = kept_submission(request) if request is not None and hasattr(request, "session") else None
     if kept is None:
         return mark_safe("")
-    return format_html('<p class="notice" role="status" id="kept-form-notice">{}</p>{}', NOTICE,
-                       json_script(kept, "kept-form"))
+    return format_html('<p class="notice" role="status" id="kept-form-notice" data-restored="{}">{}</p>{}', NOTICE,
+                       NOTICE_WITHOUT_SCRIPTS, json_script(kept, "kept-form"))

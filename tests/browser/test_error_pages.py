@@ -6,6 +6,8 @@ page, never Django's page listing the URL patterns. Someone checking files on th
 page faster than its limit is shown the verify page again with what happened and in how many
 seconds to try again (status 429 and Retry-After), not a JSON body. Legal Dana asking for a
 compliance report with its end before its start sees only the error, no count of outputs.
+Bob mistypes his password eleven times: his account waits, and Dana signs in from the same
+address a moment later.
 """
 
 from __future__ import annotations
@@ -72,3 +74,27 @@ def test_an_invalid_report_period_shows_only_the_error(browser, live_server, per
     _shot(page, "report-invalid-period")
     valid = page.goto(f"{live_server.url}/reports/compliance/?start=2026-01-01&end=2026-12-31")
     assert valid.status == 200 and "0 published output(s)" in page.locator("main").inner_text()
+
+
+def test_one_persons_mistyped_passwords_lock_their_account_not_a_colleagues_at_the_same_address(
+        browser, live_server, personas, empty_cache):  # noqa: F811
+    from tests.accounts.conftest import PASSWORD
+
+    for user in (personas.bob, personas.dana):
+        with_verified_email(user)
+    page = _new_page(browser)
+
+    def sign_in(username: str, password: str) -> None:
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("input[name=login]", username)
+        page.fill("input[name=password]", password)
+        page.click("form button[type=submit]")
+        page.wait_for_load_state()
+
+    for attempt in range(11):  # more than the address's old limit of 10 a minute
+        sign_in("bob", f"wrong-{attempt}")
+    sign_in("bob", PASSWORD)
+    assert "Too many failed login attempts" in page.inner_text("main"), "Bob's account waits"
+    _shot(page, "sign-in-account-locked")
+    sign_in("dana", PASSWORD)  # a colleague at the same address, a moment later
+    assert "/accounts/login/" not in page.url and "Too many" not in page.content()

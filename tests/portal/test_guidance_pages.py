@@ -47,7 +47,8 @@ def test_a_form_refused_for_a_step_up_comes_back_as_filled_in_once_confirmed(per
     page = alice.get(page_url).content.decode()
     assert _kept(page) == {"action": sign_url, "fields": {"text_sha256": [license.text_sha256],
                                                           "disclosure_accepted": ["on"]}}
-    assert "What you entered is back in the form" in page
+    assert "What you entered is back in the form" in page  # said once the page's script has filled it in
+    assert "Fill in the form again, then submit it." in page  # said where scripts do not run
     assert _kept(alice.get(page_url).content.decode()) is None, "given once"
 
 

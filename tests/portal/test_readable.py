@@ -68,6 +68,19 @@ def test_a_widgets_own_description_is_kept_beside_the_help_text_and_the_error():
     assert 'aria-describedby="rules id_note_helptext id_note_error"' in html
 
 
+def test_an_error_of_the_whole_form_is_said_once_in_an_alert_before_the_fields():
+    class Period(forms.Form):
+        start = forms.DateField()
+        end = forms.DateField()
+
+        def clean(self):  # type: ignore[no-untyped-def]
+            raise forms.ValidationError("The period ends before it starts.")
+
+    html = Period({"start": "2026-12-02", "end": "2026-12-01"}).as_div()
+    assert html.count("The period ends before it starts.") == 1
+    assert html.index('<div role="alert"><ul class="errorlist nonfield">') < html.index('name="start"')
+
+
 OLD_WORDING = """LIKENESS LICENSE (version 1)
 
 Talent: Alice Avery

@@ -30,6 +30,8 @@
         }
       });
     });
+    var notice = document.getElementById("kept-form-notice");
+    if (notice) notice.textContent = notice.dataset.restored;
   }
 
   if (document.readyState === "loading") {
