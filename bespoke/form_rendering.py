@@ -11,6 +11,7 @@ of the whole form come first, in an alert, once.
 from __future__ import annotations
 
 from django.forms.boundfield import BoundField
+from django.forms.widgets import CheckboxInput
 from django.forms.renderers import TemplatesSetting
 
 INVALID_CLASS = "invalid"
@@ -29,6 +30,13 @@ class PortalBoundField(BoundField):
             if self.errors:
                 described_by.append(f"{self.auto_id}_error")
         return " ".join(described_by) or None
+
+    def label_tag(self, contents: str | None = None, attrs: dict | None = None, label_suffix: str | None = None,
+                  tag: str | None = None) -> str:
+        """A checkbox's label is a sentence beside the box, with no colon after it."""
+        if label_suffix is None and isinstance(self.field.widget, CheckboxInput):
+            label_suffix = ""
+        return super().label_tag(contents, attrs, label_suffix, tag)
 
     def css_classes(self, extra_classes: str | list[str] | None = None) -> str:
         classes = super().css_classes(extra_classes)

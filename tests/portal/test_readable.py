@@ -113,3 +113,10 @@ def test_a_license_signed_in_an_earlier_wording_stays_in_force_and_its_page_flow
             "Lead role 'Mara' in the short film Night Market: walking and close-up scenes.</p>") in page
     assert "<p>6. Exclusions. No content in these categories: alcohol_tobacco, political.</p>" in page, \
         "the page shows the words that were signed"
+
+
+def test_a_checkbox_reads_as_a_sentence_beside_its_box():
+    from bespoke.portal.forms import SignForm
+
+    html = SignForm().as_div()
+    assert "agree to sign electronically</label>" in html and "electronically:" not in html
