@@ -5,7 +5,9 @@ log once held more events, or that history was rewritten from some point with th
 chain recomputed after it. A checkpoint is a signed statement of the RFC 6962 Merkle
 Tree Hash over the first `tree_size` events' leaf hashes. Both the checkpoints and the
 Ed25519 signing key live outside the database, so someone who can write the database
-can neither shorten the log nor rewrite it without `audit_verify` noticing.
+can neither shorten the log nor rewrite it without `audit_verify` noticing. The signed
+last entry hash lets a verification start at a checkpoint instead of the first event;
+only the full walk recomputes the roots.
 
 The first half of this module is pure (Merkle math, checkpoint documents, signatures);
 the second reads the database, the key files and the checkpoint folder.
@@ -34,8 +36,16 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from audit import chain
-from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
-from audit.selectors import audit_chain_rows, audit_events_pending
+from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, AuditVerifiedPosition
+from audit.selectors import (
+    audit_chain_head,
+    audit_chain_values,
+    audit_entry_hashes_at,
+    audit_events_pending,
+    audit_events_sealed_through,
+    audit_last_sealed_seq,
+    audit_verified_position,
+)
 from audit.services import audit_seal
 from core.secure_files import create_private_dir, write_new_file
 
@@ -358,29 +368,45 @@ class AuditVerification:
     latest_checkpoint_seq: int | None
     problems: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    checked_from: int = 0  # events after this sequence number were walked; 0: the whole log
+    resumed_at: datetime | None = None  # when the events before `checked_from` were last verified
 
 
 UNSEALED_AFTER = timedelta(seconds=60)  # an event pending longer than this lost its seal
 
 
-def audit_log_verify() -> AuditVerification:
+def audit_log_verify(*, full: bool = True, resume: bool = False) -> AuditVerification:
+    """Verify the log against the hash chain and the signed checkpoints.
+
+    `full` walks every event: the chain from genesis and the Merkle root at every
+    checkpoint's size, so any edit anywhere is found. Otherwise the walk starts at the
+    latest checkpoint the log still matches (see `_verify_from_checkpoint`), and with
+    `resume` at the position recorded by the last successful verification when that is
+    later. A successful verification records its position."""
+    if full:
+        result = _verify_full()
+    else:
+        result = _verify_from_checkpoint(resume=resume)
+    if result.ok:
+        _record_verified(result.head_seq)
+    return result
+
+
+def _verify_full() -> AuditVerification:
     """Walk the log once: the hash chain, and the Merkle root at every checkpoint's size."""
     problems: list[str] = []
     warnings: list[str] = []
     checkpoints = _load_checkpoints(problems, warnings)
     wanted = {checkpoint.tree_size for _, checkpoint in checkpoints}
     witness = _Witness(wanted)
-    head = AuditChainHead.objects.filter(pk=1).values_list("seq", "entry_hash").first() or (0, GENESIS_HASH)
-    rows = witness.feed(audit_chain_rows())
-    report = chain.verify_rows(rows, head_seq=head[0], head_hash=head[1])
+    head_seq, head_hash = audit_chain_head()
+    rows = witness.feed(audit_chain_values())
+    report = chain.verify_values(rows, head_seq=head_seq, head_hash=head_hash)
     for _ in rows:  # the chain stops at its first break; the checkpoints need every event
         pass
     if not report.ok:
         problems.insert(0, f"audit chain broken at sequence number {report.first_bad_seq}: {report.problem}")
-    unsealed = audit_events_pending(occurred_before=timezone.now() - UNSEALED_AFTER).count()
-    if unsealed:
-        problems.append(f"{unsealed} audit events committed more than {UNSEALED_AFTER.seconds} s ago are not sealed "
-                        "into the chain: their seal never ran (`manage.py audit_verify` seals before it verifies)")
+    _check_unsealed(problems)
     matched: list[tuple[str, Checkpoint]] = []
     for name, checkpoint in checkpoints:
         problem = _checkpoint_problem(name, checkpoint, witness, matched)
@@ -388,13 +414,89 @@ def audit_log_verify() -> AuditVerification:
             problems.append(problem)
         else:
             matched.append((name, checkpoint))
+    return _result(report, problems, warnings, checkpoints, matched, events=witness.count)
+
+
+def _verify_from_checkpoint(*, resume: bool) -> AuditVerification:
+    """Each checkpoint's signature, and that the event at its size still has the entry hash
+    it signed: that hash commits to every event before it, so a history rewritten with its
+    chain recomputed, or a cut tail, is found without reading the events. Then that no
+    event up to the latest matching checkpoint is missing, and the chain from it to the
+    head. An event before that checkpoint edited in place, its stored hashes left as they
+    were, is found only by the full walk (`audit_verify --full`)."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    checkpoints = _load_checkpoints(problems, warnings)
+    head_seq, head_hash = audit_chain_head()
+    stored = audit_entry_hashes_at(checkpoint.tree_size for _, checkpoint in checkpoints)
+    matched: list[tuple[str, Checkpoint]] = []
+    for name, checkpoint in checkpoints:
+        size = checkpoint.tree_size
+        if size not in stored:
+            problems.append(f"the log ends at #{audit_last_sealed_seq()} but checkpoint {name} covers #{size}: "
+                            "events were deleted")
+        elif stored[size] != checkpoint.last_entry_hash or checkpoint.last_seq != size:
+            problems.append(_differs(name, size, matched))
+        else:
+            matched.append((name, checkpoint))
+    start_seq, start_hash = (matched[-1][1].tree_size, matched[-1][1].last_entry_hash) if matched else (0, GENESIS_HASH)
+    if start_seq and audit_events_sealed_through(start_seq) != start_seq:
+        problems.append(f"events up to #{start_seq}, which checkpoint {matched[-1][0]} signed, are missing: "
+                        "events were deleted")
+    resumed_at = None
+    position = audit_verified_position() if resume else None
+    if position is not None and position.seq > start_seq:
+        if position.seq > head_seq:
+            problems.append(f"the chain head is at #{head_seq} but #{position.seq} was verified "
+                            f"{position.verified_at:%Y-%m-%d %H:%M} UTC: events were deleted")
+        elif audit_entry_hashes_at([position.seq]).get(position.seq) != position.entry_hash:
+            problems.append(f"history up to #{position.seq} differs from what was verified "
+                            f"{position.verified_at:%Y-%m-%d %H:%M} UTC")
+        else:
+            start_seq, start_hash, resumed_at = position.seq, position.entry_hash, position.verified_at
+    report = chain.verify_values(audit_chain_values(after_seq=start_seq), head_seq=head_seq, head_hash=head_hash,
+                                 after_seq=start_seq, after_hash=start_hash)
+    if not report.ok:
+        problems.insert(0, f"audit chain broken at sequence number {report.first_bad_seq}: {report.problem}")
+    _check_unsealed(problems)
+    return _result(report, problems, warnings, checkpoints, matched,
+                   events=report.events if report.ok else audit_last_sealed_seq(),
+                   checked_from=start_seq, resumed_at=resumed_at)
+
+
+def _differs(name: str, size: int, matched: list[tuple[str, Checkpoint]]) -> str:
+    earlier = [(c.tree_size, n) for n, c in matched if c.tree_size < size]
+    if not earlier:
+        return f"history up to #{size} differs from the signed checkpoint {name}"
+    good_size, good_name = max(earlier)
+    return f"history up to #{size} differs from the signed checkpoint {name} (it still matches {good_name} up to #{good_size})"
+
+
+def _check_unsealed(problems: list[str]) -> None:
+    unsealed = audit_events_pending(occurred_before=timezone.now() - UNSEALED_AFTER).count()
+    if unsealed:
+        problems.append(f"{unsealed} audit events committed more than {UNSEALED_AFTER.seconds} s ago are not sealed "
+                        "into the chain: their seal never ran (`manage.py audit_verify` seals before it verifies)")
+
+
+def _result(report: chain.ChainReport, problems: list[str], warnings: list[str],
+            checkpoints: list[tuple[str, Checkpoint]], matched: list[tuple[str, Checkpoint]], *, events: int,
+            checked_from: int = 0, resumed_at: datetime | None = None) -> AuditVerification:
     latest = max(matched, key=lambda item: item[1].tree_size)[1] if matched else None
     return AuditVerification(
-        ok=not problems, head_seq=report.events, events=witness.count,
+        ok=not problems, head_seq=report.events, events=events,
         first_bad_seq=None if report.ok else report.first_bad_seq, checkpoints_checked=len(checkpoints),
         latest_checkpoint_at=latest.created if latest else None,
         latest_checkpoint_seq=latest.tree_size if latest else None,
-        problems=tuple(problems), warnings=tuple(warnings))
+        problems=tuple(problems), warnings=tuple(warnings), checked_from=checked_from, resumed_at=resumed_at)
+
+
+def _record_verified(seq: int) -> None:
+    """Move the recorded position forward to `seq` (never back: verifications may overlap)."""
+    entry = audit_entry_hashes_at([seq]).get(seq, GENESIS_HASH) if seq else GENESIS_HASH
+    now = timezone.now()
+    if not AuditVerifiedPosition.objects.filter(pk=1, seq__lte=seq).update(seq=seq, entry_hash=entry, verified_at=now):
+        AuditVerifiedPosition.objects.get_or_create(pk=1, defaults={"seq": seq, "entry_hash": entry, "verified_at": now})
 
 
 class _Witness:
@@ -409,12 +511,13 @@ class _Witness:
     def count(self) -> int:
         return self.frontier.size
 
-    def feed(self, rows: Iterable[chain.ChainRow]) -> Iterator[chain.ChainRow]:
+    def feed(self, rows: Iterable[chain.RowValues]) -> Iterator[chain.RowValues]:
+        append, wanted, sha256 = self.frontier.append, self.wanted, hashlib.sha256
         for row in rows:
             # From the body, not the stored column, so this check stands without the chain's.
-            self.frontier.append(bytes.fromhex(chain.leaf_hash(row.body)))
-            if self.frontier.size in self.wanted:
-                self.at[self.frontier.size] = (self.frontier.root().hex(), row.seq, row.entry_hash)
+            append(sha256(b"\x00" + row[5].encode("utf-8")).digest())
+            if self.frontier.size in wanted:
+                self.at[self.frontier.size] = (self.frontier.root().hex(), row[0], row[8])
             yield row
 
 
@@ -424,11 +527,7 @@ def _checkpoint_problem(name: str, checkpoint: Checkpoint, witness: _Witness,
     if size > witness.count:
         return f"the log ends at #{witness.count} but checkpoint {name} covers #{size}: events were deleted"
     if witness.at.get(size) != (checkpoint.root_hash, checkpoint.last_seq, checkpoint.last_entry_hash):
-        earlier = [(c.tree_size, n) for n, c in matched if c.tree_size < size]
-        if not earlier:
-            return f"history up to #{size} differs from the signed checkpoint {name}"
-        good_size, good_name = max(earlier)
-        return f"history up to #{size} differs from the signed checkpoint {name} (it still matches {good_name} up to #{good_size})"
+        return _differs(name, size, matched)
     return ""
 
 

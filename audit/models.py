@@ -50,3 +50,18 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"head at #{self.seq}"
+
+
+class AuditVerifiedPosition(models.Model):
+    """The single row recording how far the chain was last verified: the event at `seq` had
+    entry hash `entry_hash` at `verified_at`. The portal's audit page checks only the events
+    after it (the row is as trustworthy as the database: the signed checkpoints, not this
+    row, are what `audit_verify` relies on)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    seq = models.PositiveBigIntegerField(default=0)
+    entry_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    verified_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"verified through #{self.seq}"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 
 from audit import chain
-from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, AuditVerifiedPosition
 
 
 def audit_events_for_subject(*, subject: str) -> QuerySet[AuditEvent]:
@@ -25,15 +25,49 @@ def audit_events_pending(*, occurred_before: datetime) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(seq__isnull=True, occurred_at__lt=occurred_before)
 
 
+CHAIN_FIELDS = ("seq", "occurred_at", "action", "actor", "subject", "body", "leaf_hash", "prev_hash", "entry_hash")
+CHAIN_CHUNK = 5000  # rows per fetch while a verification streams the log
+
+
 def audit_chain_rows() -> Iterator[chain.ChainRow]:
-    fields = ("seq", "occurred_at", "action", "actor", "subject", "body", "leaf_hash", "prev_hash", "entry_hash")
-    for values in audit_events_sealed().order_by("seq").values_list(*fields).iterator(chunk_size=2000):
+    for values in audit_chain_values():
         yield chain.ChainRow(*values)
 
 
+def audit_chain_values(*, after_seq: int = 0) -> Iterator[chain.RowValues]:
+    """The sealed events after `after_seq` in chain order, as plain tuples of CHAIN_FIELDS."""
+    events = audit_events_sealed().filter(seq__gt=after_seq) if after_seq else audit_events_sealed()
+    return events.order_by("seq").values_list(*CHAIN_FIELDS).iterator(chunk_size=CHAIN_CHUNK)
+
+
+def audit_chain_head() -> tuple[int, str]:
+    """(sequence number, entry hash) of the chain head; (0, genesis) for an empty log."""
+    return AuditChainHead.objects.filter(pk=1).values_list("seq", "entry_hash").first() or (0, GENESIS_HASH)
+
+
+def audit_entry_hashes_at(seqs: Iterable[int]) -> dict[int, str]:
+    """The stored entry hash of each of these sealed events (missing ones are left out)."""
+    return dict(AuditEvent.objects.filter(seq__in=list(seqs)).values_list("seq", "entry_hash"))
+
+
+def audit_events_sealed_through(seq: int) -> int:
+    """How many sealed events have a sequence number up to `seq`."""
+    return AuditEvent.objects.filter(seq__isnull=False, seq__lte=seq).count()
+
+
+def audit_last_sealed_seq() -> int:
+    """The highest sequence number stored (0 for an empty log)."""
+    return audit_events_sealed().aggregate(last=Max("seq"))["last"] or 0
+
+
+def audit_verified_position() -> AuditVerifiedPosition | None:
+    """Where the last successful verification got to, if one ran."""
+    return AuditVerifiedPosition.objects.filter(pk=1).first()
+
+
 def audit_chain_verify() -> chain.ChainReport:
-    head = AuditChainHead.objects.filter(pk=1).values_list("seq", "entry_hash").first() or (0, GENESIS_HASH)
-    return chain.verify_rows(audit_chain_rows(), head_seq=head[0], head_hash=head[1])
+    head_seq, head_hash = audit_chain_head()
+    return chain.verify_values(audit_chain_values(), head_seq=head_seq, head_hash=head_hash)
 
 
 def audit_events_search(*, within: Iterable[QuerySet | list[str]] | None = None, action: str = "", subject: str = "",

@@ -13,15 +13,30 @@ busy (client and server), so on a machine with few cores more writers cannot wri
 faster whatever the design; writers that wait are what an audit lock held until commit
 serialises.
 
+Then verification: BESPOKE_BENCH_AUDIT_VERIFY_EVENTS events (default 100,000) are
+written in bulk, already sealed, with a signed checkpoint over all but the last
+BESPOKE_BENCH_AUDIT_VERIFY_TAIL (default 1,000). It reports events per second for
+`audit_verify --full` (every event, every checkpoint's Merkle root) and for the default
+run (from the checkpoint), the milliseconds the portal's audit page spends on the log's
+status: cold (from the checkpoint) and after a previous load (the events appended since),
+and the seconds a new checkpoint takes. On SQLite only this part runs.
+
 Settings (environment): BESPOKE_BENCH_AUDIT_SECONDS (per configuration, default 5),
-BESPOKE_BENCH_AUDIT_WRITERS (default "1,8"), BESPOKE_BENCH_AUDIT_IO_MS (default 10).
+BESPOKE_BENCH_AUDIT_WRITERS (default "1,8"), BESPOKE_BENCH_AUDIT_IO_MS (default 10),
+BESPOKE_BENCH_AUDIT_VERIFY_EVENTS, BESPOKE_BENCH_AUDIT_VERIFY_TAIL.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing
 import os
+import shutil
+import tempfile
 import time
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 BOOTSTRAP = False  # bench/run.py: this benchmark makes its own database
@@ -33,16 +48,24 @@ def run() -> dict[str, Any]:
     from django.conf import settings
     from django.db import connection
 
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-        raise SystemExit("the audit benchmark needs PostgreSQL: set DATABASE_URL=postgres://...")
+    postgresql = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     seconds = float(os.environ.get("BESPOKE_BENCH_AUDIT_SECONDS", "5"))
     writers = [int(n) for n in os.environ.get("BESPOKE_BENCH_AUDIT_WRITERS", "1,8").split(",")]
     io_ms = float(os.environ.get("BESPOKE_BENCH_AUDIT_IO_MS", "10"))
     original_name = connection.settings_dict["NAME"]
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bespoke_bench_audit_{os.getpid()}"
+    if postgresql:
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bespoke_bench_audit_{os.getpid()}"
+    checkpoints = tempfile.mkdtemp(prefix="bespoke-bench-checkpoints-")
+    settings.BESPOKE_AUDIT_CHECKPOINT_DIR = Path(checkpoints) / "audit-checkpoints"
+    settings.BESPOKE_AUDIT_CHECKPOINT_KEY = Path(checkpoints) / "keys" / "audit-checkpoint.key"
+    settings.BESPOKE_AUDIT_CHECKPOINT_PUBLIC_KEY = None
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
-        results: dict[str, Any] = {"cores": os.cpu_count(), "seconds_each": seconds}
+        results: dict[str, Any] = {"cores": os.cpu_count(), "database": connection.vendor}
+        if not postgresql:  # concurrent writers measure PostgreSQL; verification runs on either
+            results.update(_verification())
+            return results
+        results["seconds_each"] = seconds
         for workload in WORKLOADS:
             rates = {n: _measure(writers=n, seconds=seconds, io_ms=io_ms if workload == "io_wait" else 0.0)
                      for n in writers}
@@ -52,12 +75,14 @@ def run() -> dict[str, Any]:
                 results[f"{workload}_ratio"] = round(rates[writers[-1]] / rates[writers[0]], 2)
         results["io_ms"] = io_ms
         results.update(_chain_state())
+        results.update(_verification())
         return results
     finally:
         from django.db import connections
 
         connections.close_all()
         connection.creation.destroy_test_db(original_name, verbosity=0)
+        shutil.rmtree(checkpoints, ignore_errors=True)
 
 
 def _chain_state() -> dict[str, Any]:
@@ -119,3 +144,80 @@ def _audited_write(user_pk: int, io_ms: float) -> None:
         audit_append(action="bench.write", actor="system:bench", subject=f"user:{user_pk}", data={"pk": user_pk})
         if io_ms:
             time.sleep(io_ms / 1000)
+
+
+# --- Verification -------------------------------------------------------------------------------
+
+
+def _verification() -> dict[str, Any]:
+    from audit.checkpoints import audit_checkpoint_write, audit_log_verify
+    from audit.models import AuditVerifiedPosition
+    from bespoke.portal.audit_scope import audit_chain_status
+
+    total = int(os.environ.get("BESPOKE_BENCH_AUDIT_VERIFY_EVENTS", "100000"))
+    tail = min(int(os.environ.get("BESPOKE_BENCH_AUDIT_VERIFY_TAIL", "1000")), total)
+    started = time.perf_counter()
+    _seed_sealed(total - tail)
+    audit_checkpoint_write()
+    _seed_sealed(tail)
+    seeded_s = time.perf_counter() - started
+    full_s, full = _timed(lambda: audit_log_verify(full=True))
+    default_s, default = _timed(lambda: audit_log_verify(full=False))
+    AuditVerifiedPosition.objects.all().delete()
+    cold_s, cold = _timed(audit_chain_status)  # walks from the checkpoint, records where it got to
+    _seed_sealed(100)
+    warm_s, warm = _timed(audit_chain_status)  # walks the 100 events appended since
+    checkpoint_s, checkpoint = _timed(audit_checkpoint_write)  # beat's signature over the log as it stands
+    if not (full.ok and default.ok and cold.ok and warm.ok and checkpoint is not None):
+        raise RuntimeError(f"the seeded log does not verify: {full.problems or default.problems}")
+    return {
+        "verify_events": full.events, "verify_seeded_s": round(seeded_s, 1),
+        "verify_full_s": round(full_s, 2), "verify_full_events_per_s": round(full.events / full_s),
+        "verify_default_events_walked": default.head_seq - default.checked_from,
+        "verify_default_s": round(default_s, 3),
+        "verify_default_events_per_s": round((default.head_seq - default.checked_from) / default_s),
+        "portal_status_cold_ms": round(cold_s * 1000, 1), "portal_status_after_100_new_ms": round(warm_s * 1000, 1),
+        "checkpoint_write_s": round(checkpoint_s, 2),
+    }
+
+
+def _timed(call: Any) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = call()
+    return time.perf_counter() - started, result
+
+
+def _seed_sealed(count: int, batch: int = 5000) -> None:
+    """Append `count` sealed events in bulk, as the seal would have left them. The bodies are
+    written with the C encoder: for these (ASCII, integers) it is the RFC 8785 form, which
+    verification checks."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from audit.models import AuditChainHead, AuditEvent
+
+    head, _ = AuditChainHead.objects.get_or_create(pk=1)
+    seq, prev = head.seq, head.entry_hash
+    start = timezone.now() - timedelta(days=1)
+    encode = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+    while count > 0:
+        rows = []
+        for _ in range(min(batch, count)):
+            seq += 1
+            at = start + timedelta(microseconds=seq)
+            subject = f"license:{seq % 997:08d}-0000-4000-8000-000000000000"
+            body = encode({"v": 2, "at": at.isoformat(timespec="microseconds"), "action": "license.used",
+                           "actor": "system:bench", "subject": subject,
+                           "data": {"job": f"render:{seq:08d}-0000-4000-8000-000000000000", "seconds": seq % 60,
+                                    "output_sha256": hashlib.sha256(str(seq).encode()).hexdigest(),
+                                    "model": f"likeness_model:{seq % 89:08d}-0000-4000-8000-000000000000",
+                                    "status": "succeeded"}})
+            leaf = hashlib.sha256(b"\x00" + body.encode()).hexdigest()
+            entry = hashlib.sha256(bytes.fromhex(prev) + bytes.fromhex(leaf)).hexdigest()
+            rows.append(AuditEvent(seq=seq, occurred_at=at, action="license.used", actor="system:bench",
+                                   subject=subject, body=body, leaf_hash=leaf, prev_hash=prev, entry_hash=entry))
+            prev = entry
+        with transaction.atomic():
+            AuditEvent.objects.bulk_create(rows)
+            AuditChainHead.objects.filter(pk=1).update(seq=seq, entry_hash=prev)
+        count -= len(rows)

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("generation", "watermark", "mutation", "audit", "exclusions", "verify", "story")
+BENCHMARKS = ("generation", "watermark", "mutation", "audit", "exclusions", "verify", "story", "signing", "scoping")
 MODULES = {"verify": "verify_hostile"}  # benchmark name -> module in bench/, where they differ
 
 

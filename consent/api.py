@@ -198,7 +198,7 @@ class LicenseOutput(serializers.ModelSerializer):
         return REVOCATION_EFFECTS
 
     def get_talent_side(self, license: LikenessLicense) -> dict[str, Any]:
-        side = policies.talent_side(license)
+        side = policies.talent_side(license, signers=self.context.setdefault("talent_signers", {}))
         representation = license.signed_under or side.representation
         return {"capacity": license.capacity, "signs": talent_side_role(license),
                 "representation": str(representation.id) if representation else None, "why": side.why}

@@ -217,10 +217,18 @@ def talent_signer(talent: Talent, *, on: date | None = None) -> TalentSide:
     return TalentSide(capacity, representation.representative_id, representation, None)
 
 
-def talent_side(license: LikenessLicense, *, on: date | None = None) -> TalentSide:
+def talent_side(license: LikenessLicense, *, on: date | None = None,
+                signers: dict[object, TalentSide] | None = None) -> TalentSide:
     """The talent side of this license: its signer, as long as the license's capacity is
-    still what the facts establish and the representative is no member of the licensee."""
-    side = talent_signer(license.talent, on=on)
+    still what the facts establish and the representative is no member of the licensee.
+
+    `signers` keeps who signs for each talent (by talent id) across the licenses of one
+    list, so a page of licenses asks once per talent rather than once per license."""
+    if signers is None:
+        side = talent_signer(license.talent, on=on)
+    else:
+        side = signers.get(license.talent_id) or signers.setdefault(license.talent_id,
+                                                                    talent_signer(license.talent, on=on))
     if side.capacity is not None and side.capacity != license.capacity:
         return TalentSide(side.capacity, None, None,
                           f"This license was drafted for a talent who was {license.capacity}, but the verified "
@@ -314,13 +322,21 @@ def may_see_signature_network_evidence(*, user: User, license: LikenessLicense, 
 
 
 def licenses_visible_q(user: User) -> Q:
-    """The talent and their representatives, and every member of the licensee."""
+    """The talent and their representatives, whoever signed the talent side, and every
+    member of the licensee.
+
+    The user's talents and studios are few, so they are read first (two queries) and the
+    condition names them as literal ids: each branch is then an index lookup on licenses
+    (talent, signer, licensee), where subqueries OR-ed together make PostgreSQL scan
+    every license.
+    """
     if not user.is_authenticated:
         return Q(pk__in=[])
-    represented = Representation.objects.filter(representative_id=user.pk,
-                                                status=Representation.Status.APPROVED).values("talent_id")
-    return (Q(talent__user_id=user.pk) | Q(talent_id__in=represented) | Q(signed_by_id=user.pk)
-            | Q(licensee_id__in=studio_organization_ids(user)))
+    talent_ids = list(Talent.objects.filter(user_id=user.pk).values_list("pk", flat=True).union(
+        Representation.objects.filter(representative_id=user.pk, status=Representation.Status.APPROVED)
+        .values_list("talent_id", flat=True)))
+    organization_ids = list(studio_organization_ids(user).values_list("organization_id", flat=True))
+    return Q(talent_id__in=talent_ids) | Q(signed_by_id=user.pk) | Q(licensee_id__in=organization_ids)
 
 
 def is_licensee_legal(*, user: User, license_id: object) -> bool:

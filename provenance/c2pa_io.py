@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -17,6 +18,7 @@ from typing import IO, Any
 
 from c2pa import Builder, C2paError, Context, Reader, Signer
 
+from provenance.hashing_writer import HashingWriter, WrittenDigest
 from provenance.manifest import (
     CHOICE_PARAMETER,
     CONSENT_ASSERTION_LABEL,
@@ -38,6 +40,11 @@ _MIME_BY_SUFFIX = {
 _ACTIONS_LABELS = ("c2pa.actions.v2", "c2pa.actions")
 # The only failure that leaves a manifest intact: its signer is not among the trust anchors.
 _UNTRUSTED_ONLY = {"signingCredential.untrusted"}
+# A manifest store read without the media it is bound to reports its hard binding as not matching.
+_HARD_BINDING_MISMATCHES = {"assertion.bmffHash.mismatch", "assertion.dataHash.mismatch",
+                            "assertion.boxesHash.mismatch"}
+# A signed file up to this size is kept in memory as it is written and validated from there.
+IN_MEMORY_VALIDATION_BYTES = 2 << 20
 
 
 class SigningError(Exception):
@@ -46,6 +53,16 @@ class SigningError(Exception):
 
 class MediaReadError(Exception):
     """A file could not be parsed as media of the expected type."""
+
+
+@dataclass(frozen=True)
+class SignedAsset:
+    """A file ``sign_file`` wrote: the manifest store c2pa embedded in it and what was written."""
+
+    path: Path
+    mime_type: str
+    manifest_store: bytes
+    written: WrittenDigest
 
 
 @dataclass(frozen=True)
@@ -137,7 +154,7 @@ def sign_file(
     mime_type: str = "video/mp4",
     ingredients: Sequence[tuple[dict[str, Any], Path]] = (),
     trust_anchor_pem: str | None = None,
-) -> None:
+) -> SignedAsset:
     """Embed ``manifest``, signed by ``signer``, into a copy of ``src`` written to ``dst``.
 
     With ``tsa_url`` the signature carries an RFC 3161 time-stamp from that authority.
@@ -160,9 +177,10 @@ def sign_file(
             for definition, path in ingredients:
                 with open(path, "rb") as ingredient:
                     builder.add_ingredient(definition, _mime_from_suffix(Path(path)), ingredient)
-            _sign_into(builder, c2pa_signer, mime_type, source, Path(dst))
+            store, written = _sign_into(builder, c2pa_signer, mime_type, source, Path(dst))
     except (C2paError, OSError, ValueError, MediaReadError) as exc:
         raise SigningError(f"could not sign {src} into {dst}: {exc}") from exc
+    return SignedAsset(path=Path(dst), mime_type=mime_type, manifest_store=store, written=written)
 
 
 def read_file(
@@ -200,13 +218,55 @@ def read_stream(stream: IO[bytes], *, mime_type: str, trust_anchor_pem: str) -> 
     return _report_from_store(store)
 
 
+def read_signed(asset: SignedAsset, *, trust_anchor_pem: str) -> ManifestReport:
+    """Validate a file ``sign_file`` just wrote, reading it again only where nothing else will do.
+
+    A file kept whole in memory while written (up to ``IN_MEMORY_VALIDATION_BYTES``) is
+    validated from there exactly as ``read_file`` would. For a larger one, the manifest store
+    c2pa returned is validated (claim signature, trust, content) and must be the very bytes the
+    file carries in its first ``IN_MEMORY_VALIDATION_BYTES``; the store's hash of the media
+    was computed by c2pa from the source in the same pass that wrote the file. When the
+    writes were not one forward pass, or the store is not found there, the file is read back.
+    """
+    written = asset.written
+    if written.sha256 is not None and written.head_is_whole:
+        return read_stream(io.BytesIO(written.head), mime_type=asset.mime_type, trust_anchor_pem=trust_anchor_pem)
+    if written.sha256 is not None and asset.manifest_store and asset.manifest_store in written.head:
+        return _read_store_alone(asset.manifest_store, trust_anchor_pem=trust_anchor_pem)
+    return read_file(asset.path, trust_anchor_pem=trust_anchor_pem, mime_type=asset.mime_type)
+
+
+def _read_store_alone(store_bytes: bytes, *, trust_anchor_pem: str) -> ManifestReport:
+    """The report of a manifest store read on its own, its (unavoidable) hard-binding mismatch left out."""
+    settings = {"trust": {"user_anchors": trust_anchor_pem}, "verify": _OFFLINE}
+    with Context.from_dict(settings) as context:
+        try:
+            with Reader("application/c2pa", io.BytesIO(store_bytes), context=context) as reader:
+                store = json.loads(reader.json())
+        except C2paError as exc:
+            raise MediaReadError(str(exc)) from exc
+    results = store.get("validation_results") or {}
+    active = results.get("activeManifest") or {}
+    failures = [entry for entry in active.get("failure") or [] if entry.get("code") not in _HARD_BINDING_MISMATCHES]
+    active = {**active, "failure": failures}
+    state, _ = _ingredient_validation({"activeManifest": active}, None, has_manifest=True)
+    store["validation_state"] = {"trusted": "Trusted", "valid": "Valid"}.get(state, "Invalid")
+    store["validation_results"] = {**results, "activeManifest": active}
+    return _report_from_store(store)
+
+
 def _sign_into(
     builder: Builder, signer: Signer, mime_type: str, source: IO[bytes], dst: Path
-) -> None:
-    """Write the signed asset to ``dst``, removing it if signing fails part-way."""
+) -> tuple[bytes, WrittenDigest]:
+    """Write the signed asset to ``dst``, hashing it on the way; remove it if signing fails part-way."""
     try:
         with open(dst, "w+b") as dest:
-            builder.sign(signer, mime_type, source, dest)
+            writer = HashingWriter(dest, head_limit=IN_MEMORY_VALIDATION_BYTES)
+            try:
+                store = builder.sign(signer, mime_type, source, writer)
+                return store, writer.finish()
+            finally:
+                writer.abandon()
     except BaseException:
         dst.unlink(missing_ok=True)
         raise

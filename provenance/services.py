@@ -22,9 +22,11 @@ from provenance import watermark
 from provenance.c2pa_io import (
     ManifestReport,
     MediaReadError,
+    SignedAsset,
     SigningError,
     mime_type_for,
     read_file,
+    read_signed,
     read_stream,
     sign_file,
 )
@@ -98,8 +100,8 @@ def file_sha256(path: Path) -> str:
 
 
 def _sign_with_time_stamp_policy(*, src: Path, dst: Path, manifest: dict[str, Any],
-                                 ingredients: Sequence[tuple[dict[str, Any], Path]] = ()) -> bool:
-    """Sign, time-stamped when a TSA is configured. Returns whether the signature is time-stamped.
+                                 ingredients: Sequence[tuple[dict[str, Any], Path]] = ()) -> tuple[SignedAsset, bool]:
+    """Sign, time-stamped when a TSA is configured. Returns what was signed and whether it is time-stamped.
 
     An unreachable TSA must not stop publication unless ``BESPOKE_TSA_REQUIRED`` says so.
     """
@@ -109,14 +111,12 @@ def _sign_with_time_stamp_policy(*, src: Path, dst: Path, manifest: dict[str, An
     anchor = load_trust_anchor(settings.BESPOKE_PKI_DIR) if ingredients else None
     options = {"manifest": manifest, "signer": signer, "ingredients": ingredients, "trust_anchor_pem": anchor}
     try:
-        sign_file(src=src, dst=dst, tsa_url=tsa_url, **options)
-        return bool(tsa_url)
+        return sign_file(src=src, dst=dst, tsa_url=tsa_url, **options), bool(tsa_url)
     except SigningError as exc:
         if not tsa_url or settings.BESPOKE_TSA_REQUIRED:
             raise
         logger.warning("time-stamping through %s failed (%s); signing without a time-stamp", tsa_url, exc)
-    sign_file(src=src, dst=dst, tsa_url=None, **options)
-    return False
+    return sign_file(src=src, dst=dst, tsa_url=None, **options), False
 
 
 def output_sign(*, src: Path, dst: Path, output_id: str, license_id: str, model_sha256: str,
@@ -138,8 +138,8 @@ def output_sign(*, src: Path, dst: Path, output_id: str, license_id: str, model_
     manifest = build_manifest(title=f"{output_id}.mp4", output_id=output_id, consent=consent, generator=generator,
                               label=label, claim_generator_version=GENERATOR_VERSION, watermark=watermark_binding,
                               other_consents=consents[1:])
-    time_stamped = _sign_with_time_stamp_policy(src=src, dst=dst, manifest=manifest)
-    report = read_file(dst, trust_anchor_pem=load_trust_anchor(settings.BESPOKE_PKI_DIR))
+    signed, time_stamped = _sign_with_time_stamp_policy(src=src, dst=dst, manifest=manifest)
+    report = read_signed(signed, trust_anchor_pem=load_trust_anchor(settings.BESPOKE_PKI_DIR))
     if not report.is_trusted or report.output_id != output_id or report.watermark_id != watermark_binding.watermark_id \
             or list(report.consents) != consents:
         dst.unlink(missing_ok=True)
@@ -158,8 +158,15 @@ def output_sign(*, src: Path, dst: Path, output_id: str, license_id: str, model_
         compliance["consents"] = [asdict(reference) for reference in consents]
     if likeness_model_sha256s:
         compliance["models"]["likeness_model_sha256s"] = list(likeness_model_sha256s)
-    return SignedOutput(path=dst, sha256=file_sha256(dst), size_bytes=dst.stat().st_size,
-                        manifest_label=report.manifest_label or "", time_stamped=time_stamped, compliance=compliance)
+    return _signed_output(signed, report, time_stamped=time_stamped, compliance=compliance)
+
+
+def _signed_output(signed: SignedAsset, report: ManifestReport, *, time_stamped: bool,
+                   compliance: dict[str, Any]) -> SignedOutput:
+    """The output as validated: its hash is that of the bytes written while signing."""
+    return SignedOutput(path=signed.path, sha256=signed.written.sha256 or file_sha256(signed.path),
+                        size_bytes=signed.written.size_bytes, manifest_label=report.manifest_label or "",
+                        time_stamped=time_stamped, compliance=compliance)
 
 
 def _consent_reference(license_id: str) -> ConsentReference:
@@ -187,10 +194,10 @@ def cut_sign(*, src: Path, dst: Path, cut_id: str, scenes: Sequence[Path], choic
                                       claim_generator_version=GENERATOR_VERSION)
     except ValueError as exc:
         raise CutError(str(exc)) from exc
-    time_stamped = _sign_with_time_stamp_policy(
+    signed, time_stamped = _sign_with_time_stamp_policy(
         src=src, dst=dst, manifest=manifest,
         ingredients=[(cut_ingredient(part), Path(path)) for part, path in zip(parts, scenes, strict=True)])
-    report = read_file(dst, trust_anchor_pem=anchor)
+    report = read_signed(signed, trust_anchor_pem=anchor)
     placed = [ingredient.manifest_label for ingredient in report.ingredients if ingredient.state == "trusted"]
     if not report.is_trusted or report.cut_id != cut_id or placed != [part.manifest_label for part in parts]:
         dst.unlink(missing_ok=True)
@@ -204,8 +211,7 @@ def cut_sign(*, src: Path, dst: Path, cut_id: str, scenes: Sequence[Path], choic
                      "assertions": list(report.assertion_labels), "digital_source_type": report.digital_source_type},
         "consent": [asdict(reference) for reference in report.consents],
     }
-    return SignedOutput(path=dst, sha256=file_sha256(dst), size_bytes=dst.stat().st_size,
-                        manifest_label=report.manifest_label or "", time_stamped=time_stamped, compliance=compliance)
+    return _signed_output(signed, report, time_stamped=time_stamped, compliance=compliance)
 
 
 def _cut_scene(path: Path, number: int, anchor: str) -> CutScene:

@@ -40,8 +40,11 @@ def audit_organizations_for_user(*, user: object) -> QuerySet[Organization]:
 
 
 def organization_audit_subjects(*, organizations: QuerySet[Organization]) -> list[QuerySet]:
-    org_ids = organizations.values("id")
-    license_ids = LikenessLicense.objects.filter(licensee_id__in=org_ids).values("id")
+    """One subquery: the UNION of each scope's subjects, so that PostgreSQL looks the events
+    up by the (subject, seq) index, where scopes OR-ed together make it read every event.
+    The organisations are few and read first, so each scope is an index lookup too."""
+    org_ids = list(organizations.values_list("id", flat=True))
+    license_ids = LikenessLicense.objects.filter(licensee_id__in=org_ids).order_by().values("id")
     scopes: list[tuple[QuerySet, str]] = [
         (Organization.objects.filter(id__in=org_ids), "organization"),
         (LikenessLicense.objects.filter(licensee_id__in=org_ids), "license"),
@@ -50,8 +53,10 @@ def organization_audit_subjects(*, organizations: QuerySet[Organization]) -> lis
         (RenderJob.objects.filter(license_id__in=license_ids), RenderJob.AUDIT_NAME),
         (TrainingJob.objects.filter(license_id__in=license_ids), TrainingJob.AUDIT_NAME),
     ]
-    return [queryset.annotate(audit_subject_ref=_subject(kind)).values("audit_subject_ref")
-            for queryset, kind in scopes]
+    first, *rest = [queryset.order_by().annotate(audit_subject_ref=_subject(kind)).values_list("audit_subject_ref",
+                                                                                               flat=True)
+                    for queryset, kind in scopes]
+    return [first.union(*rest)]
 
 
 @dataclass(frozen=True)
@@ -65,13 +70,17 @@ class ChainStatus:
 
 
 def audit_chain_status() -> ChainStatus:
-    """The one place the audit page learns the log's state: the hash chain and its signed checkpoints."""
-    result = audit_log_verify()
+    """The one place the audit page learns the log's state: the hash chain and its signed checkpoints.
+    Each load walks only the events after the latest matching checkpoint or the last verification."""
+    result = audit_log_verify(full=False, resume=True)
     if result.latest_checkpoint_seq is not None and result.latest_checkpoint_at is not None:
         checkpoint = (f"Latest signed checkpoint matched: #{result.latest_checkpoint_seq}, signed "
                       f"{result.latest_checkpoint_at:%Y-%m-%d %H:%M} UTC ({result.checkpoints_checked} checked).")
     else:
         checkpoint = "No signed checkpoint matched yet: the chain alone vouches for the log."
+    if result.resumed_at is not None:
+        checkpoint += (f" Events up to #{result.checked_from} were verified {result.resumed_at:%Y-%m-%d %H:%M} UTC; "
+                       "this load checked the events after them.")
     if result.ok:
         return ChainStatus(ok=True, summary=f"Chain verified: {result.events} events, head #{result.head_seq}",
                            checkpoint=checkpoint)

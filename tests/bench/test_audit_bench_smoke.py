@@ -1,5 +1,6 @@
 """A reduced run of the audit benchmark (bench/audit.py), so it cannot rot: writers on a
-throwaway PostgreSQL database, through `python bench/run.py audit`. Shape only."""
+throwaway PostgreSQL database, and verification on either database, through
+`python bench/run.py audit`. Shape only."""
 
 from __future__ import annotations
 
@@ -14,21 +15,43 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-                                reason="the audit benchmark measures PostgreSQL (set DATABASE_URL)")
+POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+VERIFY_EVENTS, VERIFY_TAIL = 3000, 200
 
 
-def test_a_reduced_audit_benchmark_reports_both_rates_and_the_ratio_and_ends_with_json(tmp_path):
-    env = {**os.environ, "BESPOKE_DATA_DIR": str(tmp_path / "data"), "BESPOKE_BENCH_AUDIT_SECONDS": "0.3",
-           "BESPOKE_BENCH_AUDIT_WRITERS": "1,2"}
+def _run(tmp_path: Path, **extra: str) -> tuple[dict, list[str]]:
+    env = {**os.environ, "BESPOKE_DATA_DIR": str(tmp_path / "data"), "BESPOKE_BENCH_AUDIT_VERIFY_EVENTS":
+           str(VERIFY_EVENTS), "BESPOKE_BENCH_AUDIT_VERIFY_TAIL": str(VERIFY_TAIL), **extra}
     done = subprocess.run([sys.executable, "bench/run.py", "audit"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
-    report = json.loads(lines[-1])
+    return json.loads(lines[-1]), lines[:-1]
+
+
+def _assert_verification_figures(report: dict, lines: list[str]) -> None:
+    assert report["verify_events"] >= VERIFY_EVENTS
+    assert report["verify_full_events_per_s"] > 0 and report["verify_default_events_per_s"] > 0
+    assert report["verify_default_events_walked"] == VERIFY_TAIL  # from the checkpoint, not from the first event
+    assert report["portal_status_cold_ms"] > 0 and report["portal_status_after_100_new_ms"] > 0
+    assert report["checkpoint_write_s"] > 0
+    assert any(line.startswith("verify_full_events_per_s") for line in lines), "the table lists the rates"
+
+
+@pytest.mark.skipif(POSTGRESQL, reason="on PostgreSQL the writers' run below measures verification too")
+def test_a_reduced_audit_benchmark_measures_verification_on_sqlite(tmp_path):
+    report, lines = _run(tmp_path, DATABASE_URL="")
+    assert report["database"] == "sqlite"
+    _assert_verification_figures(report, lines)
+
+
+@pytest.mark.skipif(not POSTGRESQL, reason="the audit benchmark's writers measure PostgreSQL (set DATABASE_URL)")
+def test_a_reduced_audit_benchmark_reports_both_rates_and_the_ratio_and_ends_with_json(tmp_path):
+    report, lines = _run(tmp_path, BESPOKE_BENCH_AUDIT_SECONDS="0.3", BESPOKE_BENCH_AUDIT_WRITERS="1,2")
     for workload in ("plain", "io_wait"):
         one, two = report[f"{workload}_writers_1_per_s"], report[f"{workload}_writers_2_per_s"]
         assert one > 0 and two > 0
         assert report[f"{workload}_ratio"] == pytest.approx(two / one, rel=0.05)
     assert report["chain_ok"] is True and report["events"] > 0
-    assert any(line.startswith("plain_ratio") for line in lines[:-1]), "the table lists the ratio"
+    assert any(line.startswith("plain_ratio") for line in lines), "the table lists the ratio"
+    _assert_verification_figures(report, lines)

@@ -1,0 +1,207 @@
+"""`audit_verify` walks from the latest signed checkpoint by default and every event with
+`--full`; the portal's audit page walks only what no earlier verification covered. The
+canonical-form check takes a fast path that must agree with RFC 8785."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from io import StringIO
+
+import pytest
+import rfc8785
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.urls import reverse
+
+from accounts.services import totp_enrol
+from audit import chain
+from audit.checkpoints import audit_checkpoint_write, audit_log_verify
+from audit.db_guard import audit_maintenance
+from audit.models import AuditEvent, AuditVerifiedPosition
+from audit.services import audit_append
+
+pytestmark = pytest.mark.django_db
+
+
+def _append(n: int) -> AuditEvent:
+    return audit_append(action="test.event", actor="system:test", subject=f"thing:{n}", data={"n": n})
+
+
+@pytest.fixture
+def checkpointed() -> list[AuditEvent]:
+    """Seven events: #1-#5 under a signed checkpoint, #6 and #7 after it."""
+    events = [_append(n) for n in range(1, 6)]
+    audit_checkpoint_write()
+    return events + [_append(n) for n in (6, 7)]
+
+
+def _verify(*args: str) -> tuple[int, str]:
+    out = StringIO()
+    try:
+        call_command("audit_verify", *args, stdout=out, stderr=StringIO())
+    except CommandError as error:
+        return error.returncode, str(error)
+    return 0, out.getvalue()
+
+
+def _tamper(sql: str, *params: object) -> None:
+    with audit_maintenance(connection), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _edit_body_in_place(event: AuditEvent) -> None:
+    """Change what an event says and leave every stored hash as it was."""
+    _tamper("UPDATE audit_auditevent SET body = %s WHERE seq = %s",
+            event.body.replace('"n":', '"n":99'), event.seq)
+
+
+def test_the_default_run_walks_only_the_events_after_the_latest_checkpoint(checkpointed):
+    code, out = _verify()
+    assert code == 0
+    assert "audit chain intact: 7 events" in out
+    assert "events #6-#7 walked from the signed checkpoint at #5" in out
+    code, out = _verify("--full")
+    assert code == 0 and "audit chain intact: 7 events" in out and "walked from" not in out
+    audit_checkpoint_write()
+    code, out = _verify()
+    assert code == 0 and "no events walked from the signed checkpoint at #7" in out
+
+
+def test_tampering_after_the_checkpoint_is_found_by_the_default_run(checkpointed):
+    _edit_body_in_place(checkpointed[6])
+    assert _verify() == (1, "audit chain broken at sequence number 7: body does not match its leaf hash")
+
+
+def test_an_event_edited_in_place_before_the_checkpoint_is_left_to_the_full_run(checkpointed):
+    _edit_body_in_place(checkpointed[1])
+    assert _verify()[0] == 0  # its stored hashes still chain to the signed head: by design not re-read
+    code, message = _verify("--full")
+    assert code == 1
+    assert message.startswith("audit chain broken at sequence number 2: body does not match its leaf hash")
+    assert "history up to #5 differs from the signed checkpoint checkpoint-000000000005.json" in message
+
+
+def test_a_history_rewritten_before_the_checkpoint_with_its_chain_recomputed_is_found_by_default(checkpointed):
+    prev = checkpointed[0].entry_hash
+    for event in checkpointed[1:]:  # rewrite #2 and recompute every hash after it, head included
+        body = event.body.replace('"n":2}', '"n":222}') if event.seq == 2 else event.body
+        leaf = chain.leaf_hash(body)
+        entry = chain.entry_hash(prev, leaf)
+        _tamper("UPDATE audit_auditevent SET body = %s, leaf_hash = %s, prev_hash = %s, entry_hash = %s "
+                "WHERE seq = %s", body, leaf, prev, entry, event.seq)
+        prev = entry
+    _tamper("UPDATE audit_auditchainhead SET entry_hash = %s WHERE id = 1", prev)
+    assert _verify() == (1, "history up to #5 differs from the signed checkpoint checkpoint-000000000005.json")
+    assert _verify("--full")[0] == 1
+
+
+def test_an_event_deleted_before_the_checkpoint_is_found_by_default(checkpointed):
+    _tamper("DELETE FROM audit_auditevent WHERE seq = 3")
+    code, message = _verify()
+    assert code == 1
+    assert message == ("events up to #5, which checkpoint checkpoint-000000000005.json signed, are missing: "
+                       "events were deleted")
+    assert _verify("--full")[0] == 1
+
+
+def test_without_a_checkpoint_the_default_run_walks_from_the_first_event():
+    events = [_append(n) for n in range(1, 4)]
+    _edit_body_in_place(events[0])
+    assert _verify() == (1, "audit chain broken at sequence number 1: body does not match its leaf hash")
+
+
+# --- The portal's audit page ------------------------------------------------------------------
+
+
+@pytest.fixture
+def legal_client(client, personas, settings, tmp_path):  # type: ignore[no-untyped-def]
+    settings.BESPOKE_AUDIT_CHECKPOINT_DIR = tmp_path / "audit-checkpoints"
+    settings.BESPOKE_AUDIT_CHECKPOINT_KEY = tmp_path / "keys" / "audit-checkpoint.key"
+    settings.BESPOKE_AUDIT_CHECKPOINT_PUBLIC_KEY = None
+    totp_enrol(user=personas.dana)  # legal staff sign in with a second factor
+    client.force_login(personas.dana)
+    return client
+
+
+def _status(client) -> str:  # type: ignore[no-untyped-def]
+    page = client.get(reverse("portal-audit-log")).content.decode()
+    start = page.index('role="status"')
+    return page[start:page.index("</div>", start)]
+
+
+def test_the_audit_page_checks_only_the_events_after_its_last_verification(legal_client):
+    first = _status(legal_client)
+    head = AuditEvent.objects.filter(seq__isnull=False).count()
+    assert f"Chain verified: {head} events" in first and "were verified" not in first
+    assert AuditVerifiedPosition.objects.get().seq == head
+
+    _append(1)
+    again = _status(legal_client)
+    assert f"Chain verified: {head + 1} events" in again
+    assert f"Events up to #{head} were verified" in again
+    assert AuditVerifiedPosition.objects.get().seq == head + 1
+
+
+def test_the_audit_page_reports_a_break_after_its_last_verification(legal_client):
+    _status(legal_client)
+    event = _append(1)
+    _edit_body_in_place(event)
+    status = _status(legal_client)
+    assert f"Chain broken at #{event.seq}" in status and "body does not match its leaf hash" in status
+
+
+def test_the_audit_page_reports_a_rewrite_of_what_it_verified_before(legal_client):
+    _status(legal_client)
+    events = [_append(n) for n in (1, 2)]
+    _status(legal_client)
+    last = events[-1]
+    body = last.body.replace('"n":2}', '"n":3}')
+    leaf = chain.leaf_hash(body)
+    entry = chain.entry_hash(last.prev_hash, leaf)
+    _tamper("UPDATE audit_auditevent SET body = %s, leaf_hash = %s, entry_hash = %s WHERE seq = %s",
+            body, leaf, entry, last.seq)
+    _tamper("UPDATE audit_auditchainhead SET entry_hash = %s WHERE id = 1", entry)
+    status = _status(legal_client)
+    assert f"history up to #{last.seq} differs from what was verified" in status
+    assert "Chain verified" not in status
+
+
+def test_the_audit_page_shows_the_latest_signed_checkpoint_it_walked_from(legal_client):
+    written = audit_checkpoint_write()
+    _append(1)
+    status = _status(legal_client)
+    assert f"Latest signed checkpoint matched: #{written.checkpoint.tree_size}" in status
+    assert audit_log_verify(full=False).checked_from == written.checkpoint.tree_size
+
+
+# --- The fast canonical-form check ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", [
+    {"n": 1}, {"text": "tab\there \"quoted\" back\\slash \x01\x7f"}, {"name": "Zoë 雪 😀", "\ue000": 1, "😀": 2},
+    {"ratio": 0.1, "big": 1e21, "small": 1e-7, "whole": 2.0}, {"int": 9007199254740991, "neg": -5},
+    {"nested": [{"b": None, "a": [True, False]}], "": ""},
+])
+def test_every_canonical_body_verifies_and_any_other_spelling_is_refused(data):
+    at = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    body = chain.canonical_body(occurred_at=at, action="test.event", actor="system:test", subject="thing:1", data=data)
+    assert chain._canonical_document(body) == json.loads(body)
+    for spelling in (json.dumps(json.loads(body)), json.dumps(json.loads(body), sort_keys=True),
+                     json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))):
+        if spelling != body:
+            with pytest.raises(ValueError, match="not in canonical form"):
+                chain._canonical_document(spelling)
+    assert rfc8785.dumps(json.loads(body)).decode() == body
+
+
+def test_a_float_spelled_the_python_way_is_not_canonical():
+    with pytest.raises(ValueError, match="not in canonical form"):
+        chain._canonical_document('{"x":1.0}')  # RFC 8785 writes 1
+    with pytest.raises(ValueError, match="not in canonical form"):
+        chain._canonical_document('{"x":1e+16}')
+    with pytest.raises(ValueError, match="not in canonical form"):
+        chain._canonical_document('{"x":12345678901234567890}')  # beyond what a JSON number holds exactly
+    with pytest.raises(ValueError, match="not valid JSON"):
+        chain._canonical_document('{"x":')
