@@ -4,29 +4,20 @@ throwaway PostgreSQL database, and verification on either database, through
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench import bench_run
 
 POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 VERIFY_EVENTS, VERIFY_TAIL = 3000, 200
 
 
 def _run(tmp_path: Path, **extra: str) -> tuple[dict, list[str]]:
-    env = {**os.environ, "BESPOKE_DATA_DIR": str(tmp_path / "data"), "BESPOKE_BENCH_AUDIT_VERIFY_EVENTS":
-           str(VERIFY_EVENTS), "BESPOKE_BENCH_AUDIT_VERIFY_TAIL": str(VERIFY_TAIL), **extra}
-    done = subprocess.run([sys.executable, "bench/run.py", "audit"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
-    return json.loads(lines[-1]), lines[:-1]
+    return bench_run("audit", tmp_path, BESPOKE_BENCH_AUDIT_VERIFY_EVENTS=str(VERIFY_EVENTS),
+                     BESPOKE_BENCH_AUDIT_VERIFY_TAIL=str(VERIFY_TAIL), **extra)
 
 
 def _assert_verification_figures(report: dict, lines: list[str]) -> None:

@@ -4,25 +4,14 @@ the reduced clips are too small, and the machine too shared, for the ratio to me
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench import bench_run
 
 
 def test_a_reduced_signing_run_reports_raw_and_bespoke_times_and_ends_with_json(tmp_path):
-    env = {name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "CELERY_BROKER_URL")}
-    env.update(BESPOKE_DATA_DIR=str(tmp_path / "data"), OMP_NUM_THREADS="1", BESPOKE_SIGNING_BENCH_SMALL="1")
-    done = subprocess.run([sys.executable, "bench/run.py", "signing"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
-    report = json.loads(lines[-1])
+    report, lines = bench_run("signing", tmp_path, embedded=True,
+                              OMP_NUM_THREADS="1", BESPOKE_SIGNING_BENCH_SMALL="1")
 
     assert report["goal_ratio"] == 1.10 and isinstance(report["within_goal"], bool)
     for case in ("20KB", "3MB"):

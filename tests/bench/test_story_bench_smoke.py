@@ -4,15 +4,10 @@ worker, Harbour Lights played twice with tiny scenes and a short watching time, 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench import bench_run
+
 PATH_SCENES = 6
 CHOICES_TAKEN = 5  # three choice points and two places where the story goes on
 
@@ -22,14 +17,9 @@ def test_a_reduced_story_run_reports_waits_scenes_and_the_cut_and_ends_with_json
     # does by default, whatever database and broker the suite itself runs on. At 4 fps the shortest
     # scene has 4 frames: a 2-frame clip is encoded without frame reordering, and the cut does not
     # join a clip with reordering after it (provenance.cut: decoding timestamps would overlap).
-    env = {name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "CELERY_BROKER_URL")}
-    env.update(BESPOKE_DATA_DIR=str(tmp_path / "data"), BESPOKE_BENCH_STORY_STEPS="1", BESPOKE_BENCH_STORY_FPS="4",
-               BESPOKE_BENCH_STORY_WATCH_SCALE="0.05")
-    done = subprocess.run([sys.executable, "bench/run.py", "story"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
-    report = json.loads(lines[-1])
+    report, lines = bench_run("story", tmp_path, embedded=True, timeout=600,
+                              BESPOKE_BENCH_STORY_STEPS="1", BESPOKE_BENCH_STORY_FPS="4",
+                              BESPOKE_BENCH_STORY_WATCH_SCALE="0.05")
 
     assert report["scene_params"] == "128x128, 1 steps, 4 fps" and report["watch_scale"] == 0.05
     assert report["path"].split(" > ") == ["harbour_dawn", "pier_talk", "cliff_path", "window_climb", "lamp_room",

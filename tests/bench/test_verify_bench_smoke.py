@@ -3,25 +3,14 @@ small variants of every file through `python bench/run.py verify`. Shape only, n
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench import bench_run
 
 
 def test_a_reduced_verify_run_reports_every_file_and_ends_with_json(tmp_path):
     # The benchmark runs on its own embedded data folder (SQLite), as `bench/run.py` does by
     # default, whatever database the suite itself runs on.
-    env = {name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "CELERY_BROKER_URL")}
-    env.update(BESPOKE_DATA_DIR=str(tmp_path / "data"), OMP_NUM_THREADS="1", BESPOKE_VERIFY_BENCH_SMALL="1")
-    done = subprocess.run([sys.executable, "bench/run.py", "verify"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
-    report = json.loads(lines[-1])
+    report, lines = bench_run("verify", tmp_path, embedded=True, timeout=600,
+                              OMP_NUM_THREADS="1", BESPOKE_VERIFY_BENCH_SMALL="1")
 
     assert {"max_seconds", "max_in_process_seconds", "max_http_seconds", "goal_seconds", "within_goal"} <= set(report)
     assert report["goal_seconds"] == 2.0

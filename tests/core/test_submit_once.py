@@ -209,3 +209,27 @@ def test_an_htmx_repeat_is_redirected_the_htmx_way():
     repeat.user, repeat._messages = AnonymousUser(), CookieStorage(repeat)
     answer = SubmitOnceMiddleware(lambda request: pytest.fail("the view ran again"))(repeat)
     assert answer.status_code == 204 and answer["HX-Redirect"] == "/renders/"
+
+
+@pytest.mark.django_db
+def test_a_forged_cross_site_post_with_a_forms_token_neither_acts_nor_blocks_the_real_form(client, personas):
+    """Someone who learnt a form's token posts it from another site (no CSRF token): refused,
+    and the claim it made is released, so Bob's own post of that form still acts, once."""
+    from django.test import Client
+
+    license = make_license(personas)
+    bob, _ = _signed_in(client, personas.bob)
+    token = _render_form_token(bob, license)
+    url = reverse("portal-render-request", kwargs={"license_id": license.id})
+    form = {"prompt": "sks person crossing a bridge", "num_frames": 4, "steps": 2, "seed": 0,
+            "submission_token": token}
+    forger = Client(enforce_csrf_checks=True)
+    forger.force_login(personas.bob)  # the victim's session cookie rides along with a cross-site post
+
+    assert forger.post(url, form).status_code == 403
+    assert not FormSubmission.objects.filter(token=token).exists()
+    assert RenderJob.objects.count() == 0
+
+    assert bob.post(url, form).status_code == 302
+    assert bob.post(url, form).status_code == 303
+    assert RenderJob.objects.count() == 1
