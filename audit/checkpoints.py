@@ -10,7 +10,13 @@ last entry hash lets a verification start at a checkpoint instead of the first e
 only the full walk recomputes the roots.
 
 The first half of this module is pure (Merkle math, checkpoint documents, signatures);
-the second reads the database, the key files and the checkpoint folder.
+the second reads the database, the key files and the checkpoint store (a folder, or a
+bucket of the object store: audit.checkpoint_store).
+
+Each checkpoint is stored with its Merkle frontier (the roots of the perfect subtrees
+covering its leaves), so the next checkpoint reads only the events after it. A frontier
+is not signed: it is trusted only when it folds to the signed root of its checkpoint,
+with exactly one node per 1 bit of the tree size.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import rfc8785
@@ -36,7 +42,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from audit import chain
-from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, AuditVerifiedPosition
+from audit.checkpoint_store import CheckpointStore, CheckpointStoreError, checkpoint_store
+from audit.models import GENESIS_HASH, AuditEvent, AuditVerifiedPosition
 from audit.selectors import (
     audit_chain_head,
     audit_chain_values,
@@ -78,6 +85,22 @@ class MerkleFrontier:
             size >>= 1
         self._nodes.append(node)
         self.size += 1
+
+    @property
+    def nodes(self) -> tuple[bytes, ...]:
+        return tuple(self._nodes)
+
+    @classmethod
+    def restore(cls, size: int, nodes: Iterable[bytes]) -> MerkleFrontier:
+        """The frontier of a tree of `size` leaves from its subtree roots, largest first;
+        ValueError unless there is one 32-byte node for each 1 bit of `size`."""
+        frontier = cls()
+        frontier._nodes = list(nodes)
+        if size < 0 or len(frontier._nodes) != size.bit_count() or any(
+                not isinstance(node, bytes) or len(node) != 32 for node in frontier._nodes):
+            raise ValueError(f"not the frontier of a tree of {size} leaves")
+        frontier.size = size
+        return frontier
 
     def root(self) -> bytes:
         """MTH of the leaves so far: splitting at the largest power of two below n is the
@@ -136,6 +159,31 @@ def checkpoint_file_name(tree_size: int) -> str:
     return f"checkpoint-{tree_size:012d}.json"
 
 
+def frontier_file_name(tree_size: int) -> str:
+    return f"frontier-{tree_size:012d}.json"
+
+
+def frontier_encode(frontier: MerkleFrontier) -> bytes:
+    document = {"tree_size": frontier.size, "nodes": [node.hex() for node in frontier.nodes]}
+    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def frontier_decode(content: bytes, checkpoint: Checkpoint) -> MerkleFrontier:
+    """The frontier stored beside `checkpoint`; ValueError unless it is well formed and folds
+    to the checkpoint's signed root (so no node can be changed without breaking SHA-256)."""
+    try:
+        document = json.loads(content)
+        size, nodes = document["tree_size"], [bytes.fromhex(node) for node in document["nodes"]]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise ValueError("is not a Merkle frontier document") from None
+    if type(size) is not int or size != checkpoint.tree_size:
+        raise ValueError(f"is for tree size {size!r}, not {checkpoint.tree_size}")
+    frontier = MerkleFrontier.restore(size, nodes)
+    if frontier.root().hex() != checkpoint.root_hash:
+        raise ValueError("does not fold to the checkpoint's signed root")
+    return frontier
+
+
 def checkpoint_encode(checkpoint: Checkpoint, private_key: Ed25519PrivateKey) -> bytes:
     signature = private_key.sign(checkpoint.signed_bytes())
     document = {"checkpoint": asdict(checkpoint), "signature": base64.b64encode(signature).decode("ascii")}
@@ -192,6 +240,7 @@ def published_public_key_path() -> Path:
 
 
 def checkpoint_dir() -> Path:
+    """The folder checkpoints go to on the embedded default (see checkpoint_store())."""
     return Path(settings.BESPOKE_AUDIT_CHECKPOINT_DIR)
 
 
@@ -271,15 +320,21 @@ class CheckpointRefused(Exception):
 
 @dataclass(frozen=True)
 class CheckpointWritten:
-    path: Path
+    path: PurePath  # a file, or bucket/prefix/name on the object store
+    location: str  # the same, as shown to people (s3://... on the object store)
     checkpoint: Checkpoint
+    events_read: int  # events read to sign it: those after the previous checkpoint, when its frontier held
 
 
-def checkpoint_files(directory: Path | None = None) -> list[Path]:
-    directory = directory or checkpoint_dir()
-    if not directory.is_dir():
-        return []
-    return sorted(path for path in directory.iterdir() if _FILE_NAME.fullmatch(path.name))
+def _name_size(name: str) -> int:
+    match = _FILE_NAME.fullmatch(name)
+    assert match is not None  # checkpoint_names keeps only such names
+    return int(match.group(1))
+
+
+def checkpoint_names(store: CheckpointStore | None = None) -> list[str]:
+    """The names of the checkpoints in the store, oldest (smallest) first."""
+    return [name for name in (store or checkpoint_store()).names() if _FILE_NAME.fullmatch(name)]
 
 
 def audit_checkpoint_write(*, now: datetime | None = None) -> CheckpointWritten | None:
@@ -287,14 +342,16 @@ def audit_checkpoint_write(*, now: datetime | None = None) -> CheckpointWritten 
 
     The new events are checked along the chain and the log must still hash to the last
     checkpoint's root, so a shortened or rewritten history is refused, never signed.
-    Committed events still waiting for their seal are sealed first.
+    Committed events still waiting for their seal are sealed first. Only the events after
+    the last checkpoint are read when its stored frontier holds (see frontier_decode);
+    otherwise every event is. CheckpointStoreError when the store cannot be reached.
     """
     audit_seal()
     private_key = signing_key_load()
     public_key = private_key.public_key()
-    directory = checkpoint_dir()
-    previous = _latest_checkpoint(directory, public_key)
-    head_seq, head_hash = AuditChainHead.objects.filter(pk=1).values_list("seq", "entry_hash").first() or (0, GENESIS_HASH)
+    store = checkpoint_store()
+    previous = _latest_checkpoint(store, public_key)
+    head_seq, head_hash = audit_chain_head()
     if head_seq == 0:
         return None
     if not AuditEvent.objects.filter(seq=head_seq, entry_hash=head_hash).exists():
@@ -307,10 +364,55 @@ def audit_checkpoint_write(*, now: datetime | None = None) -> CheckpointWritten 
         if head_seq < last.tree_size:
             raise CheckpointRefused(f"the log ends at #{head_seq} but checkpoint {name} covers #{last.tree_size}: "
                                     "events were deleted; nothing signed")
+    frontier, link = _resume_from(store, previous)
+    start = frontier.size
+    link = _extend(frontier, link, head_seq=head_seq, previous=previous)
+    if frontier.size != head_seq or link != head_hash:
+        raise CheckpointRefused(f"the stored events do not lead to the chain head at #{head_seq}; nothing signed "
+                                "(run audit_verify)")
+    created = (now or timezone.now()).astimezone(UTC).replace(microsecond=0)
+    checkpoint = Checkpoint(
+        version=CHECKPOINT_VERSION, tree_size=head_seq, root_hash=frontier.root().hex(), last_seq=head_seq,
+        last_entry_hash=head_hash, created_at=created.isoformat().replace("+00:00", "Z"), key_id=key_id(public_key))
+    # The frontier first: a checkpoint is then never without one (a concurrent writer's is the same tree).
+    store.create(frontier_file_name(head_seq), frontier_encode(frontier))
+    name = checkpoint_file_name(head_seq)
+    if not store.create(name, checkpoint_encode(checkpoint, private_key)):
+        return None  # a concurrent writer signed the same size first
+    logger.info("audit checkpoint %s signed: #%d, root %s (%d events read)", name, head_seq, checkpoint.root_hash,
+                head_seq - start)
+    return CheckpointWritten(path=store.where(name), location=store.location(name), checkpoint=checkpoint,
+                             events_read=head_seq - start)
+
+
+def _resume_from(store: CheckpointStore, previous: tuple[str, Checkpoint] | None) -> tuple[MerkleFrontier, str]:
+    """The frontier and entry hash to extend: the previous checkpoint's when its stored
+    frontier holds and the event at its size still has the entry hash it signed (which
+    commits to every event before it); else the empty tree at genesis. Events before it
+    are not read, nor counted: the new root extends the signed tree whatever became of
+    them since, and `audit_verify` is what finds an event deleted or edited there."""
+    if previous is None:
+        return MerkleFrontier(), GENESIS_HASH
+    name, last = previous
+    try:
+        frontier = frontier_decode(store.read(frontier_file_name(last.tree_size)), last)
+    except FileNotFoundError:
+        return MerkleFrontier(), GENESIS_HASH  # signed before frontiers were kept
+    except ValueError as exc:
+        logger.warning("the Merkle frontier beside checkpoint %s %s: every event is read instead", name, exc)
+        return MerkleFrontier(), GENESIS_HASH
+    if audit_entry_hashes_at([last.tree_size]).get(last.tree_size) != last.last_entry_hash:
+        raise CheckpointRefused(f"history up to #{last.tree_size} differs from the signed checkpoint {name}; "
+                                "nothing signed")
+    return frontier, last.last_entry_hash
+
+
+def _extend(frontier: MerkleFrontier, link: str, *, head_seq: int, previous: tuple[str, Checkpoint] | None) -> str:
+    """Append the events after the frontier up to the head, checking the chain of each one
+    the previous checkpoint does not cover; when the walk passes that checkpoint's size, the
+    root there must be the one it signed. Answers the last entry hash."""
     signed_size = previous[1].tree_size if previous else 0
-    frontier = MerkleFrontier()
-    link = GENESIS_HASH
-    rows = (AuditEvent.objects.filter(seq__lte=head_seq).order_by("seq")
+    rows = (AuditEvent.objects.filter(seq__gt=frontier.size, seq__lte=head_seq).order_by("seq")
             .values_list("seq", "body", "leaf_hash", "prev_hash", "entry_hash").iterator(chunk_size=2000))
     for seq, body, stored_leaf, prev_hash, entry in rows:
         if seq != frontier.size + 1:
@@ -324,32 +426,18 @@ def audit_checkpoint_write(*, now: datetime | None = None) -> CheckpointWritten 
                 frontier.root().hex() != previous[1].root_hash or entry != previous[1].last_entry_hash):
             raise CheckpointRefused(f"history up to #{seq} differs from the signed checkpoint {previous[0]}; "
                                     "nothing signed")
-    if frontier.size != head_seq or link != head_hash:
-        raise CheckpointRefused(f"the stored events do not lead to the chain head at #{head_seq}; nothing signed "
-                                "(run audit_verify)")
-    created = (now or timezone.now()).astimezone(UTC).replace(microsecond=0)
-    checkpoint = Checkpoint(
-        version=CHECKPOINT_VERSION, tree_size=head_seq, root_hash=frontier.root().hex(), last_seq=head_seq,
-        last_entry_hash=head_hash, created_at=created.isoformat().replace("+00:00", "Z"), key_id=key_id(public_key))
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / checkpoint_file_name(head_seq)
-    try:
-        write_new_file(path, checkpoint_encode(checkpoint, private_key), mode=0o644)
-    except FileExistsError:
-        return None  # a concurrent writer signed the same size first
-    logger.info("audit checkpoint %s signed: #%d, root %s", path.name, head_seq, checkpoint.root_hash)
-    return CheckpointWritten(path=path, checkpoint=checkpoint)
+    return link
 
 
-def _latest_checkpoint(directory: Path, public_key: Ed25519PublicKey) -> tuple[str, Checkpoint] | None:
-    files = checkpoint_files(directory)
-    if not files:
+def _latest_checkpoint(store: CheckpointStore, public_key: Ed25519PublicKey) -> tuple[str, Checkpoint] | None:
+    names = checkpoint_names(store)
+    if not names:
         return None
-    latest = files[-1]
+    latest = names[-1]
     try:
-        return latest.name, checkpoint_decode(latest.read_bytes(), public_key)
+        return latest, checkpoint_decode(store.read(latest), public_key)
     except (OSError, CheckpointInvalid) as exc:
-        raise CheckpointRefused(f"checkpoint {latest.name} {exc}; nothing signed (run audit_verify)") from None
+        raise CheckpointRefused(f"checkpoint {latest} {exc}; nothing signed (run audit_verify)") from None
 
 
 # --- Verifying the log against its checkpoints ----------------------------------------------
@@ -426,7 +514,11 @@ def _verify_from_checkpoint(*, resume: bool) -> AuditVerification:
     were, is found only by the full walk (`audit_verify --full`)."""
     problems: list[str] = []
     warnings: list[str] = []
-    checkpoints = _load_checkpoints(problems, warnings)
+    position = audit_verified_position() if resume else None
+    # Resuming (the audit page), checkpoints older than the last verified position were
+    # checked when it was reached, and the entry hash at it commits to everything before:
+    # only the newest checkpoint at or before it, and those after, are read again.
+    checkpoints = _load_checkpoints(problems, warnings, resume_from=position.seq if position else None)
     head_seq, head_hash = audit_chain_head()
     stored = audit_entry_hashes_at(checkpoint.tree_size for _, checkpoint in checkpoints)
     matched: list[tuple[str, Checkpoint]] = []
@@ -444,7 +536,6 @@ def _verify_from_checkpoint(*, resume: bool) -> AuditVerification:
         problems.append(f"events up to #{start_seq}, which checkpoint {matched[-1][0]} signed, are missing: "
                         "events were deleted")
     resumed_at = None
-    position = audit_verified_position() if resume else None
     if position is not None and position.seq > start_seq:
         if position.seq > head_seq:
             problems.append(f"the chain head is at #{head_seq} but #{position.seq} was verified "
@@ -531,23 +622,38 @@ def _checkpoint_problem(name: str, checkpoint: Checkpoint, witness: _Witness,
     return ""
 
 
-def _load_checkpoints(problems: list[str], warnings: list[str]) -> list[tuple[str, Checkpoint]]:
-    directory = checkpoint_dir()
-    files = checkpoint_files(directory)
-    if not files:
-        warnings.append(f"no signed checkpoints in {directory}: a cut tail or a rewritten history would go unnoticed")
+def _load_checkpoints(problems: list[str], warnings: list[str],
+                      resume_from: int | None = None) -> list[tuple[str, Checkpoint]]:
+    """Every checkpoint, decoded and its signature checked; with ``resume_from``, only the
+    newest one covering at most that many events and those after it."""
+    try:
+        store = checkpoint_store()
+        names = checkpoint_names(store)
+    except CheckpointStoreError as exc:
+        problems.append(f"the signed checkpoints cannot be read: {exc}")
+        return []
+    if resume_from is not None:
+        sizes = [_name_size(name) for name in names]
+        covered = [index for index, size in enumerate(sizes) if size <= resume_from]
+        names = names[covered[-1]:] if covered else names
+    warnings.extend(store.warnings())
+    if not names:
+        warnings.append(f"no signed checkpoints in {store.description}: a cut tail or a rewritten history would go "
+                        "unnoticed")
         return []
     try:
         public_key = verification_key_load()
     except ImproperlyConfigured as exc:
-        problems.append(f"{len(files)} checkpoints cannot be checked: {exc}")
+        problems.append(f"{len(names)} checkpoints cannot be checked: {exc}")
         return []
     checkpoints = []
-    for path in files:
+    for name in names:
         try:
-            checkpoints.append((path.name, checkpoint_decode(path.read_bytes(), public_key)))
+            checkpoints.append((name, checkpoint_decode(store.read(name), public_key)))
         except OSError as exc:
-            problems.append(f"checkpoint {path.name} cannot be read: {exc.strerror}")
+            problems.append(f"checkpoint {name} cannot be read: {exc.strerror or exc}")
+        except CheckpointStoreError as exc:
+            problems.append(f"checkpoint {name} cannot be read: {exc}")
         except CheckpointInvalid as exc:
-            problems.append(f"checkpoint {path.name} {exc}")
+            problems.append(f"checkpoint {name} {exc}")
     return sorted(checkpoints, key=lambda item: item[1].tree_size)

@@ -21,9 +21,16 @@ run (from the checkpoint), the milliseconds the portal's audit page spends on th
 status: cold (from the checkpoint) and after a previous load (the events appended since),
 and the seconds a new checkpoint takes. On SQLite only this part runs.
 
+Last, checkpoint signing at scale: the log is grown to BESPOKE_BENCH_AUDIT_CHECKPOINT_EVENTS
+events (default 1,000,000) and signed into an empty checkpoint folder (the first checkpoint
+reads every event), then BESPOKE_BENCH_AUDIT_CHECKPOINT_TAIL more (default 1,000) are
+signed (the next one resumes from the Merkle frontier stored beside the first and reads
+only those); `audit_verify --full` then recomputes both roots from every event.
+
 Settings (environment): BESPOKE_BENCH_AUDIT_SECONDS (per configuration, default 5),
 BESPOKE_BENCH_AUDIT_WRITERS (default "1,8"), BESPOKE_BENCH_AUDIT_IO_MS (default 10),
-BESPOKE_BENCH_AUDIT_VERIFY_EVENTS, BESPOKE_BENCH_AUDIT_VERIFY_TAIL.
+BESPOKE_BENCH_AUDIT_VERIFY_EVENTS, BESPOKE_BENCH_AUDIT_VERIFY_TAIL,
+BESPOKE_BENCH_AUDIT_CHECKPOINT_EVENTS, BESPOKE_BENCH_AUDIT_CHECKPOINT_TAIL.
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.throwaway_db import throwaway_database
+
 BOOTSTRAP = False  # bench/run.py: this benchmark makes its own database
 
 WORKLOADS = ("plain", "io_wait")
@@ -46,43 +55,44 @@ WORKLOADS = ("plain", "io_wait")
 
 def run() -> dict[str, Any]:
     from django.conf import settings
-    from django.db import connection
 
     postgresql = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     seconds = float(os.environ.get("BESPOKE_BENCH_AUDIT_SECONDS", "5"))
     writers = [int(n) for n in os.environ.get("BESPOKE_BENCH_AUDIT_WRITERS", "1,8").split(",")]
     io_ms = float(os.environ.get("BESPOKE_BENCH_AUDIT_IO_MS", "10"))
-    original_name = connection.settings_dict["NAME"]
-    if postgresql:
-        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bespoke_bench_audit_{os.getpid()}"
     checkpoints = tempfile.mkdtemp(prefix="bespoke-bench-checkpoints-")
     settings.BESPOKE_AUDIT_CHECKPOINT_DIR = Path(checkpoints) / "audit-checkpoints"
     settings.BESPOKE_AUDIT_CHECKPOINT_KEY = Path(checkpoints) / "keys" / "audit-checkpoint.key"
     settings.BESPOKE_AUDIT_CHECKPOINT_PUBLIC_KEY = None
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    settings.BESPOKE_S3_CHECKPOINT_BUCKET = None  # the folder: what is measured is reading the log, not the store
     try:
-        results: dict[str, Any] = {"cores": os.cpu_count(), "database": connection.vendor}
-        if not postgresql:  # concurrent writers measure PostgreSQL; verification runs on either
-            results.update(_verification())
-            return results
-        results["seconds_each"] = seconds
-        for workload in WORKLOADS:
-            rates = {n: _measure(writers=n, seconds=seconds, io_ms=io_ms if workload == "io_wait" else 0.0)
-                     for n in writers}
-            for n, rate in rates.items():
-                results[f"{workload}_writers_{n}_per_s"] = round(rate, 1)
-            if len(writers) > 1:
-                results[f"{workload}_ratio"] = round(rates[writers[-1]] / rates[writers[0]], 2)
-        results["io_ms"] = io_ms
-        results.update(_chain_state())
-        results.update(_verification())
-        return results
+        with throwaway_database("audit"):
+            return _run(postgresql=postgresql, seconds=seconds, writers=writers, io_ms=io_ms)
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        connection.creation.destroy_test_db(original_name, verbosity=0)
         shutil.rmtree(checkpoints, ignore_errors=True)
+
+
+def _run(*, postgresql: bool, seconds: float, writers: list[int], io_ms: float) -> dict[str, Any]:
+    from django.db import connection
+
+    results: dict[str, Any] = {"cores": os.cpu_count(), "database": connection.vendor}
+    if not postgresql:  # concurrent writers measure PostgreSQL; verification runs on either
+        results.update(_verification())
+        results.update(_checkpoint_scaling())
+        return results
+    results["seconds_each"] = seconds
+    for workload in WORKLOADS:
+        rates = {n: _measure(writers=n, seconds=seconds, io_ms=io_ms if workload == "io_wait" else 0.0)
+                 for n in writers}
+        for n, rate in rates.items():
+            results[f"{workload}_writers_{n}_per_s"] = round(rate, 1)
+        if len(writers) > 1:
+            results[f"{workload}_ratio"] = round(rates[writers[-1]] / rates[writers[0]], 2)
+    results["io_ms"] = io_ms
+    results.update(_chain_state())
+    results.update(_verification())
+    results.update(_checkpoint_scaling())
+    return results
 
 
 def _chain_state() -> dict[str, Any]:
@@ -178,6 +188,35 @@ def _verification() -> dict[str, Any]:
         "verify_default_events_per_s": round((default.head_seq - default.checked_from) / default_s),
         "portal_status_cold_ms": round(cold_s * 1000, 1), "portal_status_after_100_new_ms": round(warm_s * 1000, 1),
         "checkpoint_write_s": round(checkpoint_s, 2),
+    }
+
+
+def _checkpoint_scaling() -> dict[str, Any]:
+    """The first checkpoint of a large log (every event read) against the next one (only the
+    events after the first), then a full verification that recomputes both roots."""
+    from django.conf import settings
+
+    from audit.checkpoints import audit_checkpoint_write, audit_log_verify
+    from audit.models import AuditChainHead
+
+    total = int(os.environ.get("BESPOKE_BENCH_AUDIT_CHECKPOINT_EVENTS", "1000000"))
+    tail = int(os.environ.get("BESPOKE_BENCH_AUDIT_CHECKPOINT_TAIL", "1000"))
+    started = time.perf_counter()
+    _seed_sealed(max(0, total - AuditChainHead.objects.get(pk=1).seq))
+    seeded_s = time.perf_counter() - started
+    settings.BESPOKE_AUDIT_CHECKPOINT_DIR = Path(settings.BESPOKE_AUDIT_CHECKPOINT_DIR).with_name("scaling-checkpoints")
+    first_s, first = _timed(audit_checkpoint_write)
+    _seed_sealed(tail)
+    next_s, following = _timed(audit_checkpoint_write)
+    verify_s, verified = _timed(lambda: audit_log_verify(full=True))
+    if first is None or following is None or not verified.ok or verified.checkpoints_checked != 2:
+        raise RuntimeError(f"the checkpoints of the grown log do not verify: {verified.problems}")
+    return {
+        "checkpoint_events": first.checkpoint.tree_size, "checkpoint_seeded_s": round(seeded_s, 1),
+        "checkpoint_first_s": round(first_s, 2), "checkpoint_first_events_read": first.events_read,
+        "checkpoint_next_s": round(next_s, 3), "checkpoint_next_events_read": following.events_read,
+        "checkpoint_speedup": round(first_s / max(next_s, 1e-6), 1),
+        "checkpoint_roots_verified_full_s": round(verify_s, 2),
     }
 
 

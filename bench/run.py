@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("generation", "watermark", "mutation", "audit", "exclusions", "verify", "story", "signing", "scoping")
+BENCHMARKS = ("generation", "watermark", "mutation", "audit", "exclusions", "verify", "story", "signing", "scoping",
+              "gate", "load")
 MODULES = {"verify": "verify_hostile"}  # benchmark name -> module in bench/, where they differ
 
 

@@ -26,6 +26,8 @@ from contextlib import ExitStack
 from typing import Any
 from unittest import mock
 
+from bench.throwaway_db import throwaway_database
+
 BOOTSTRAP = False  # bench/run.py: this benchmark makes its own database
 URLS = {"licenses": "/api/v1/licenses/", "renders": "/api/v1/renders/"}
 
@@ -91,7 +93,6 @@ def _time(get: Callable[[], Any], repeat: int) -> tuple[float, int]:
 def run() -> dict[str, Any]:
     from django.conf import settings
     from django.core.management import call_command
-    from django.db import connection
 
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise SystemExit("the scoping benchmark measures PostgreSQL: set DATABASE_URL=postgres://...")
@@ -99,18 +100,10 @@ def run() -> dict[str, Any]:
     licenses = int(os.environ.get("BESPOKE_BENCH_SCOPING_LICENSES", "100000"))
     visible = int(os.environ.get("BESPOKE_BENCH_SCOPING_VISIBLE", "200"))
     repeat = int(os.environ.get("BESPOKE_BENCH_SCOPING_REPEAT", "20"))
-    original_name = connection.settings_dict["NAME"]
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bespoke_bench_scoping_{os.getpid()}"
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
+    with throwaway_database("scoping"):
         with open(os.devnull, "w") as quiet:
             call_command("bootstrap", verbosity=0, stdout=quiet)
         return _measure(licenses=licenses, visible=visible, repeat=repeat)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        connection.creation.destroy_test_db(original_name, verbosity=0)
 
 
 def _measure(*, licenses: int, visible: int, repeat: int) -> dict[str, Any]:

@@ -162,10 +162,56 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("BESPOKE_MEDIA_ROOT") or DATA_DIR / "media")
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+# Every file (outputs, thumbnails, sealed photos, evidence and likeness models, story cuts)
+# goes through the "default" storage: this host's MEDIA_ROOT by default, an S3-compatible
+# object store shared by every host when BESPOKE_S3_BUCKET is set (README, "Running on
+# several hosts"). Credentials: BESPOKE_S3_ACCESS_KEY_ID/_SECRET_ACCESS_KEY, else boto3's
+# own chain (AWS_* variables, an instance or pod role).
+BESPOKE_S3_BUCKET = env_str("BESPOKE_S3_BUCKET") or None
+BESPOKE_S3_ENDPOINT_URL = env_str("BESPOKE_S3_ENDPOINT_URL") or None
+BESPOKE_S3_REGION = env_str("BESPOKE_S3_REGION") or "us-east-1"
+# Downloads are answered with a short-lived pre-signed URL of the object (the bytes never
+# pass through Python) unless the store cannot serve them to browsers (off).
+BESPOKE_S3_PRESIGNED_DOWNLOADS = env_bool("BESPOKE_S3_PRESIGNED_DOWNLOADS", True)
+BESPOKE_S3_URL_EXPIRE_SECONDS = env_int("BESPOKE_S3_URL_EXPIRE_SECONDS", 300, minimum=10, maximum=3600)
+# With the local filesystem behind a proxy (nginx): downloads hand the file to it with
+# X-Accel-Redirect under this internal prefix (README, "Running on several hosts").
+BESPOKE_DOWNLOAD_ACCEL_PREFIX = env_str("BESPOKE_DOWNLOAD_ACCEL_PREFIX") or ""
+# Signed audit checkpoints: their own versioned bucket (or a prefix of the media bucket).
+BESPOKE_S3_CHECKPOINT_BUCKET = env_str("BESPOKE_S3_CHECKPOINT_BUCKET") or BESPOKE_S3_BUCKET
+
+
+def s3_storage_options(*, bucket: str, location: str = "") -> dict[str, object]:
+    """django-storages' S3Storage options for one bucket of the configured store."""
+    return {
+        "bucket_name": bucket,
+        "location": location,
+        "endpoint_url": BESPOKE_S3_ENDPOINT_URL,
+        "region_name": BESPOKE_S3_REGION,
+        "access_key": env_str("BESPOKE_S3_ACCESS_KEY_ID") or None,
+        "secret_key": env_str("BESPOKE_S3_SECRET_ACCESS_KEY") or None,
+        "signature_version": "s3v4",
+        "addressing_style": "path" if BESPOKE_S3_ENDPOINT_URL else "auto",
+        "default_acl": None,  # private objects; the bucket policy decides
+        "file_overwrite": False,  # a name already taken gets a fresh one, never replaced
+        "querystring_auth": True,
+        "querystring_expire": BESPOKE_S3_URL_EXPIRE_SECONDS,
+        # an object opened for reading spools to a temporary file past this size, not all to memory
+        "max_memory_size": 8 * 1024 * 1024,
+    }
+
+
+if BESPOKE_S3_BUCKET:
+    STORAGES = {
+        "default": {"BACKEND": "storages.backends.s3.S3Storage",
+                    "OPTIONS": s3_storage_options(bucket=BESPOKE_S3_BUCKET)},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+else:
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 # --- Bespoke -------------------------------------------------------------------------
 BESPOKE_PUBLIC_URL = (env_str("BESPOKE_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
@@ -273,6 +319,14 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"generation.tasks.render_job_run": {"queue": "gpu"}, "generation.tasks.training_job_run": {"queue": "gpu"}}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A lost broker connection does not stop a running job (Celery 6 would cancel it): the job
+# row's lease, not the message, says who runs it, so the render goes on and publishes once;
+# a message the broker lost with it is sent again by the reaper (jobs_reap).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# A pool process loads the model before it reports for work (bespoke.celery); Celery kills a
+# new one (replacing a crashed or killed process) that is silent longer than this, so with its
+# 4 s default a worker whose model takes longer to load would never serve again.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = float(env_int("BESPOKE_WORKER_START_SECONDS", 600, minimum=4))
 CELERY_BEAT_SCHEDULE = {
     "jobs-reap": {
         "task": "generation.tasks.jobs_reap",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -151,7 +152,10 @@ def _decide(*, use: UseRequest, stage: Stage, actor: str, subject: str, lock: bo
     if lock:  # outside the try: a lock taken out of order is a bug to raise, not a refusal to record
         claim(Rank.LICENSE, rows=[_uuid_or_none(use.license_id)])
     try:
-        with transaction.atomic():
+        # Inside a transaction, a savepoint: an error while deciding leaves the caller's
+        # transaction usable. Outside one (an unlocked check) each read commits on its own and
+        # BEGIN/COMMIT would only add two round trips; the locked check is the one that counts.
+        with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
             reason, message = _evaluate(use, lock=lock)
     except Exception:  # fail closed: an error while deciding is a refusal
         logger.exception("consent gate error for license %s", use.license_id)

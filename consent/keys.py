@@ -24,10 +24,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from consent.key_ledger import destroyed_key_record
 from consent.models import TalentKey
 
 ENVELOPE_VERSION = b"BSK1"
 NONCE_BYTES = 12
+TAG_BYTES = 16
 
 
 class KeyDestroyed(Exception):
@@ -103,16 +105,22 @@ def _data_key(talent_id: object, *, create: bool) -> bytes:
     return key_provider().unwrap(bytes(key.wrapped_key), context=_wrap_context(talent_id))
 
 
-def seal(*, talent_id: object, object_ref: str, plaintext: bytes) -> bytes:
+def seal(*, talent_id: object, object_ref: str, plaintext: bytes) -> bytearray:
+    """The sealed object: version, nonce, then the ciphertext and its tag, encrypted in place
+    into one buffer (a likeness model is held once as plaintext and once sealed, no more)."""
     nonce = os.urandom(NONCE_BYTES)
     aead = AESGCM(_data_key(talent_id, create=True))
-    return ENVELOPE_VERSION + nonce + aead.encrypt(nonce, plaintext, _object_context(talent_id, object_ref))
+    header = len(ENVELOPE_VERSION) + NONCE_BYTES
+    sealed = bytearray(header + len(plaintext) + TAG_BYTES)
+    sealed[:header] = ENVELOPE_VERSION + nonce
+    aead.encrypt_into(nonce, plaintext, _object_context(talent_id, object_ref), memoryview(sealed)[header:])
+    return sealed
 
 
-def unseal(*, talent_id: object, object_ref: str, sealed: bytes) -> bytes:
+def unseal(*, talent_id: object, object_ref: str, sealed: bytes | bytearray) -> bytes:
     if not sealed.startswith(ENVELOPE_VERSION):
         raise DecryptionFailed("not a sealed Bespoke object")
-    body = sealed[len(ENVELOPE_VERSION):]
+    body = memoryview(sealed)[len(ENVELOPE_VERSION):]  # slices of a view copy nothing
     aead = AESGCM(_data_key(talent_id, create=False))
     try:
         return aead.decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], _object_context(talent_id, object_ref))
@@ -121,6 +129,12 @@ def unseal(*, talent_id: object, object_ref: str, sealed: bytes) -> bytes:
 
 
 def talent_key_destroy(*, talent_id: object) -> bool:
-    """Crypto-shred: drop the wrapped key. Returns whether there was a key to destroy."""
+    """Crypto-shred: drop the wrapped key. Returns whether there was a key to destroy.
+
+    The destruction is first written to the ledger outside the database (consent.key_ledger),
+    so that restoring an older database backup cannot bring the key back."""
+    now = timezone.now()
+    key_id = TalentKey.objects.filter(talent_id=talent_id).values_list("pk", flat=True).first()
+    destroyed_key_record(talent_id=talent_id, key_id=key_id if key_id is not None else "none", destroyed_at=now)
     return bool(TalentKey.objects.filter(talent_id=talent_id, destroyed_at__isnull=True)
-                .update(wrapped_key=None, destroyed_at=timezone.now()))
+                .update(wrapped_key=None, destroyed_at=now))

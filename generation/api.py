@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -111,11 +111,14 @@ class RenderViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retri
         """The talent declines this use, with a reason."""
         return self._decide(request, pk, approve=False)
 
-    @extend_schema(request=None, responses={(200, "video/mp4"): bytes})
+    @extend_schema(request=None, responses={
+        (200, "video/mp4"): bytes, (206, "video/mp4"): OpenApiResponse(description="The byte range asked for."),
+        302: OpenApiResponse(description="On an object store: a short-lived pre-signed URL of the file (Location)."),
+    })
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk: str) -> HttpResponse:
         output = selectors.published_output_get_for_user(user=request.user, job_id=pk)
-        return render_output_download(output=output)
+        return render_output_download(request, output=output)
 
 
 class TrainingViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):

@@ -25,7 +25,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
@@ -36,6 +35,7 @@ from consent import gate
 from consent.models import LikenessLicense, LikenessModel, Talent
 from consent.viewers import viewer_licenses_for_story
 from core.errors import InvalidTransition, NotAllowed, ValidationFailed
+from core.object_storage import storage_save_path
 from core.locking import Rank, lock_rows
 from generation.models import RenderJob, RenderOutput
 from generation.services.render import render_job_cancel
@@ -390,8 +390,7 @@ def playthrough_cut_make(*, playthrough: Playthrough, acting_user: AbstractBaseU
         signed = provenance.cut_sign(src=joined, dst=workdir / f"{cut_id}.mp4", cut_id=cut_id, scenes=sources,
                                      choices=choices, title=playthrough.story.title)
         choices = [choice for choice in choices if choice]
-        with signed.path.open("rb") as handle:
-            stored = default_storage.save(f"cuts/{playthrough.pk}/{cut_id}.mp4", File(handle))
+        stored = storage_save_path(f"cuts/{playthrough.pk}/{cut_id}.mp4", signed.path)
         with transaction.atomic():
             lock_rows(LikenessLicense.objects.select_for_update().filter(pk__in=license_ids), Rank.LICENSE)
             for license_id in license_ids:

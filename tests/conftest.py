@@ -116,10 +116,15 @@ class Personas:
 
 @pytest.fixture
 def personas(db, django_user_model) -> Personas:  # type: ignore[no-untyped-def]
+    return personas_create(django_user_model)
+
+
+def personas_create(user_model) -> Personas:  # type: ignore[no-untyped-def]
+    """The personas in the current database (a fixture's, or a child process's own)."""
     from consent import services
     from consent.models import Membership, Organization
 
-    users = {name: django_user_model.objects.create_user(username=name, password="pw-" + name * 3)
+    users = {name: user_model.objects.create_user(username=name, password="pw-" + name * 3)
              for name in ("alice", "bob", "charlie", "dana", "erin", "frank", "grace")}
     studio = services.organization_create(name="Northlight Studios", acting_user=users["dana"])
     other = services.organization_create(name="Harbour Pictures", acting_user=users["dana"])

@@ -13,7 +13,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.db.models import Q
@@ -35,7 +34,7 @@ from consent.viewers import (
     viewer_license_text,
 )
 from consent.facts import viewer_face_checked
-from core.downloads import file_response
+from core.downloads import stored_file_response
 from core.errors import ApplicationError
 from core.stepup import step_up_required
 from generation.models import RenderJob, RenderOutput, TrainingJob
@@ -309,8 +308,8 @@ def player_scene_video(request: HttpRequest, playthrough_id: str, scene_id: str)
     output = RenderOutput.objects.filter(job_id=scene.render_job_id).first() if scene.render_job_id else None
     if output is None:
         raise Http404("This scene is not rendered.")
-    return file_response(default_storage.open(output.file.name, "rb"), filename=f"scene-{scene.position}.mp4",
-                         content_type="video/mp4", inline=True)
+    return stored_file_response(request, output.file.name, filename=f"scene-{scene.position}.mp4",
+                                content_type="video/mp4", inline=True)
 
 
 @login_required
@@ -329,8 +328,8 @@ def player_cut_download(request: HttpRequest, playthrough_id: str) -> HttpRespon
     cut = StoryCut.objects.filter(playthrough=playthrough).first()
     if cut is None:
         raise Http404("No cut yet.")
-    return file_response(default_storage.open(cut.file.name, "rb"), filename=f"{playthrough.story.title[:60]}.mp4",
-                         content_type="video/mp4")
+    return stored_file_response(request, cut.file.name, filename=f"{playthrough.story.title[:60]}.mp4",
+                                content_type="video/mp4")
 
 
 @login_required

@@ -216,7 +216,7 @@ def render_decide(request: HttpRequest, job_id: str) -> HttpResponse:
 def render_download(request: HttpRequest, job_id: str) -> HttpResponse:
     """The output as an attachment; `?inline=1` for the page's own player and preview link."""
     output = generation_selectors.published_output_get_for_user(user=request.user, job_id=job_id)
-    return render_output_download(output=output, inline=request.GET.get("inline") == "1")
+    return render_output_download(request, output=output, inline=request.GET.get("inline") == "1")
 
 
 @login_required

@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from audit.actors import SYSTEM_WORKER, user_actor
 from audit.services import audit_append
 from core.errors import InvalidTransition, NotAllowed, ValidationFailed
+from core.object_storage import storage_save_path
 from consent import gate
 from consent.approvals import use_approval_decide, use_approval_request
 from consent.likeness import likeness_model_weights
@@ -204,9 +204,19 @@ def render_job_publish(*, job_id: str, attempt: int, output_id: str, signed: pro
                                **({"cast": _cast_record(job)} if job.interactive else {})})
         published = output  # committed
     finally:
-        if published is None:
+        if published is None and not _output_may_exist(output_id):
             default_storage.delete(stored_name)
     return published
+
+
+def _output_may_exist(output_id: str) -> bool:
+    """Whether a publication that did not return may have committed all the same: when the
+    database went away during COMMIT it may have committed, so the file is kept (an orphan
+    file at worst) unless the database answers that the output row is not there."""
+    try:
+        return RenderOutput.objects.filter(pk=output_id).exists()
+    except DatabaseError:
+        return True
 
 
 def _authorize_publication(job: RenderJob, output_id: str) -> gate.GateDecision | None:
@@ -239,8 +249,8 @@ def _cast_record(job: RenderJob) -> dict[str, str]:
 
 
 def _store_output(*, job: RenderJob, output_id: str, signed: provenance.SignedOutput) -> str:
-    with signed.path.open("rb") as handle:
-        return default_storage.save(f"renders/{job.id}/{output_id}.mp4", File(handle))
+    """Upload the signed file from the job's folder, streamed (an output may be tens of MB)."""
+    return storage_save_path(f"renders/{job.id}/{output_id}.mp4", signed.path)
 
 
 def watermark_id_new() -> int:

@@ -176,6 +176,20 @@ def test_the_audit_page_shows_the_latest_signed_checkpoint_it_walked_from(legal_
     assert audit_log_verify(full=False).checked_from == written.checkpoint.tree_size
 
 
+def test_the_audit_page_reads_only_the_checkpoints_since_its_last_verification(legal_client):
+    """A year of checkpoints every five minutes is 100,000 objects: the page must not read them all."""
+    for n in range(3):
+        _append(n)
+        audit_checkpoint_write()
+    _status(legal_client)
+    _append(9)
+    latest = audit_checkpoint_write()
+    status = _status(legal_client)
+    assert f"Latest signed checkpoint matched: #{latest.checkpoint.tree_size}" in status
+    assert "(2 checked)" in status  # the one at the verified position and the new one
+    assert audit_log_verify(full=False).checkpoints_checked == 4  # audit_verify still reads every one
+
+
 # --- The fast canonical-form check ---------------------------------------------------------------
 
 

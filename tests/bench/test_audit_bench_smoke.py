@@ -13,11 +13,14 @@ from tests.bench import bench_run
 
 POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 VERIFY_EVENTS, VERIFY_TAIL = 3000, 200
+CHECKPOINT_EVENTS, CHECKPOINT_TAIL = 6000, 150
 
 
 def _run(tmp_path: Path, **extra: str) -> tuple[dict, list[str]]:
     return bench_run("audit", tmp_path, BESPOKE_BENCH_AUDIT_VERIFY_EVENTS=str(VERIFY_EVENTS),
-                     BESPOKE_BENCH_AUDIT_VERIFY_TAIL=str(VERIFY_TAIL), **extra)
+                     BESPOKE_BENCH_AUDIT_VERIFY_TAIL=str(VERIFY_TAIL),
+                     BESPOKE_BENCH_AUDIT_CHECKPOINT_EVENTS=str(CHECKPOINT_EVENTS),
+                     BESPOKE_BENCH_AUDIT_CHECKPOINT_TAIL=str(CHECKPOINT_TAIL), **extra)
 
 
 def _assert_verification_figures(report: dict, lines: list[str]) -> None:
@@ -26,6 +29,11 @@ def _assert_verification_figures(report: dict, lines: list[str]) -> None:
     assert report["verify_default_events_walked"] == VERIFY_TAIL  # from the checkpoint, not from the first event
     assert report["portal_status_cold_ms"] > 0 and report["portal_status_after_100_new_ms"] > 0
     assert report["checkpoint_write_s"] > 0
+    # The first checkpoint of the grown log reads every event; the next only those added since.
+    assert report["checkpoint_events"] == report["checkpoint_first_events_read"] == CHECKPOINT_EVENTS
+    assert report["checkpoint_next_events_read"] == CHECKPOINT_TAIL
+    assert report["checkpoint_first_s"] > 0 and report["checkpoint_next_s"] > 0
+    assert report["checkpoint_roots_verified_full_s"] > 0
     assert any(line.startswith("verify_full_events_per_s") for line in lines), "the table lists the rates"
 
 

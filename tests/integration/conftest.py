@@ -7,10 +7,6 @@ Without them these tests skip with the reason printed; with BESPOKE_REQUIRE_SERV
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,7 +14,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.integration.object_store import object_store, s3_media  # noqa: F401 - fixtures
+from tests.integration.workers import Worker, worker_environment
+
 
 
 def _missing_services() -> str | None:
@@ -45,54 +43,11 @@ def real_services() -> None:
     pytest.skip(f"integration services unavailable: {reason}")
 
 
-class Worker:
-    def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
-        self.name = name
-        self.log = log
-        self._terminated = False
-        self._handle = log.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "bespoke", "worker", "--queues", "gpu,default", "--concurrency", "1",
-             "--pool", "prefork", "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "--loglevel", "INFO"],
-            cwd=ROOT, env=env, stdout=self._handle, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while " ready." not in self.output():
-            assert self.process.poll() is None, f"worker {self.name} exited:\n{self.output()}"
-            assert time.monotonic() < deadline, f"worker {self.name} not ready:\n{self.output()}"
-            time.sleep(0.2)
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-        self.process.wait(timeout=30)
-
-    def terminate(self) -> None:
-        """Ask for a warm shutdown (once): the worker finishes its task, then exits."""
-        if self.process.poll() is None and not self._terminated:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self._terminated = True
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self._handle.close()
-
-
 @pytest.fixture
-def start_worker(settings, tiny_model, pki_dir: Path, tmp_path: Path) -> Iterator[Callable[..., Worker]]:  # type: ignore[no-untyped-def]
-    """Start real workers on the test database and the test broker; purge the queues first."""
+def start_worker(settings, tiny_model, pki_dir: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                 request: pytest.FixtureRequest) -> Iterator[Callable[..., Worker]]:
+    """Start real workers on the test database and the test broker; purge the queues first.
+    In a test that uses `s3_media` they store files in its bucket too."""
     from bespoke.celery import app
 
     with app.connection_for_write() as broker:
@@ -101,25 +56,15 @@ def start_worker(settings, tiny_model, pki_dir: Path, tmp_path: Path) -> Iterato
     db = connection.settings_dict
     media = tmp_path / "media"
     settings.MEDIA_ROOT = media
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BESPOKE_", "DJANGO_"))}
-    env.update({
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "BESPOKE_DATA_DIR": str(tmp_path / "worker-data"),
-        "BESPOKE_MEDIA_ROOT": str(media),
-        "BESPOKE_MODEL_BASE": str(settings.BESPOKE_MODEL_BASE),
-        "BESPOKE_MOTION_ADAPTER": str(settings.BESPOKE_MOTION_ADAPTER),
-        "BESPOKE_DEVICE": "cpu",
-        "BESPOKE_TORCH_THREADS": "1",
-        "BESPOKE_PKI_DIR": str(pki_dir),
-        "BESPOKE_PUBLIC_URL": settings.BESPOKE_PUBLIC_URL,
-        "BESPOKE_RENDER_LEASE_SECONDS": "3",
-        "BESPOKE_GATE_CHECK_EVERY_STEPS": "2",
-        # the keys the test process seals likeness models and reads watermarks with, as a
-        # deployment gives every process the same ones
-        "BESPOKE_MASTER_KEY": settings.BESPOKE_MASTER_KEY,
-        "BESPOKE_WATERMARK_KEY": settings.BESPOKE_WATERMARK_KEY.decode("utf-8"),
-    })
+    env = worker_environment(
+        database_url=f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        broker_url=settings.CELERY_BROKER_URL, data_dir=tmp_path / "worker-data", media_root=media,
+        model_base=settings.BESPOKE_MODEL_BASE, motion_adapter=settings.BESPOKE_MOTION_ADAPTER, pki_dir=pki_dir,
+        public_url=settings.BESPOKE_PUBLIC_URL, master_key=settings.BESPOKE_MASTER_KEY,
+        watermark_key=settings.BESPOKE_WATERMARK_KEY.decode("utf-8"),
+        render_lease_seconds="3", gate_check_every_steps="2")
+    if "s3_media" in request.fixturenames:
+        env.update(request.getfixturevalue("s3_media").worker_environment())
     workers: list[Worker] = []
 
     def start(name: str, *, wait: bool = True) -> Worker:

@@ -1,6 +1,7 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.checkpoint_store import CheckpointStoreError
 from audit.checkpoints import CheckpointRefused, audit_checkpoint_write
 
 
@@ -10,11 +11,11 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         try:
             written = audit_checkpoint_write()
-        except (ImproperlyConfigured, CheckpointRefused) as exc:
+        except (ImproperlyConfigured, CheckpointRefused, CheckpointStoreError) as exc:
             raise CommandError(str(exc), returncode=1) from exc
         if written is None:
             self.stdout.write("no new audit events since the last checkpoint: nothing written")
             return
         checkpoint = written.checkpoint
-        self.stdout.write(f"checkpoint {written.path} signed: events #1-#{checkpoint.tree_size}, "
-                          f"root {checkpoint.root_hash}")
+        self.stdout.write(f"checkpoint {written.location} signed: events #1-#{checkpoint.tree_size}, "
+                          f"root {checkpoint.root_hash} ({written.events_read} events read)")

@@ -1,0 +1,184 @@
+"""The ledger of destroyed talent keys, kept where a database backup is not.
+
+Erasure destroys a talent's data key inside the database. A database restored from a
+backup taken before the erasure would bring the key back, and with it the talent's
+sealed photos, evidence and likeness models. So every key destruction is also written
+here, outside the database, and `manage.py restore` destroys again every key listed.
+
+One write-once entry per talent (its id and the key's id, no personal data): on the
+object store an object under "destroyed-keys/" of the checkpoint bucket, written with
+a conditional put that never replaces one already there; in the embedded default a file
+in BESPOKE_DATA_DIR/destroyed-keys/ (owner-only, linked into place, never replaced).
+
+The entry is written before the erasure's transaction commits, and writing it again is
+harmless (an existing entry counts as written). A crash after the entry and before the
+commit leaves an entry for an erasure the talent asked for but that did not finish: a
+restore completes it, which is what the talent asked for. A failed write raises, so the
+erasure rolls back and no committed erasure is ever missing from the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from core.secure_files import create_private_dir, write_new_file
+
+LEDGER_PREFIX = "destroyed-keys/"
+_ALREADY_THERE = {"PreconditionFailed", "ConditionalRequestConflict", "412"}
+
+
+class LedgerUnavailable(Exception):
+    """The ledger could not be written or read."""
+
+
+@dataclass(frozen=True)
+class DestroyedKey:
+    talent_id: str
+    key_id: str
+    destroyed_at: str
+
+    def encode(self) -> bytes:
+        return (json.dumps({"talent_id": self.talent_id, "key_id": self.key_id, "destroyed_at": self.destroyed_at},
+                           sort_keys=True) + "\n").encode("utf-8")
+
+    @classmethod
+    def decode(cls, content: bytes, *, where: str) -> DestroyedKey:
+        try:
+            fields = json.loads(content)
+            return cls(talent_id=str(uuid.UUID(fields["talent_id"])), key_id=str(fields["key_id"]),
+                       destroyed_at=str(fields["destroyed_at"]))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise LedgerUnavailable(f"the ledger entry {where} is not a destroyed-key entry") from None
+
+
+def _entry_name(talent_id: str) -> str:
+    if not talent_id or "/" in talent_id or talent_id.startswith("."):
+        raise ValueError(f"not a talent id: {talent_id!r}")
+    return f"{talent_id}.json"
+
+
+class FolderLedger:
+    """One file per entry in a private folder."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def __str__(self) -> str:
+        return str(self.directory)
+
+    def record(self, entry: DestroyedKey) -> None:
+        create_private_dir(self.directory)
+        try:
+            write_new_file(self.directory / _entry_name(entry.talent_id), entry.encode())
+        except FileExistsError:
+            pass  # recorded before (an erasure retried, or a restore re-applying it)
+        except OSError as exc:
+            raise LedgerUnavailable(f"the destroyed-key ledger {self.directory} cannot be written: {exc}") from exc
+
+    def entries(self) -> Iterator[DestroyedKey]:
+        if not self.directory.is_dir():
+            return
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                content = path.read_bytes()
+            except OSError as exc:
+                raise LedgerUnavailable(f"the ledger entry {path} cannot be read: {exc}") from exc
+            yield DestroyedKey.decode(content, where=str(path))
+
+
+class BucketLedger:
+    """One object per entry under "destroyed-keys/" of a bucket, created only if absent."""
+
+    def __init__(self, bucket: str, client: Any) -> None:
+        self.bucket = bucket
+        self.client = client
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{LEDGER_PREFIX}"
+
+    def record(self, entry: DestroyedKey) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        key = LEDGER_PREFIX + _entry_name(entry.talent_id)
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=entry.encode(), IfNoneMatch="*",
+                                   ContentType="application/json")
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) not in _ALREADY_THERE:
+                raise LedgerUnavailable(f"the destroyed-key ledger {self} cannot be written: {exc}") from exc
+        except BotoCoreError as exc:
+            raise LedgerUnavailable(f"the destroyed-key ledger {self} cannot be written: {exc}") from exc
+
+    def entries(self) -> Iterator[DestroyedKey]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=LEDGER_PREFIX)
+            keys = sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+            for key in keys:
+                content = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+                yield DestroyedKey.decode(content, where=f"s3://{self.bucket}/{key}")
+        except (BotoCoreError, ClientError) as exc:
+            raise LedgerUnavailable(f"the destroyed-key ledger {self} cannot be read: {exc}") from exc
+
+
+Ledger = FolderLedger | BucketLedger
+
+
+def s3_client_for(bucket: str) -> Any:
+    """A boto3 client for `bucket`: the default storage's S3 options (endpoint, region, keys)
+    when it is on the object store, else the endpoint and region settings with boto3's own
+    credential chain."""
+    from storages.backends.s3 import S3Storage
+
+    default = settings.STORAGES.get("default", {})
+    if str(default.get("BACKEND", "")).endswith("S3Storage"):
+        options = {**default.get("OPTIONS", {}), "location": ""}
+    else:
+        endpoint = getattr(settings, "BESPOKE_S3_ENDPOINT_URL", None)
+        options = {"endpoint_url": endpoint, "region_name": getattr(settings, "BESPOKE_S3_REGION", None),
+                   "signature_version": "s3v4", "addressing_style": "path" if endpoint else "auto"}
+    options["bucket_name"] = bucket
+    key = repr(sorted(options.items()))
+    if key not in _clients:  # thread-safe and reusable; making one costs a boto3 session
+        _clients[key] = S3Storage(**options).connection.meta.client
+    return _clients[key]
+
+
+_clients: dict[str, Any] = {}
+
+
+def ledger_folder() -> Path:
+    return Path(settings.DATA_DIR) / "destroyed-keys"
+
+
+def configured_ledger() -> Ledger:
+    """The checkpoint bucket's "destroyed-keys/" on the object store, else the data folder's."""
+    bucket = getattr(settings, "BESPOKE_S3_CHECKPOINT_BUCKET", None)
+    if bucket:
+        return BucketLedger(bucket, s3_client_for(bucket))
+    return FolderLedger(ledger_folder())
+
+
+def ledger_at(location: str) -> Ledger:
+    """A ledger named on the command line: s3://BUCKET or a folder."""
+    if location.startswith("s3://"):
+        bucket = location.removeprefix("s3://").strip("/")
+        if not bucket or "/" in bucket:
+            raise ValueError(f"name a bucket as s3://BUCKET, not {location!r}")
+        return BucketLedger(bucket, s3_client_for(bucket))
+    return FolderLedger(Path(location))
+
+
+def destroyed_key_record(*, talent_id: object, key_id: object, destroyed_at: datetime) -> None:
+    """Write the ledger entry for a key about to be destroyed; raises LedgerUnavailable."""
+    configured_ledger().record(DestroyedKey(talent_id=str(talent_id), key_id=str(key_id),
+                                            destroyed_at=destroyed_at.isoformat()))
