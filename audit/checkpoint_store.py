@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from core.object_storage import s3_client_for
 from core.secure_files import write_new_file
 
 OBJECT_PREFIX = "audit-checkpoints/"
@@ -140,27 +141,4 @@ def checkpoint_store() -> CheckpointStore:
     bucket = getattr(settings, "BESPOKE_S3_CHECKPOINT_BUCKET", None)
     if not bucket:
         return FolderCheckpointStore(Path(settings.BESPOKE_AUDIT_CHECKPOINT_DIR))
-    return ObjectCheckpointStore(bucket, _s3_client(bucket))
-
-
-def _s3_client(bucket: str) -> Any:
-    """A boto3 client for the configured store, made the way the media storage makes its own:
-    the default storage's S3 options (endpoint, region, keys) when it is on S3, else the
-    endpoint and region settings with boto3's own credential chain."""
-    from storages.backends.s3 import S3Storage
-
-    default = settings.STORAGES.get("default", {})
-    if default.get("BACKEND") == "storages.backends.s3.S3Storage":
-        options = dict(default.get("OPTIONS", {}))
-    else:
-        endpoint = settings.BESPOKE_S3_ENDPOINT_URL
-        options = {"endpoint_url": endpoint, "region_name": settings.BESPOKE_S3_REGION, "signature_version": "s3v4",
-                   "addressing_style": "path" if endpoint else "auto"}
-    options["bucket_name"] = bucket
-    key = repr(sorted(options.items()))
-    if key not in _clients:  # a client is thread-safe; making one costs a boto3 session
-        _clients[key] = S3Storage(**options).connection.meta.client
-    return _clients[key]
-
-
-_clients: dict[str, Any] = {}
+    return ObjectCheckpointStore(bucket, s3_client_for(bucket))

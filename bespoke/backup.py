@@ -33,6 +33,7 @@ from audit.checkpoints import audit_log_verify
 from audit.selectors import audit_chain_head
 from audit.services import audit_seal
 from core.secure_files import create_private_dir
+from provenance.services import file_sha256
 
 BACKUP_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -101,14 +102,6 @@ def stored_names(storage: Storage = default_storage, directory: str = "") -> Ite
         if not directory and folder in OUTSIDE_THE_BACKUP:
             continue
         yield from stored_names(storage, f"{directory}/{folder}" if directory else folder)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def backup_create(*, out: Path) -> BackupResult:

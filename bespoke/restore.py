@@ -46,7 +46,6 @@ from bespoke.backup import (
     OBJECTS,
     BackupFailed,
     database_engine,
-    file_sha256,
     manifest_read,
     postgres_arguments,
     postgres_tool,
@@ -54,6 +53,7 @@ from bespoke.backup import (
 )
 from consent.key_ledger import DestroyedKey, Ledger, configured_ledger, ledger_at
 from core.object_storage import storage_save_path
+from provenance.services import file_sha256
 
 SYSTEM_RESTORE = "system:restore"
 

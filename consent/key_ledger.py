@@ -29,6 +29,7 @@ from typing import Any
 
 from django.conf import settings
 
+from core.object_storage import s3_client_for
 from core.secure_files import create_private_dir, write_new_file
 
 LEDGER_PREFIX = "destroyed-keys/"
@@ -131,29 +132,6 @@ class BucketLedger:
 
 
 Ledger = FolderLedger | BucketLedger
-
-
-def s3_client_for(bucket: str) -> Any:
-    """A boto3 client for `bucket`: the default storage's S3 options (endpoint, region, keys)
-    when it is on the object store, else the endpoint and region settings with boto3's own
-    credential chain."""
-    from storages.backends.s3 import S3Storage
-
-    default = settings.STORAGES.get("default", {})
-    if str(default.get("BACKEND", "")).endswith("S3Storage"):
-        options = {**default.get("OPTIONS", {}), "location": ""}
-    else:
-        endpoint = getattr(settings, "BESPOKE_S3_ENDPOINT_URL", None)
-        options = {"endpoint_url": endpoint, "region_name": getattr(settings, "BESPOKE_S3_REGION", None),
-                   "signature_version": "s3v4", "addressing_style": "path" if endpoint else "auto"}
-    options["bucket_name"] = bucket
-    key = repr(sorted(options.items()))
-    if key not in _clients:  # thread-safe and reusable; making one costs a boto3 session
-        _clients[key] = S3Storage(**options).connection.meta.client
-    return _clients[key]
-
-
-_clients: dict[str, Any] = {}
 
 
 def ledger_folder() -> Path:

@@ -87,6 +87,12 @@ def test_an_unsatisfiable_range_is_416_with_the_size():
     assert response.status_code == 416 and response["Content-Range"] == "bytes */100"
 
 
+@pytest.mark.parametrize("header", ["bytes=" + "9" * 5000 + "-", "bytes=0-" + "9" * 5000, "bytes=-" + "9" * 5000])
+def test_a_range_of_thousands_of_digits_is_ignored_not_an_error(header):
+    response = _get(_stored(), HTTP_RANGE=header)
+    assert response.status_code == 200 and _body(response) == CONTENT
+
+
 def test_a_range_with_if_range_gets_the_whole_file():
     response = _get(_stored(), HTTP_RANGE="bytes=0-9", HTTP_IF_RANGE='"some-etag"')
     assert response.status_code == 200 and _body(response) == CONTENT
