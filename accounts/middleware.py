@@ -30,7 +30,10 @@ class MFARequiredMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path_info
-        if path.startswith(self.exempt) or not mfa_enrolment_required(request.user):
+        if path.startswith(self.exempt):
+            return self.get_response(request)
+        if not mfa_enrolment_required(request.user):
+            request.mfa_enrolment_checked_for = request.user.pk  # the API's permission need not ask again
             return self.get_response(request)
         if wants_json(request):
             return application_error_response(

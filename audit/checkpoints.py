@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Q
 from django.utils import timezone
 
 from audit import chain
@@ -125,7 +126,8 @@ def merkle_root(leaves: Iterable[bytes]) -> bytes:
 
 CHECKPOINT_VERSION = 1
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_FILE_NAME = re.compile(r"checkpoint-(\d{12,})\.json")
+_NAME_PREFIX = "checkpoint-"
+_FILE_NAME = re.compile(_NAME_PREFIX + r"(\d{12,})\.json")
 
 
 class CheckpointInvalid(Exception):
@@ -156,7 +158,7 @@ def key_id(public_key: Ed25519PublicKey) -> str:
 
 
 def checkpoint_file_name(tree_size: int) -> str:
-    return f"checkpoint-{tree_size:012d}.json"
+    return f"{_NAME_PREFIX}{tree_size:012d}.json"
 
 
 def frontier_file_name(tree_size: int) -> str:
@@ -332,9 +334,12 @@ def _name_size(name: str) -> int:
     return int(match.group(1))
 
 
-def checkpoint_names(store: CheckpointStore | None = None) -> list[str]:
-    """The names of the checkpoints in the store, oldest (smallest) first."""
-    return [name for name in (store or checkpoint_store()).names() if _FILE_NAME.fullmatch(name)]
+def checkpoint_names(store: CheckpointStore | None = None, *, from_size: int = 0) -> list[str]:
+    """The names of the checkpoints in the store, oldest (smallest) first; with `from_size`,
+    only those covering at least that many events (the store lists from there on)."""
+    start_after = checkpoint_file_name(from_size).removesuffix(".json") if from_size else ""
+    names = (store or checkpoint_store()).names(prefix=_NAME_PREFIX, start_after=start_after)
+    return [name for name in names if _FILE_NAME.fullmatch(name)]
 
 
 def audit_checkpoint_write(*, now: datetime | None = None) -> CheckpointWritten | None:
@@ -476,7 +481,7 @@ def audit_log_verify(*, full: bool = True, resume: bool = False) -> AuditVerific
     else:
         result = _verify_from_checkpoint(resume=resume)
     if result.ok:
-        _record_verified(result.head_seq)
+        _record_verified(result.head_seq, checkpoint_seq=result.latest_checkpoint_seq or 0)
     return result
 
 
@@ -518,7 +523,8 @@ def _verify_from_checkpoint(*, resume: bool) -> AuditVerification:
     # Resuming (the audit page), checkpoints older than the last verified position were
     # checked when it was reached, and the entry hash at it commits to everything before:
     # only the newest checkpoint at or before it, and those after, are read again.
-    checkpoints = _load_checkpoints(problems, warnings, resume_from=position.seq if position else None)
+    checkpoints = _load_checkpoints(problems, warnings, resume_from=position.seq if position else None,
+                                    listed_from=position.checkpoint_seq if position else 0)
     head_seq, head_hash = audit_chain_head()
     stored = audit_entry_hashes_at(checkpoint.tree_size for _, checkpoint in checkpoints)
     matched: list[tuple[str, Checkpoint]] = []
@@ -582,12 +588,15 @@ def _result(report: chain.ChainReport, problems: list[str], warnings: list[str],
         problems=tuple(problems), warnings=tuple(warnings), checked_from=checked_from, resumed_at=resumed_at)
 
 
-def _record_verified(seq: int) -> None:
+def _record_verified(seq: int, *, checkpoint_seq: int) -> None:
     """Move the recorded position forward to `seq` (never back: verifications may overlap)."""
     entry = audit_entry_hashes_at([seq]).get(seq, GENESIS_HASH) if seq else GENESIS_HASH
-    now = timezone.now()
-    if not AuditVerifiedPosition.objects.filter(pk=1, seq__lte=seq).update(seq=seq, entry_hash=entry, verified_at=now):
-        AuditVerifiedPosition.objects.get_or_create(pk=1, defaults={"seq": seq, "entry_hash": entry, "verified_at": now})
+    position = {"seq": seq, "entry_hash": entry, "verified_at": timezone.now(), "checkpoint_seq": checkpoint_seq}
+    # Nothing new since the last verification: no write (every view of the audit page would
+    # otherwise update this one row, each waiting for the disk and for the others).
+    newer = Q(seq__lt=seq) | Q(seq=seq, checkpoint_seq__lt=checkpoint_seq)
+    if not AuditVerifiedPosition.objects.filter(newer, pk=1).update(**position):
+        AuditVerifiedPosition.objects.get_or_create(pk=1, defaults=position)
 
 
 class _Witness:
@@ -622,13 +631,14 @@ def _checkpoint_problem(name: str, checkpoint: Checkpoint, witness: _Witness,
     return ""
 
 
-def _load_checkpoints(problems: list[str], warnings: list[str],
-                      resume_from: int | None = None) -> list[tuple[str, Checkpoint]]:
+def _load_checkpoints(problems: list[str], warnings: list[str], resume_from: int | None = None,
+                      listed_from: int = 0) -> list[tuple[str, Checkpoint]]:
     """Every checkpoint, decoded and its signature checked; with ``resume_from``, only the
-    newest one covering at most that many events and those after it."""
+    newest one covering at most that many events and those after it, listed from the one
+    of size ``listed_from`` (the newest the last verification matched)."""
     try:
         store = checkpoint_store()
-        names = checkpoint_names(store)
+        names = checkpoint_names(store, from_size=listed_from)
     except CheckpointStoreError as exc:
         problems.append(f"the signed checkpoints cannot be read: {exc}")
         return []

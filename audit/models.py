@@ -62,6 +62,9 @@ class AuditVerifiedPosition(models.Model):
     seq = models.PositiveBigIntegerField(default=0)
     entry_hash = models.CharField(max_length=64, default=GENESIS_HASH)
     verified_at = models.DateTimeField()
+    # The size of the newest signed checkpoint the log matched then: the next verification
+    # lists the checkpoint store from there, not from the first of a year of checkpoints.
+    checkpoint_seq = models.PositiveBigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"verified through #{self.seq}"

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from django.db.models import Max, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from audit import chain
 from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, AuditVerifiedPosition
@@ -70,11 +71,13 @@ def audit_chain_verify() -> chain.ChainReport:
     return chain.verify_values(audit_chain_values(), head_seq=head_seq, head_hash=head_hash)
 
 
-def audit_events_search(*, within: Iterable[QuerySet | list[str]] | None = None, action: str = "", subject: str = "",
-                        actor: str = "", occurred_from: datetime | None = None, occurred_before: datetime | None = None,
-                        seq_from: int | None = None, seq_to: int | None = None) -> QuerySet[AuditEvent]:
+def audit_events_search(*, within: Iterable[QuerySet | RawSQL | list[str]] | None = None, action: str = "",
+                        subject: str = "", actor: str = "", occurred_from: datetime | None = None,
+                        occurred_before: datetime | None = None, seq_from: int | None = None,
+                        seq_to: int | None = None) -> QuerySet[AuditEvent]:
     """Events newest first, narrowed by each filter given. `within` lists the subjects the
-    caller may see (querysets of subject strings, OR-ed); None means every subject.
+    caller may see (querysets or compiled subqueries of subject strings, OR-ed); None means
+    every subject.
     `action` matches a whole action or, ending in a dot, a family ("license.")."""
     events = audit_events_sealed()
     if within is not None:

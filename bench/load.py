@@ -14,7 +14,10 @@ BESPOKE_BENCH_LOAD_THREADS threads or `sync`, persistent database connections) a
 drives it headless (bench/locustfile.py) with BESPOKE_BENCH_LOAD_USERS users (default 50)
 for BESPOKE_BENCH_LOAD_SECONDS (default 60): producers listing licenses and renders and
 requesting renders, the talent approving the uses that wait for her, legal staff reading the
-audit log page, and anonymous consent-status lookups. Render requests queue their job ids on
+audit log page, and anonymous consent-status lookups (the locustfile's docstring says who
+does what, and how often). The server is warm when they start, as one that has served for a
+while is: each worker connects to the broker before it serves (bespoke/gunicorn_conf.py, as
+in production), and anonymous requests to every worker load the views and templates. Render requests queue their job ids on
 the Redis broker; no worker runs, and the queues are purged afterwards. The consent-status
 lookups are limited per client address (BESPOKE_STATUS_REQUESTS_PER_MINUTE): every simulated
 client shares 127.0.0.1, so the bench's server raises that limit, and says so. Static files
@@ -63,8 +66,6 @@ STATUS_REQUESTS_PER_MINUTE = 1_000_000  # every simulated client is 127.0.0.1: o
 SIGN_IN_PREFIX = "sign-in"  # locustfile request names: once per account, outside the goals
 RENDER_QUEUES = ("gpu", "default")
 KEEP_ALIVE_SECONDS = 10  # gthread workers keep idle connections this long (locust users pause 1-3 s)
-
-
 def _int_setting(name: str, default: int, minimum: int = 1) -> int:
     raw = os.environ.get(name, str(default))
     try:
@@ -242,7 +243,8 @@ def _server_environment(database_url: str) -> dict[str, str]:
 
 def _start_server(*, port: int, workers: int, worker_class: str, threads: int, database_url: str,
                   log: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "gunicorn", "bespoke.wsgi:application", "--bind", f"127.0.0.1:{port}",
+    command = [sys.executable, "-m", "gunicorn", "bespoke.wsgi:application",
+               "--config", "python:bespoke.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
                "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
                "--timeout", "60", "--graceful-timeout", "5", "--log-level", "warning", "--error-logfile", str(log),
                # Longer than a simulated user's pause: a connection the server closes just as the

@@ -8,9 +8,25 @@ methods. A session signed in with a code also vouches for the talent's approvals
 minutes (ACCOUNT_REAUTHENTICATION_TIMEOUT), where a token client would need a fresh code,
 good once, for each one.
 
-Each account signs in once and its simulated users share the session, as tabs of one
-browser: allauth allows 30 sign-ins a minute from one address, and each authenticator code
-once. Reads outnumber writes: a producer requests a render about once in eight actions.
+Each account signs in once, before the users start, and its simulated users share the
+session, as tabs of one browser: allauth allows 30 sign-ins a minute from one address, and
+each authenticator code once.
+
+What the users do, in proportion to the class weights (of 50 users: 25 producers, 5 talent,
+10 legal staff, 10 anonymous), each pausing 1-3 s between actions, a person reading a page
+before the next click:
+
+- a producer (Bob) first glances at every page, 0.3-1 s apart (his licenses, his renders, a
+  render request under each license, a license, a render's progress: so that a short run
+  measures each one), then lists licenses (3 in 13 actions) or renders (3), opens a license
+  (2), follows one of his last five renders (3), or requests a render (2: about one action
+  in seven; one in four of them under the license that asks the talent's approval);
+- the talent (Alice) opens her renders and approves the use waiting longest on the page (4 in
+  5 actions), or lists her licenses (1);
+- legal staff (Dana, Erin) read the audit log's first page (3 in 6), a later page (1), the
+  events of one license (1), or list the licenses (1);
+- anyone holding a file checks the consent status its manifest links to (5 in 6), or opens
+  the verify page (1).
 """
 
 from __future__ import annotations
@@ -30,7 +46,9 @@ from pathlib import Path
 from typing import Any
 
 from gevent.lock import Semaphore
-from locust import HttpUser, between, task
+from locust import HttpUser, between, events, task
+from locust.clients import HttpSession
+from locust.env import Environment
 
 PLAN: dict[str, Any] = json.loads(Path(os.environ["BESPOKE_LOAD_PLAN"]).read_text())
 RENDER_PARAMS = {"num_frames": 4, "width": 128, "height": 128, "steps": 3, "fps": 4}
@@ -60,17 +78,20 @@ class SignIns:
         self.locks: dict[str, Semaphore] = {}
 
     def session_for(self, user: HttpUser, account: str, *, max_age: float | None = None) -> None:
-        lock = self.locks.setdefault(account, Semaphore())
-        with lock:
-            age = time.monotonic() - self.signed_in_at.get(account, float("-inf"))
-            if account not in self.cookies or (max_age is not None and age > max_age):
-                self.cookies[account] = self._sign_in(user, account)
-                self.signed_in_at[account] = time.monotonic()
+        self.sign_in(user.client, account, max_age=max_age)
         user.client.cookies.clear()
         user.client.cookies.update(self.cookies[account])
 
-    def _sign_in(self, user: HttpUser, account: str) -> dict[str, str]:
-        client, credentials = user.client, PLAN["accounts"][account]
+    def sign_in(self, client: HttpSession, account: str, *, max_age: float | None = None) -> None:
+        """Sign the account in unless it has a session (younger than max_age, when given)."""
+        with self.locks.setdefault(account, Semaphore()):
+            age = time.monotonic() - self.signed_in_at.get(account, float("-inf"))
+            if account not in self.cookies or (max_age is not None and age > max_age):
+                self.cookies[account] = self._sign_in(client, account)
+                self.signed_in_at[account] = time.monotonic()
+
+    def _sign_in(self, client: HttpSession, account: str) -> dict[str, str]:
+        credentials = PLAN["accounts"][account]
         client.cookies.clear()
         page = client.get("/accounts/login/", name="sign-in /accounts/login/")
         answer = client.post("/accounts/login/", name="sign-in /accounts/login/", data={
@@ -94,6 +115,16 @@ class SignIns:
 
 
 SIGN_INS = SignIns()
+
+
+@events.test_start.add_listener
+def sign_in_before_the_users_arrive(environment: Environment, **_: Any) -> None:
+    """Every account signs in before the first user starts, as people come back to a portal
+    whose session (two weeks) they already have: a sign-in hashes the password, a fraction of a
+    second of the server's CPU, which would otherwise land on the first users' requests."""
+    client = HttpSession(base_url=environment.host, request_event=environment.events.request, user=None)
+    for account in PLAN["accounts"]:
+        SIGN_INS.sign_in(client, account)
 APPROVALS_TAKEN: set[str] = set()  # job ids a talent user is deciding, so that two never decide one
 
 

@@ -87,24 +87,36 @@ COPY_SKIP = ("docs/", "research/", "test-artifacts/", "var/", ".venv/", "node_mo
 
 # Why a surviving mutant is equivalent (no test can tell it from the original), keyed by
 # the mutant's stable description: "<module>::<function>::<original line> => <mutated line>".
-_SELECT_RELATED = ("select_related only joins a relation into the same query: without it the relation loads on "
-                   "first use, one query later, and every decision is the same")
 _ALLOWED_MESSAGE = ("the message of an allowed decision is dropped: _decide returns GateDecision(True, stage, "
                     "license_id) whose message is always empty")
+_COUNT_TYPE = ("without it the count's type is inferred from the counted rows' primary key, an integer for every "
+               "table the gate counts (signatures, uses), so the value and its conversion are the same")
+_RECOMPILED = ("the statement is compiled again instead of being found among those already compiled: the same SQL "
+               "and the same decision, only slower")
 REASONS: dict[str, str] = {
     # consent/gate.py
     "consent/gate.py::check::return _decide(use=use, stage=stage, actor=actor, subject=subject, lock=False) => "
     "return _decide(use=use, stage=stage, actor=actor, subject=subject, lock=None)":
         "None is as false as False: _evaluate only asks `if lock:`",
-    "consent/gate.py::_evaluate::licenses = LikenessLicense.objects.select_related(\"talent\", \"signed_under\") => "
-    "licenses = LikenessLicense.objects.select_related(\"signed_under\")": _SELECT_RELATED,
-    "consent/gate.py::_evaluate::licenses = LikenessLicense.objects.select_related(\"talent\", \"signed_under\") => "
-    "licenses = LikenessLicense.objects.select_related(\"talent\", )": _SELECT_RELATED,
     "consent/gate.py::_evaluate::return None, \"\" => return None, \"XXXX\"": _ALLOWED_MESSAGE,
-    "consent/gate.py::_evaluate::license=license, job_ref=use.job_ref, status=UseApproval.Status.APPROVED).exists(): => "
-    "job_ref=use.job_ref, status=UseApproval.Status.APPROVED).exists():":
+    "consent/gate.py::_evaluate::if license_id is None: => if False:":
+        "an id that is not a UUID reaches the queries as NULL, which matches no license: the same refusal, "
+        "LICENSE_NOT_FOUND with the same message, one query later",
+    "consent/gate.py::_count::return Subquery(rows.order_by().annotate(n=Func(F(\"pk\"), function=\"COUNT\")).values(\"n\"), "
+    "=> return Subquery(rows.order_by().annotate(n=Func(F(\"pk\"), function=\"count\")).values(\"n\"),":
+        "SQL function names are case-insensitive",
+    "consent/gate.py::_count::output_field=IntegerField()) => )": _COUNT_TYPE,
+    "consent/gate.py::_count::output_field=IntegerField()) => output_field=None)": _COUNT_TYPE,
+    "consent/gate.py::_with_standing::use_approved=Exists(UseApproval.objects.filter(license_id=OuterRef(\"pk\"), job_ref=job_ref, "
+    "=> use_approved=Exists(UseApproval.objects.filter(job_ref=job_ref,":
         "UseApproval.job_ref is unique across all licenses (unique=True), so the approval found by job_ref is "
         "already this license's; the license filter cannot change the answer",
+    "consent/gate.py::_statement::found = statements.get(key) => found = None": _RECOMPILED,
+    "consent/gate.py::_statement::found = statements.get(key) => found = statements.get(None)": _RECOMPILED,
+    "consent/gate.py::_read_with_standing::license = LikenessLicense.from_db(connection.alias, None, row[:fields]) => "
+    "license = LikenessLicense.from_db(None, None, row[:fields])":
+        "the database an instance came from matters only to saving it or following its relations through it; the "
+        "gate reads the license's attributes and queries through the default manager",
     "consent/gate.py::consent_reference::license = LikenessLicense.objects.only(\"id\", \"text_sha256\").get(pk=license_id) "
     "=> license = LikenessLicense.objects.only(\"id\", ).get(pk=license_id)":
         "only() defers fields; a deferred text_sha256 is loaded when read, one query later, with the same value",

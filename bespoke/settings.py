@@ -215,8 +215,23 @@ else:
 
 # --- Bespoke -------------------------------------------------------------------------
 BESPOKE_PUBLIC_URL = (env_str("BESPOKE_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
-BESPOKE_MODEL_BASE = Path(env_str("BESPOKE_MODEL_BASE") or DATA_DIR / "models" / "tiny" / "base")
+# Which kind of video model renders (generation.pipeline.families). "animatediff-sd15": BESPOKE_MODEL_BASE is
+# an SD 1.5 base and BESPOKE_MOTION_ADAPTER its motion adapter. "wan" (Wan 2.1/2.2): BESPOKE_MODEL_BASE is a
+# WanPipeline folder and BESPOKE_MODEL_IMAGE_TO_VIDEO, optional, a WanImageToVideoPipeline folder. With no
+# paths set, the family's tiny offline model (which bootstrap builds) is used.
+MODEL_FAMILIES = ("animatediff-sd15", "wan")
+BESPOKE_MODEL_FAMILY = env_choice("BESPOKE_MODEL_FAMILY", "animatediff-sd15", MODEL_FAMILIES)
+_WAN = BESPOKE_MODEL_FAMILY == "wan"
+_TINY_MODEL = DATA_DIR / "models" / ("tiny-wan" if _WAN else "tiny")
+BESPOKE_MODEL_BASE = Path(env_str("BESPOKE_MODEL_BASE") or _TINY_MODEL / ("t2v" if _WAN else "base"))
 BESPOKE_MOTION_ADAPTER = Path(env_str("BESPOKE_MOTION_ADAPTER") or DATA_DIR / "models" / "tiny" / "motion_adapter")
+_IMAGE_TO_VIDEO = env_str("BESPOKE_MODEL_IMAGE_TO_VIDEO")
+BESPOKE_MODEL_IMAGE_TO_VIDEO: Path | None = (
+    Path(_IMAGE_TO_VIDEO) if _IMAGE_TO_VIDEO
+    else _TINY_MODEL / "i2v" if _WAN and not env_str("BESPOKE_MODEL_BASE") else None)
+if BESPOKE_MODEL_IMAGE_TO_VIDEO is not None and not _WAN:
+    raise ImproperlyConfigured("BESPOKE_MODEL_IMAGE_TO_VIDEO needs BESPOKE_MODEL_FAMILY=wan: the "
+                               f"{BESPOKE_MODEL_FAMILY} family renders from text only")
 # A single-file (.safetensors) base needs a config folder; bootstrap writes the SD 1.5 one here.
 BESPOKE_MODEL_CONFIG = Path(env_str("BESPOKE_MODEL_CONFIG") or DATA_DIR / "models" / "sd15-config")
 BESPOKE_PRELOAD_MODEL = env_bool("BESPOKE_PRELOAD_MODEL", True)
@@ -416,6 +431,8 @@ BESPOKE_PHOTO_STORED_SIDE = env_int("BESPOKE_PHOTO_STORED_SIDE", 256, minimum=64
 BESPOKE_EVIDENCE_MAX_BYTES = env_int("BESPOKE_EVIDENCE_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 BESPOKE_EVIDENCE_MAX_SECONDS = env_int("BESPOKE_EVIDENCE_MAX_SECONDS", 60, minimum=1)
 BESPOKE_TRAINING_RESOLUTION = env_int("BESPOKE_TRAINING_RESOLUTION", 64, minimum=64, maximum=1024)
+if _WAN and BESPOKE_TRAINING_RESOLUTION % 16:
+    raise ImproperlyConfigured("BESPOKE_TRAINING_RESOLUTION must be a multiple of 16 pixels for the wan family")
 BESPOKE_TRAINING_MIN_PHOTOS = env_int("BESPOKE_TRAINING_MIN_PHOTOS", 4, minimum=1)
 BESPOKE_TRAINING_CHECK_SECONDS = env_int("BESPOKE_TRAINING_CHECK_SECONDS", 2, minimum=1)
 BESPOKE_PROGRESS_WRITE_SECONDS = env_int("BESPOKE_PROGRESS_WRITE_SECONDS", 1, minimum=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -202,6 +203,16 @@ class LicenseOutput(serializers.ModelSerializer):
         representation = license.signed_under or side.representation
         return {"capacity": license.capacity, "signs": talent_side_role(license),
                 "representation": str(representation.id) if representation else None, "why": side.why}
+
+
+class LicenseSummaryOutput(LicenseOutput):
+    """A license in a list: every term and its state, without the contract's full text (the
+    license itself has it, and text_sha256 names it) or the revocation notice."""
+
+    class Meta(LicenseOutput.Meta):
+        fields = [name for name in LicenseOutput.Meta.fields if name not in ("text", "revocation_effects")]
+
+    signatures = SignatureOutput(many=True, read_only=True, source="signature_list")
 
 
 def term_field(term: Term) -> serializers.Field:
@@ -418,7 +429,16 @@ class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
     lookup_value_regex = UUID_PATTERN
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.licenses_for_user(user=self.request.user)
+        licenses = selectors.licenses_for_user(user=self.request.user)
+        if self.action != "list":
+            return licenses
+        # A page reads every license's signatures in one query into a plain list: through the
+        # related manager each license would build a queryset of its own for them.
+        return licenses.defer("text").prefetch_related(None).prefetch_related(
+            Prefetch("signatures", to_attr="signature_list"))
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        return LicenseSummaryOutput if self.action == "list" else LicenseOutput
 
     def _license(self, pk: str) -> LikenessLicense:
         return selectors.license_get_for_user(user=self.request.user, license_id=pk)

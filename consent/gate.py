@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
@@ -18,6 +19,8 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Exists, F, Func, IntegerField, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from audit.services import audit_append
@@ -27,9 +30,10 @@ from consent.content_policy import OWN_EXCLUSION, excluded_hits
 from consent.facts import (
     SIGNING_REPRESENTATION,
     TalentFacts,
-    representation_holds,
-    talent_facts,
-    viewer_face_checked,
+    representation_holds_annotation,
+    talent_facts_annotations,
+    talent_facts_from,
+    viewer_face_checked_annotation,
 )
 from consent.lifecycle import effective_state, minor_term_cap
 from consent.models import (
@@ -38,6 +42,7 @@ from consent.models import (
     LikenessLicense,
     LikenessModel,
     Membership,
+    SignatureEvent,
     UseApproval,
 )
 from consent.terms import text_sha256
@@ -168,14 +173,20 @@ def _decide(*, use: UseRequest, stage: Stage, actor: str, subject: str, lock: bo
 
 
 def _evaluate(use: UseRequest, *, lock: bool) -> tuple[Reason | None, str]:
-    licenses = LikenessLicense.objects.select_related("talent", "signed_under")
-    if lock:
-        licenses = licenses.select_for_update(of=("self",))  # the license row, not the joined ones
-    try:
-        license = licenses.get(pk=uuid.UUID(str(use.license_id)))
-    except (LikenessLicense.DoesNotExist, ValueError):
+    license_id = _uuid_or_none(use.license_id)
+    if license_id is None:
         return Reason.LICENSE_NOT_FOUND, "No such license."
-    reason, message = license_refusal(license)
+    connection = transaction.get_connection()
+    if lock and not LikenessLicense.objects.select_for_update().filter(pk=license_id).exists():
+        return Reason.LICENSE_NOT_FOUND, "No such license."
+    # Read after the lock is granted, in a statement of its own: a subquery of the locking
+    # statement would see the rows as they were before it waited (a use or a revocation
+    # committed by the transaction it waited for would be missed).
+    today = timezone.localdate()
+    license = _read_with_standing(connection, license_id, today=today, job_ref=use.job_ref)
+    if license is None:
+        return Reason.LICENSE_NOT_FOUND, "No such license."
+    reason, message = _refusal(license, _standing_of(license), today)
     if reason is not None:
         return reason, message
     if use.purpose == Purpose.TRAIN or use.likeness_model_id is not None:
@@ -205,15 +216,14 @@ def _evaluate(use: UseRequest, *, lock: bool) -> tuple[Reason | None, str]:
             status=LikenessModel.Status.ACTIVE).exists():
         # Revoking retires the model: a revocation that committed between the two reads above
         # is the real reason, and the one a viewer or producer should be told.
-        fresh = license_refusal(LikenessLicense.objects.select_related("talent", "signed_under").get(pk=license.pk))
+        fresh = license_refusal(LikenessLicense.objects.get(pk=license.pk))
         if fresh[0] is not None:
             return fresh
         return (Reason.LIKENESS_MODEL_UNAVAILABLE, "The likeness model is not available under this license: a model "
                 "renders only under the license it was trained under, or that license's amendments.")
-    if license.requires_use_approval and use.job_ref is not None and not UseApproval.objects.filter(
-            license=license, job_ref=use.job_ref, status=UseApproval.Status.APPROVED).exists():
+    if license.requires_use_approval and use.job_ref is not None and not license.use_approved:
         return Reason.USE_NOT_APPROVED, "The talent has not approved this use."
-    if LicenseUse.objects.filter(license=license).count() >= license.max_renders:
+    if license.use_count >= license.max_renders:
         return Reason.RENDER_LIMIT_REACHED, f"All {license.max_renders} renders allowed by the license are used."
     return None, ""
 
@@ -234,12 +244,150 @@ def _uuid_or_none(value: object) -> uuid.UUID | None:
         return None
 
 
+@dataclass(frozen=True)
+class _Standing:
+    """What a license's standing rests on beyond its own columns, read in one statement (_with_standing)."""
+
+    revoked: bool
+    facts: TalentFacts
+    talent_user_id: int
+    signatures: int  # one per role at most
+    talent_signatures: int
+    stale_signatures: int  # signed over a text other than the license's recorded text_sha256
+    representative_id: int | None
+    representation_kind: str | None
+    representation_holds: bool
+    representative_is_member: bool  # of the licensee
+    signer_is_member: bool  # of the licensee
+    face_checked: bool
+
+
+def _count(rows: QuerySet) -> Subquery:
+    return Subquery(rows.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n"),
+                    output_field=IntegerField())
+
+
+def _with_standing(licenses: QuerySet, *, today: date, job_ref: object) -> QuerySet:
+    """The licenses annotated with their _Standing, the uses recorded under them and whether
+    the talent approved the job (`job_ref`: the job, or a placeholder for it)."""
+    signatures = SignatureEvent.objects.filter(license_id=OuterRef("pk"))
+    members = Membership.objects.filter(organization_id=OuterRef("licensee_id"))
+    return licenses.annotate(
+        revoked=Exists(LicenseRevocation.objects.filter(license_id=OuterRef("pk"))),
+        **talent_facts_annotations("talent_id"),
+        talent_user_id=F("talent__user_id"),
+        signature_count=_count(signatures),
+        talent_signature_count=_count(signatures.filter(role=SignatureEvent.Role.TALENT)),
+        stale_signature_count=_count(signatures.exclude(document_sha256=OuterRef("text_sha256"))),
+        representative_id=F("signed_under__representative_id"),
+        representation_kind=F("signed_under__kind"),
+        representation_holds=representation_holds_annotation("signed_under_id", on=today),
+        representative_is_member=Exists(members.filter(user_id=OuterRef("signed_under__representative_id"))),
+        signer_is_member=Exists(members.filter(user_id=OuterRef("signed_by_id"))),
+        face_checked=viewer_face_checked_annotation("talent_id"),
+        use_count=_count(LicenseUse.objects.filter(license_id=OuterRef("pk"))),
+        # a job_ref of None (a use being requested) compares unknown: no approval is found
+        use_approved=Exists(UseApproval.objects.filter(license_id=OuterRef("pk"), job_ref=job_ref,
+                                                      status=UseApproval.Status.APPROVED)),
+    )
+
+
+def _standing_of(license: LikenessLicense) -> _Standing:
+    row = license.__dict__
+    return _Standing(revoked=row["revoked"], facts=talent_facts_from(row), talent_user_id=row["talent_user_id"],
+                     signatures=row["signature_count"], talent_signatures=row["talent_signature_count"],
+                     stale_signatures=row["stale_signature_count"], representative_id=row["representative_id"],
+                     representation_kind=row["representation_kind"],
+                     representation_holds=row["representation_holds"],
+                     representative_is_member=row["representative_is_member"],
+                     signer_is_member=row["signer_is_member"], face_checked=row["face_checked"])
+
+
 def license_refusal(license: LikenessLicense, *, today: date | None = None) -> tuple[Reason | None, str]:
     """Why a license is not in force today (None when it is), whatever the use."""
     today = today or timezone.localdate()
+    standing = _read_with_standing(transaction.get_connection(), license.pk, today=today, job_ref=None)
+    if standing is None:
+        return Reason.LICENSE_NOT_FOUND, "No such license."
+    return _refusal(license, _standing_of(standing), today)
+
+
+# Stand-ins for the values a compiled statement is run with (never a real license or job).
+_LICENSE_PLACEHOLDER = uuid.uuid4()
+_JOB_PLACEHOLDER = f"job-placeholder-{uuid.uuid4()}"
+
+
+class _Statement:
+    """A queryset compiled once, run many times with another license (and job).
+
+    Django takes longer to compile the gate's read than the database takes to run it, and
+    every check would compile the same SQL again; this keeps the SQL, the positions of the
+    placeholder values among its parameters and the converters of its columns, so a check
+    costs one round trip and the reading of one row.
+    """
+
+    def __init__(self, queryset: QuerySet, connection: BaseDatabaseWrapper) -> None:
+        compiler = queryset.query.get_compiler(connection=connection)
+        self.sql, params = compiler.as_sql()
+        self.params = list(params)
+        self.compiler = compiler
+        select = [expression for expression, _, _ in compiler.select]
+        self.names = [alias for _, _, alias in compiler.select]  # None for the model's own columns
+        self.converters = compiler.get_converters(select)
+        license_param = LikenessLicense._meta.pk.get_db_prep_value(_LICENSE_PLACEHOLDER, connection)
+        self.license_at = [i for i, value in enumerate(self.params) if value == license_param]
+        self.job_at = [i for i, value in enumerate(self.params) if value == _JOB_PLACEHOLDER]
+
+    def row(self, license_id: uuid.UUID, job_ref: str | None) -> list[object] | None:
+        params = list(self.params)
+        for i in self.license_at:
+            params[i] = LikenessLicense._meta.pk.get_db_prep_value(license_id, self.compiler.connection)
+        for i in self.job_at:
+            params[i] = job_ref
+        with self.compiler.connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            row = cursor.fetchone()
+        if row is None or not self.converters:
+            return row
+        return next(self.compiler.apply_converters([row], self.converters))
+
+
+_STATEMENTS = "_bespoke_gate_statements"  # attribute on the connection holding its compiled statements
+
+
+def _statement(connection: BaseDatabaseWrapper, key: object, build: Callable[[], QuerySet]) -> _Statement:
+    """The statement compiled for this connection (a connection belongs to one thread)."""
+    statements: dict[object, _Statement] = connection.__dict__.setdefault(_STATEMENTS, {})
+    found = statements.get(key)
+    if found is None:
+        statements.clear()  # the key is the day: yesterday's statement is not needed again
+        found = statements[key] = _Statement(build(), connection)
+    return found
+
+
+def forget_compiled_statements() -> None:
+    """Compile the gate's read again at the next check: for tests that replace the code it is built from."""
+    transaction.get_connection().__dict__.pop(_STATEMENTS, None)
+
+
+def _read_with_standing(connection: BaseDatabaseWrapper, license_id: uuid.UUID, *, today: date,
+                        job_ref: str | None) -> LikenessLicense | None:
+    """The license with its _Standing (and whether the talent approved the job) as attributes."""
+    statement = _statement(connection, today, lambda: _with_standing(
+        LikenessLicense.objects.filter(pk=_LICENSE_PLACEHOLDER), today=today, job_ref=_JOB_PLACEHOLDER))
+    row = statement.row(license_id, job_ref)
+    if row is None:
+        return None
+    fields = len(LikenessLicense._meta.concrete_fields)
+    license = LikenessLicense.from_db(connection.alias, None, row[:fields])
+    license.__dict__.update(zip(statement.names[fields:], row[fields:]))
+    return license
+
+
+def _refusal(license: LikenessLicense, standing: _Standing, today: date) -> tuple[Reason | None, str]:
     status = license.status
     S = LikenessLicense.Status
-    if status == S.REVOKED or LicenseRevocation.objects.filter(license=license).exists():
+    if status == S.REVOKED or standing.revoked:
         return Reason.REVOKED, "The talent revoked this license."
     if status == S.SUPERSEDED:
         return Reason.SUPERSEDED, "An amendment superseded this license; use its latest version."
@@ -252,13 +400,11 @@ def license_refusal(license: LikenessLicense, *, today: date | None = None) -> t
     if status == S.EXPIRED or today > license.ends_on:
         return Reason.EXPIRED, f"The license ended on {license.ends_on.isoformat()}."
     if license.kind == LikenessLicense.Kind.VIEWER:
-        return _viewer_refusal(license, today)
-    facts = talent_facts(talent_id=license.talent_id)
+        return _viewer_refusal(license, standing, today)
+    facts = standing.facts
     if not facts.verified:
         return Reason.TALENT_UNVERIFIED, "The verification desk has not verified the talent's identity."
-    signed_hashes = {role: digest for role, digest in license.signatures.values_list("role", "document_sha256")}
-    current = text_sha256(license.text)
-    if len(signed_hashes) < 2 or set(signed_hashes.values()) != {current} or license.text_sha256 != current:
+    if standing.signatures < 2 or standing.stale_signatures or license.text_sha256 != text_sha256(license.text):
         return Reason.TEXT_CHANGED, "The license text no longer matches what was signed."
     if license.signed_by_id is None or license.countersigned_by_id is None \
             or license.signed_by_id == license.countersigned_by_id:
@@ -269,45 +415,41 @@ def license_refusal(license: LikenessLicense, *, today: date | None = None) -> t
         cap = minor_term_cap(starts_on=license.starts_on, birth_date=facts.birth_date)
         if today > cap:
             return Reason.MINOR_TERM_CAP, f"A minor's license ends by their 18th birthday and within five years ({cap})."
-    return _talent_side_refusal(license, facts, today)
+    return _talent_side_refusal(license, standing, today)
 
 
-def _viewer_refusal(license: LikenessLicense, today: date) -> tuple[Reason | None, str]:
+def _viewer_refusal(license: LikenessLicense, standing: _Standing, today: date) -> tuple[Reason | None, str]:
     """A viewer's own consent is in force once the viewer alone signed its exact text, after the
     platform checked their face, while they are not a member of the studio it is for."""
     if license.status != LikenessLicense.Status.SIGNED or license.countersigned_by_id is not None:
         return Reason.NOT_SIGNED, "The viewer has not signed this consent."
-    if not viewer_face_checked(talent_id=license.talent_id):
+    if not standing.face_checked:
         return Reason.VIEWER_FACE_UNCHECKED, "The platform has not checked the viewer's face against their photos."
-    signed = dict(license.signatures.values_list("role", "document_sha256"))
-    current = text_sha256(license.text)
-    if set(signed) != {"talent"} or signed["talent"] != current or license.text_sha256 != current:
+    if standing.signatures != 1 or standing.talent_signatures != 1 or standing.stale_signatures \
+            or license.text_sha256 != text_sha256(license.text):
         return Reason.TEXT_CHANGED, "The consent's text no longer matches what the viewer signed."
-    if license.signed_by_id != license.talent.user_id:
+    if license.signed_by_id != standing.talent_user_id:
         return Reason.TALENT_SIDE_NOT_IN_FORCE, "The viewer did not sign this consent themself."
-    if Membership.objects.filter(user_id=license.signed_by_id, organization_id=license.licensee_id).exists():
+    if standing.signer_is_member:
         return Reason.TALENT_SIDE_NOT_IN_FORCE, "The viewer is a member of the studio this consent is for."
     if today < license.starts_on:
         return Reason.NOT_STARTED, f"The consent starts on {license.starts_on.isoformat()}."
     return None, ""
 
 
-def _talent_side_refusal(license: LikenessLicense, facts: TalentFacts, today: date) -> tuple[Reason | None, str]:
+def _talent_side_refusal(license: LikenessLicense, standing: _Standing, today: date) -> tuple[Reason | None, str]:
     """The talent side was signed by whoever the verified facts say signs for the talent,
     and that still holds: the talent, a living adult; or a representation still in force."""
-    if facts.capacity_on(today) != license.capacity:
+    if standing.facts.capacity_on(today) != license.capacity:
         return (Reason.CAPACITY_CHANGED, f"The verified facts no longer make the talent {license.capacity}, the "
                 "capacity this license was signed in.")
     if license.capacity == LikenessLicense.Capacity.ADULT:
-        if license.signed_by_id != license.talent.user_id:
+        if license.signed_by_id != standing.talent_user_id:
             return Reason.TALENT_SIDE_NOT_IN_FORCE, "The talent did not sign this license themself."
         return None, ""
-    representation = license.signed_under
-    if representation is None or representation.representative_id != license.signed_by_id \
-            or representation.kind != SIGNING_REPRESENTATION[license.capacity] \
-            or not representation_holds(representation, on=today) \
-            or Membership.objects.filter(user_id=representation.representative_id,
-                                         organization_id=license.licensee_id).exists():
+    if standing.representative_id is None or standing.representative_id != license.signed_by_id \
+            or standing.representation_kind != SIGNING_REPRESENTATION[license.capacity] \
+            or not standing.representation_holds or standing.representative_is_member:
         return (Reason.TALENT_SIDE_NOT_IN_FORCE, "The representation that signed for the talent is not in force "
                 "(revoked, ended, or held by a member of the licensee).")
     return None, ""

@@ -25,15 +25,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 
 from core.object_storage import s3_client_for
-from core.secure_files import create_private_dir, write_new_file
+from core.write_once_store import (
+    BucketStore,
+    FolderStore,
+    WriteOnceStore,
+    WriteOnceStoreError,
+)
 
 LEDGER_PREFIX = "destroyed-keys/"
-_ALREADY_THERE = {"PreconditionFailed", "ConditionalRequestConflict", "412"}
 
 
 class LedgerUnavailable(Exception):
@@ -66,72 +69,38 @@ def _entry_name(talent_id: str) -> str:
     return f"{talent_id}.json"
 
 
-class FolderLedger:
-    """One file per entry in a private folder."""
+class Ledger:
+    """The entries, one a talent, in a write-once store (a private folder, or a bucket's prefix)."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = Path(directory)
-
-    def __str__(self) -> str:
-        return str(self.directory)
-
-    def record(self, entry: DestroyedKey) -> None:
-        create_private_dir(self.directory)
-        try:
-            write_new_file(self.directory / _entry_name(entry.talent_id), entry.encode())
-        except FileExistsError:
-            pass  # recorded before (an erasure retried, or a restore re-applying it)
-        except OSError as exc:
-            raise LedgerUnavailable(f"the destroyed-key ledger {self.directory} cannot be written: {exc}") from exc
-
-    def entries(self) -> Iterator[DestroyedKey]:
-        if not self.directory.is_dir():
-            return
-        for path in sorted(self.directory.glob("*.json")):
-            try:
-                content = path.read_bytes()
-            except OSError as exc:
-                raise LedgerUnavailable(f"the ledger entry {path} cannot be read: {exc}") from exc
-            yield DestroyedKey.decode(content, where=str(path))
-
-
-class BucketLedger:
-    """One object per entry under "destroyed-keys/" of a bucket, created only if absent."""
-
-    def __init__(self, bucket: str, client: Any) -> None:
-        self.bucket = bucket
-        self.client = client
+    def __init__(self, store: WriteOnceStore) -> None:
+        self.store = store
 
     def __str__(self) -> str:
-        return f"s3://{self.bucket}/{LEDGER_PREFIX}"
+        return self.store.description
 
     def record(self, entry: DestroyedKey) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        key = LEDGER_PREFIX + _entry_name(entry.talent_id)
+        """Write the entry; one already there counts as written (an erasure retried, or a
+        restore re-applying it)."""
         try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=entry.encode(), IfNoneMatch="*",
-                                   ContentType="application/json")
-        except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code")) not in _ALREADY_THERE:
-                raise LedgerUnavailable(f"the destroyed-key ledger {self} cannot be written: {exc}") from exc
-        except BotoCoreError as exc:
+            self.store.create(_entry_name(entry.talent_id), entry.encode())
+        except WriteOnceStoreError as exc:
             raise LedgerUnavailable(f"the destroyed-key ledger {self} cannot be written: {exc}") from exc
 
     def entries(self) -> Iterator[DestroyedKey]:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=LEDGER_PREFIX)
-            keys = sorted(item["Key"] for page in pages for item in page.get("Contents", []))
-            for key in keys:
-                content = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-                yield DestroyedKey.decode(content, where=f"s3://{self.bucket}/{key}")
-        except (BotoCoreError, ClientError) as exc:
+            for name in self.store.names():
+                if name.endswith(".json"):
+                    yield DestroyedKey.decode(self.store.read(name), where=self.store.location(name))
+        except (WriteOnceStoreError, FileNotFoundError) as exc:
             raise LedgerUnavailable(f"the destroyed-key ledger {self} cannot be read: {exc}") from exc
 
 
-Ledger = FolderLedger | BucketLedger
+def folder_ledger(directory: Path) -> Ledger:
+    return Ledger(FolderStore(directory, private=True))
+
+
+def bucket_ledger(bucket: str) -> Ledger:
+    return Ledger(BucketStore(bucket, s3_client_for(bucket), prefix=LEDGER_PREFIX))
 
 
 def ledger_folder() -> Path:
@@ -142,8 +111,8 @@ def configured_ledger() -> Ledger:
     """The checkpoint bucket's "destroyed-keys/" on the object store, else the data folder's."""
     bucket = getattr(settings, "BESPOKE_S3_CHECKPOINT_BUCKET", None)
     if bucket:
-        return BucketLedger(bucket, s3_client_for(bucket))
-    return FolderLedger(ledger_folder())
+        return bucket_ledger(bucket)
+    return folder_ledger(ledger_folder())
 
 
 def ledger_at(location: str) -> Ledger:
@@ -152,8 +121,8 @@ def ledger_at(location: str) -> Ledger:
         bucket = location.removeprefix("s3://").strip("/")
         if not bucket or "/" in bucket:
             raise ValueError(f"name a bucket as s3://BUCKET, not {location!r}")
-        return BucketLedger(bucket, s3_client_for(bucket))
-    return FolderLedger(Path(location))
+        return bucket_ledger(bucket)
+    return folder_ledger(Path(location))
 
 
 def destroyed_key_record(*, talent_id: object, key_id: object, destroyed_at: datetime) -> None:

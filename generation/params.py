@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+import uuid
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from core.errors import ValidationFailed
+from generation.pipeline.families import ModelFamily, family_for
 
 MAX_PROMPT_CHARS = 1000
+CONTINUE_FROM = "continue_from"
 
 Params = TypeVar("Params")
 
@@ -110,11 +113,46 @@ def _number(value: float) -> str:
 
 
 def render_params_parse(raw: dict[str, Any] | None) -> RenderParams:
-    return params_parse(RenderParams, raw, kind="render")
+    """As params_parse, then the configured model family's own limits (a Wan model renders sizes in
+    multiples of 16 pixels; the frame count it rounds up to 4k+1 and drops the extra frames itself)."""
+    params = params_parse(RenderParams, raw, kind="render")
+    family = _model_family()
+    for name in ("width", "height"):
+        if getattr(params, name) % family.size_multiple:
+            raise ValidationFailed(f"{name} must be a multiple of {family.size_multiple} for this deployment's "
+                                   f"{family.name} model.", field=name)
+    return params
+
+
+def continue_from_parse(raw: dict[str, Any] | None) -> tuple[dict[str, Any], str | None]:
+    """A plain render request's parameters split into the render's own (for `render_params_parse`) and
+    `continue_from`: the id of an earlier output whose last frame the new clip starts from, or None."""
+    rest = dict(raw or {})
+    value = rest.pop(CONTINUE_FROM, None)
+    if value is None:
+        return rest, None
+    try:
+        if isinstance(value, str):
+            return rest, str(uuid.UUID(value))
+    except ValueError:
+        pass
+    raise ValidationFailed(f"{CONTINUE_FROM} must be the id of an earlier output to continue from.",
+                           field=CONTINUE_FROM)
 
 
 def training_params_parse(raw: dict[str, Any] | None) -> TrainingParams:
-    return params_parse(TrainingParams, raw, kind="training")
+    params = params_parse(TrainingParams, raw, kind="training")
+    family = _model_family()
+    if params.train_text_encoder and not family.trains_text_encoder:
+        raise ValidationFailed(f"This deployment's {family.name} model trains likenesses on its video model only; "
+                               "train_text_encoder must be false.", field="train_text_encoder")
+    return params
+
+
+def _model_family() -> ModelFamily:
+    from django.conf import settings
+
+    return family_for(settings.BESPOKE_MODEL_FAMILY)
 
 
 def prompt_clean(prompt: str, *, field: str = "prompt", required: bool = True) -> str:

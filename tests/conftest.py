@@ -1,4 +1,4 @@
-"""Shared fixtures: one tiny model and one dev PKI per test run, and the personas.
+"""Shared fixtures: one tiny model of each family and one dev PKI per test run, and the personas.
 
 Personas (as in every authorization test): talent Alice; Bob, producer at Alice's
 licensee; Charlie, producer at another studio; Dana and Erin, legal at the licensee;
@@ -45,6 +45,16 @@ def tiny_model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("model") / "tiny"
     build_tiny_model(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_wan_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny Wan model (text- and image-to-video), built once per run by the first test that needs it."""
+    from generation.pipeline.wan_tiny import build_tiny_wan
+
+    root = tmp_path_factory.mktemp("model") / "tiny-wan"
+    build_tiny_wan(root)
     return root
 
 
@@ -97,6 +107,16 @@ def tiny_model(settings, tiny_model_root: Path) -> Path:  # type: ignore[no-unty
     settings.BESPOKE_MOTION_ADAPTER = tiny_model_root / "motion_adapter"
     settings.BESPOKE_DEVICE = "cpu"
     return tiny_model_root
+
+
+@pytest.fixture
+def tiny_wan(settings, tiny_wan_root: Path) -> Path:  # type: ignore[no-untyped-def]
+    """This deployment renders and trains on the wan family, with the tiny Wan model."""
+    settings.BESPOKE_MODEL_FAMILY = "wan"
+    settings.BESPOKE_MODEL_BASE = tiny_wan_root / "t2v"
+    settings.BESPOKE_MODEL_IMAGE_TO_VIDEO = tiny_wan_root / "i2v"
+    settings.BESPOKE_DEVICE = "cpu"
+    return tiny_wan_root
 
 
 @dataclass

@@ -12,8 +12,14 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from consent.key_ledger import DestroyedKey, FolderLedger, LedgerUnavailable
-from tests.backup_drill import check_restored, deployment_environment, erase_after_backup, make_world, manage
+from consent.key_ledger import DestroyedKey, LedgerUnavailable, folder_ledger
+from tests.backup_drill import (
+    check_restored,
+    deployment_environment,
+    erase_after_backup,
+    make_world,
+    manage,
+)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -47,7 +53,7 @@ def test_the_restore_drill_reapplies_an_erasure_made_after_the_backup(personas, 
     erase_after_backup(world)
     ledger = tmp_path / "data" / "destroyed-keys"
     assert stat.S_IMODE(ledger.stat().st_mode) == 0o700
-    assert [entry.talent_id for entry in FolderLedger(ledger).entries()] == [world.erased_talent_id]
+    assert [entry.talent_id for entry in folder_ledger(ledger).entries()] == [world.erased_talent_id]
 
     restored_db, restored_media = tmp_path / "restored.sqlite3", tmp_path / "restored-media"
     environment = deployment_environment(
@@ -96,7 +102,7 @@ def test_restore_refuses_a_database_that_is_not_empty_and_a_damaged_backup(perso
 
 
 def test_the_ledger_keeps_one_entry_per_talent_and_never_replaces_it(tmp_path):
-    ledger = FolderLedger(tmp_path / "destroyed-keys")
+    ledger = folder_ledger(tmp_path / "destroyed-keys")
     talent_id = "0f4b5c1e-8d2a-4a51-9a57-3f0c2d9e7b11"
     first = DestroyedKey(talent_id=talent_id, key_id="3", destroyed_at="2026-01-01T00:00:00+00:00")
     ledger.record(first)

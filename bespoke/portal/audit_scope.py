@@ -11,9 +11,12 @@ checks, photos, sign-ins) belong to that person, not to a licensee, and are left
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import CharField, F, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Concat, Replace, Substr
 
 from audit.checkpoints import audit_log_verify
@@ -23,7 +26,9 @@ from generation.models import RenderJob, TrainingJob
 
 def _subject(kind: str, field: str = "id") -> Concat:
     """'<kind>:<uuid with dashes>' from a UUID column, the same on SQLite (stored as 32 hex
-    digits) and PostgreSQL (cast with dashes)."""
+    digits, dashes put back) and PostgreSQL (a uuid cast to text has them)."""
+    if connection.vendor == "postgresql":
+        return Concat(Value(f"{kind}:"), Cast(F(field), output_field=CharField()), output_field=CharField())
     hex_digits = Replace(Cast(F(field), output_field=CharField()), Value("-"), Value(""))
     parts: list[object] = [Value(f"{kind}:")]
     for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12)):
@@ -39,11 +44,14 @@ def audit_organizations_for_user(*, user: object) -> QuerySet[Organization]:
         user=user, role__in=(Membership.Role.LEGAL, Membership.Role.AUDITOR)).values("organization_id"))
 
 
-def organization_audit_subjects(*, organizations: QuerySet[Organization]) -> list[QuerySet]:
+def organization_audit_subjects(*, organizations: Iterable[Organization]) -> list[RawSQL]:
     """One subquery: the UNION of each scope's subjects, so that PostgreSQL looks the events
     up by the (subject, seq) index, where scopes OR-ed together make it read every event.
-    The organisations are few and read first, so each scope is an index lookup too."""
-    org_ids = list(organizations.values_list("id", flat=True))
+    The organisations are few and read first, so each scope is an index lookup too.
+
+    It is compiled to SQL here, once: a page of the log counts its events and then reads
+    them, and compiling the six scopes again for each query cost more than running it."""
+    org_ids = [organization.pk for organization in organizations]
     license_ids = LikenessLicense.objects.filter(licensee_id__in=org_ids).order_by().values("id")
     scopes: list[tuple[QuerySet, str]] = [
         (Organization.objects.filter(id__in=org_ids), "organization"),
@@ -56,7 +64,9 @@ def organization_audit_subjects(*, organizations: QuerySet[Organization]) -> lis
     first, *rest = [queryset.order_by().annotate(audit_subject_ref=_subject(kind)).values_list("audit_subject_ref",
                                                                                                flat=True)
                     for queryset, kind in scopes]
-    return [first.union(*rest)]
+    union = first.union(*rest).query
+    union.subquery = True  # as Django compiles it inside the events' query
+    return [RawSQL(*union.get_compiler(using=first.db).as_sql())]
 
 
 @dataclass(frozen=True)

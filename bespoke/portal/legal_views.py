@@ -258,8 +258,8 @@ def _audit_filters(form: AuditFilterForm) -> dict[str, Any] | None:
 @require_GET
 def audit_log(request: HttpRequest) -> HttpResponse:
     """The audit events about the reader's organisations' objects, newest first, with the chain's status."""
-    organizations = audit_organizations_for_user(user=request.user)
-    if not organizations.exists():
+    organizations = list(audit_organizations_for_user(user=request.user).order_by("name"))
+    if not organizations:
         raise Http404("The audit log is for legal staff and auditors.")
     form = AuditFilterForm(request.GET)
     filters = _audit_filters(form) if form.is_valid() else None
@@ -271,7 +271,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     query = urlencode({k: v for k, v in request.GET.items() if k != "page" and v})
     return render(request, "portal/audit_log.html", {
         "form": form, "page": page, "rows": rows, "query": query, "chain": audit_chain_status(),
-        "organizations": organizations.order_by("name"),
+        "organizations": organizations,
     }, status=400 if form.errors else 200)
 
 

@@ -93,6 +93,7 @@ class Lexicon:
     stopwords: frozenset[str]
 
 
+@cache  # the lexicons ship with the code
 def available_languages() -> tuple[str, ...]:
     return tuple(sorted(path.stem for path in LEXICON_DIR.glob("*.json")))
 

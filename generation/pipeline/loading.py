@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     import torch
@@ -27,6 +28,7 @@ class ModelSpec:
     tokenizer (it is not used for a folder base).
     """
 
+    family: ClassVar[str] = "animatediff-sd15"
     base: Path
     motion_adapter: Path
     device: str = "auto"
@@ -37,12 +39,32 @@ class ModelSpec:
     def single_file(self) -> bool:
         return Path(self.base).suffix == ".safetensors"
 
+    def load(self) -> LoadedModel:
+        return load_video_pipeline(self)
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What a clip was rendered with: the base model's files and each likeness adapter, by SHA-256."""
+
+    family: str
+    base_sha256: str
+    adapter_sha256s: tuple[str, ...] = ()
+
 
 @dataclass
-class LoadedPipeline:
-    pipe: AnimateDiffPipeline
+class LoadedModel:
+    """A family's pipelines, loaded once per worker process."""
+
+    family: str
+    pipe: Any  # text-to-video
     device: str
     model_sha256: str
+    image_pipe: Any | None = None  # image-to-video, where the family and the deployment have one
+
+    def identity(self, adapters: Sequence[bytes] = ()) -> ModelIdentity:
+        return ModelIdentity(family=self.family, base_sha256=self.model_sha256,
+                             adapter_sha256s=tuple(hashlib.sha256(weights).hexdigest() for weights in adapters))
 
 
 def resolve_device(preference: str) -> tuple[str, torch.dtype]:
@@ -65,10 +87,12 @@ def _model_roots(spec: ModelSpec) -> tuple[Path, ...]:
     return Path(spec.base), Path(spec.motion_adapter)
 
 
-def model_fingerprint(spec: ModelSpec) -> str:
-    """SHA-256 over every file the model is loaded from: the model's identity, not its name."""
+def files_sha256(roots: Iterable[Path]) -> str:
+    """SHA-256 over every file under each root (a file or a folder), with relative names: a model's
+    identity, not its name."""
     digest = hashlib.sha256()
-    for root in _model_roots(spec):
+    for root in roots:
+        root = Path(root)
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
         for path in files:
             if path != root:
@@ -77,6 +101,11 @@ def model_fingerprint(spec: ModelSpec) -> str:
                 for chunk in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(chunk)
     return digest.hexdigest()
+
+
+def model_fingerprint(spec: ModelSpec) -> str:
+    """SHA-256 over every file the model is loaded from."""
+    return files_sha256(_model_roots(spec))
 
 
 def _check_present(spec: ModelSpec) -> None:
@@ -123,7 +152,7 @@ def _load(spec: ModelSpec, dtype: torch.dtype) -> AnimateDiffPipeline:
     return AnimateDiffPipeline.from_pipe(load_image_pipeline(spec, dtype), motion_adapter=adapter)
 
 
-def load_video_pipeline(spec: ModelSpec) -> LoadedPipeline:
+def load_video_pipeline(spec: ModelSpec) -> LoadedModel:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
@@ -137,22 +166,23 @@ def load_video_pipeline(spec: ModelSpec) -> LoadedPipeline:
         raise ModelUnavailable(f"cannot load the motion adapter {spec.motion_adapter}: {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
     pipe.to(device)
-    return LoadedPipeline(pipe=pipe, device=device, model_sha256=model_fingerprint(spec))
+    return LoadedModel(family=spec.family, pipe=pipe, device=device, model_sha256=model_fingerprint(spec))
 
 
 class PipelineCache:
-    """Keeps the loaded pipeline for the life of the (forked) worker process."""
+    """Keeps the loaded model (each family's spec loads its own) for the life of the (forked) worker process."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._spec: ModelSpec | None = None
-        self._loaded: LoadedPipeline | None = None
+        self._spec: Any = None
+        self._loaded: LoadedModel | None = None
 
-    def get(self, spec: ModelSpec) -> LoadedPipeline:
+    def get(self, spec: Any) -> LoadedModel:
+        """`spec`: a family's spec (ModelSpec, WanSpec), which loads its model."""
         with self._lock:
             if self._loaded is None or self._spec != spec:
                 self._loaded = None
-                self._loaded = load_video_pipeline(spec)
+                self._loaded = spec.load()
                 self._spec = spec
             return self._loaded
 

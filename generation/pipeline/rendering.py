@@ -23,11 +23,14 @@ class RenderSettings:
     seed: int
 
 
-def render_frames(pipe: Any, settings: RenderSettings, on_step: StepHook | None = None) -> np.ndarray:
+def render_frames(pipe: Any, settings: RenderSettings, on_step: StepHook | None = None, *,
+                  num_frames: int | None = None, **conditioning: Any) -> np.ndarray:
     """Render a clip as (frames, height, width, 3) uint8 RGB.
 
     `on_step(done, total)` runs after every denoising step; an exception raised there
-    stops the render at once, before any frame is decoded.
+    stops the render at once, before any frame is decoded. A model that renders only some
+    frame counts renders `num_frames` and keeps the first `settings.num_frames`;
+    `conditioning` goes to the pipeline as it is (the image to start from).
     """
     import torch
 
@@ -41,7 +44,7 @@ def render_frames(pipe: Any, settings: RenderSettings, on_step: StepHook | None 
         output = pipe(
             prompt=settings.prompt,
             negative_prompt=settings.negative_prompt or None,
-            num_frames=settings.num_frames,
+            num_frames=num_frames or settings.num_frames,
             height=settings.height,
             width=settings.width,
             num_inference_steps=settings.steps,
@@ -49,6 +52,7 @@ def render_frames(pipe: Any, settings: RenderSettings, on_step: StepHook | None 
             generator=generator,
             output_type="np",
             callback_on_step_end=callback,
+            **conditioning,
         )
-    frames = np.asarray(output.frames[0], dtype=np.float32)
+    frames = np.asarray(output.frames[0], dtype=np.float32)[: settings.num_frames]
     return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from generation.pipeline.clip_tokenizer import bytes_to_unicode
@@ -43,10 +45,7 @@ def build_tiny_model(destination: Path, *, seed: int = 0) -> None:
     from diffusers import AutoencoderKL, DDIMScheduler, MotionAdapter, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=destination.parent))
-    try:
+    with staged_build(destination, prefix=".tiny-") as staging:
         token_dir = staging / "tokenizer-source"
         write_tokenizer_files(token_dir)
         tokenizer = CLIPTokenizer.from_pretrained(token_dir, model_max_length=MAX_TOKENS, local_files_only=True)
@@ -85,6 +84,18 @@ def build_tiny_model(destination: Path, *, seed: int = 0) -> None:
         base.save_pretrained(staging / "base", safe_serialization=True)
         motion_adapter.save_pretrained(staging / "motion_adapter", safe_serialization=True)
         shutil.rmtree(token_dir)
+
+
+@contextmanager
+def staged_build(destination: Path, *, prefix: str) -> Iterator[Path]:
+    """A fresh folder beside `destination` to build a model in: when the block ends, its
+    weights are made readable to all and it replaces `destination` at once; when the block
+    fails, it is removed and `destination` is left as it was."""
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=destination.parent))
+    try:
+        yield staging
         for weights in staging.rglob("*.safetensors"):
             weights.chmod(0o644)  # safetensors writes 0600; workers may run as another user
         if destination.exists():

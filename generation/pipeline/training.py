@@ -88,6 +88,17 @@ def unet_probe(unet: Any, *, cross_attention_dim: int, sample_size: int) -> np.n
     return out.float().cpu().numpy()
 
 
+def optimizer_step(loss: Any, trainable: list[Any], optimizer: Any) -> float:
+    """One step on the LoRA weights (gradients clipped to norm 1); the loss, as a number."""
+    import torch
+
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss.item())
+
+
 def train_dreambooth_lora(pipe: Any, photos: list[np.ndarray], settings: TrainingSettings,
                           on_step: StepHook | None = None) -> TrainedLora:
     """Train a likeness LoRA into `pipe` (a freshly loaded base pipeline) and return it."""
@@ -162,11 +173,7 @@ def train_dreambooth_lora(pipe: Any, photos: list[np.ndarray], settings: Trainin
             loss = F.mse_loss(pred, target) + settings.prior_loss_weight * F.mse_loss(pred_prior, target_prior)
         else:
             loss = F.mse_loss(pred, noise.float())
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss.item()))
+        losses.append(optimizer_step(loss, trainable, optimizer))
         if on_step is not None:
             on_step(step, settings.steps, losses[-1])
     unet.eval()

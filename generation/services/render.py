@@ -10,6 +10,7 @@ import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -29,12 +30,13 @@ from consent.likeness import likeness_model_weights
 from generation import queue
 from generation.models import RenderCast, RenderJob, RenderOutput
 from generation.output_screen import OUTPUT_REFUSED, ScreenReport, refusal_message, screen_frames, with_screen_record
-from generation.params import RenderParams, prompt_clean, render_params_parse
+from generation.params import CONTINUE_FROM, RenderParams, continue_from_parse, prompt_clean, render_params_parse
 from generation.selectors import job_cancellable_by, watermark_id_taken
-from generation.pipeline.adapters import likeness_adapters
-from generation.pipeline.loading import ModelSpec, pipeline_cache
-from generation.pipeline.rendering import RenderSettings, render_frames
+from generation.pipeline.families import ModelFamily, ModelPaths, family_for
+from generation.pipeline.loading import LoadedModel, pipeline_cache
+from generation.pipeline.rendering import RenderSettings, StepHook
 from generation.pipeline.video import encode_mp4
+from generation.services.continuity import Continuation, continuation_check, continuation_prepare
 from generation.services.jobs import JobKind, JobUse, requester_must_be_licensee
 from generation.services.leases import (
     LeaseLost,
@@ -54,10 +56,21 @@ MEDIUM_VIDEO = "video"
 __all__ = ["LeaseLost", "RenderStopped", "render_job_request", "render_job_execute"]
 
 
-def model_spec() -> ModelSpec:
-    return ModelSpec(base=settings.BESPOKE_MODEL_BASE, motion_adapter=settings.BESPOKE_MOTION_ADAPTER,
-                     device=settings.BESPOKE_DEVICE, threads=settings.BESPOKE_TORCH_THREADS,
-                     config=settings.BESPOKE_MODEL_CONFIG)
+def model_family() -> ModelFamily:
+    return family_for(settings.BESPOKE_MODEL_FAMILY)
+
+
+def model_spec() -> Any:
+    """The configured model, as its family loads it."""
+    return model_family().spec_for(ModelPaths(
+        base=settings.BESPOKE_MODEL_BASE, motion_adapter=settings.BESPOKE_MOTION_ADAPTER,
+        config=settings.BESPOKE_MODEL_CONFIG, image_to_video=settings.BESPOKE_MODEL_IMAGE_TO_VIDEO,
+        device=settings.BESPOKE_DEVICE, threads=settings.BESPOKE_TORCH_THREADS))
+
+
+def render_frames(loaded: LoadedModel, render_settings: RenderSettings, on_step: StepHook) -> np.ndarray:
+    """One clip from the configured family's text-to-video pipeline, with its likeness adapters already on."""
+    return model_family().render_text_to_video(loaded, render_settings, on_step=on_step)
 
 
 def _use(job: RenderJob) -> gate.UseRequest:
@@ -93,30 +106,38 @@ RENDERS: JobKind[RenderJob] = JobKind(model=RenderJob, task_name=queue.RENDER_JO
 
 def render_job_request(*, license_id: str, prompt: str, negative_prompt: str = "", params: dict | None = None,
                        likeness_model_id: str | None = None, acting_user: AbstractBaseUser) -> RenderJob:
-    """Queue a render under a license; refused requests raise `gate.ConsentRefused` (and are audited)."""
+    """Queue a render under a license; refused requests raise `gate.ConsentRefused` (and are audited).
+
+    `params` may name `continue_from`: a published output of the same license whose last
+    frame the new clip starts from (image-to-video); one that is not raises ValidationFailed
+    before anything is written."""
     prompt = prompt_clean(prompt)
     negative_prompt = prompt_clean(negative_prompt, field="negative_prompt", required=False)
-    render_params = render_params_parse(params)
+    raw_params, continue_from = continue_from_parse(params)
+    render_params = render_params_parse(raw_params)
     if likeness_model_id is not None and not _is_uuid(likeness_model_id):
         raise ValidationFailed("Unknown likeness model.", field="likeness_model_id")
     requester_must_be_licensee(license_id=license_id, acting_user=acting_user,
                                message="You can only request renders under your own studio's licenses.")
+    if continue_from is not None:
+        continuation_check(output_id=continue_from, license_id=str(license_id))
+    stored_params = {**render_params.as_dict(), **({CONTINUE_FROM: continue_from} if continue_from else {})}
     use = gate.UseRequest(license_id=str(license_id), medium=MEDIUM_VIDEO, prompt=prompt, likeness_model_id=likeness_model_id)
 
     def create(actor: str) -> RenderJob:
         needs_approval = gate.use_requires_approval(license_id=str(license_id))
         job = RenderJob.objects.create(
             license_id=license_id, requested_by=acting_user, medium=MEDIUM_VIDEO, prompt=prompt,
-            negative_prompt=negative_prompt, params=render_params.as_dict(), likeness_model_id=likeness_model_id,
+            negative_prompt=negative_prompt, params=stored_params, likeness_model_id=likeness_model_id,
             max_attempts=settings.BESPOKE_RENDER_MAX_ATTEMPTS,
             status=RenderJob.Status.AWAITING_APPROVAL if needs_approval else RenderJob.Status.QUEUED,
         )
         audit_append(action="render.requested", actor=actor, subject=job.audit_subject,
-                     data={"license": str(license_id), "params": render_params.as_dict(),
+                     data={"license": str(license_id), "params": stored_params,
                            "likeness_model": likeness_model_id, "awaits_approval": needs_approval})
         if needs_approval:
             use_approval_request(license_id=str(license_id), job_ref=str(job.id), prompt=prompt,
-                                 params=render_params.as_dict(), acting_user=acting_user)
+                                 params=stored_params, acting_user=acting_user)
         return job
 
     return RENDERS.request(uses=[JobUse(use)], acting_user=acting_user, create=create)
@@ -201,7 +222,8 @@ def render_job_publish(*, job_id: str, attempt: int, output_id: str, signed: pro
                          data={"output": output_id, "attempt": attempt, "sha256": signed.sha256,
                                "manifest": signed.manifest_label, "license": str(job.license_id),
                                "watermark_id": watermark_id, "time_stamped": signed.time_stamped,
-                               **({"cast": _cast_record(job)} if job.interactive else {})})
+                               **({"cast": _cast_record(job)} if job.interactive else {}),
+                               **({"continues": job.params[CONTINUE_FROM]} if CONTINUE_FROM in job.params else {})})
         published = output  # committed
     finally:
         if published is None and not _output_may_exist(output_id):
@@ -294,7 +316,9 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
         logger.info("render %s: nothing to do for %s", job_id, worker)
         return None
     attempt = job.attempt
-    params = RenderParams(**job.params)
+    stored = dict(job.params)
+    continue_from = stored.pop(CONTINUE_FROM, None)
+    params = RenderParams(**stored)
     every = settings.BESPOKE_GATE_CHECK_EVERY_STEPS
 
     def on_step(done: int, total: int) -> None:
@@ -303,15 +327,20 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
 
     workdir = Path(tempfile.mkdtemp(prefix=f"bespoke-render-{job_id}-"))
     try:
+        family = model_family()
         loaded = pipeline_cache.get(model_spec())
         license_ids, model_ids = _licenses_and_models(job)
         likenesses = [likeness_model_weights(model_id=model_id) for model_id in model_ids]
-        with likeness_adapters(loaded.pipe, [(likeness.weights, params.likeness_weight) for likeness in likenesses]):
-            frames = render_frames(loaded.pipe, RenderSettings(
-                prompt=job.prompt, negative_prompt=job.negative_prompt, num_frames=params.num_frames,
-                width=params.width, height=params.height, steps=params.steps, guidance_scale=params.guidance_scale,
-                seed=params.seed,
-            ), on_step=on_step)
+        continuation = continuation_prepare(output_id=continue_from, license_id=str(job.license_id), workdir=workdir,
+                                            width=params.width, height=params.height) if continue_from else None
+        render_settings = RenderSettings(
+            prompt=job.prompt, negative_prompt=job.negative_prompt, num_frames=params.num_frames,
+            width=params.width, height=params.height, steps=params.steps, guidance_scale=params.guidance_scale,
+            seed=params.seed,
+        )
+        with family.likeness_adapters(loaded, [(likeness.weights, params.likeness_weight) for likeness in likenesses],
+                                      image_to_video=continuation is not None):
+            frames = _render(family, loaded, render_settings, continuation, on_step)
         screening = render_output_screen(job_id=job_id, attempt=attempt, license_ids=license_ids, frames=frames)
         labelled, label = provenance.disclosure_apply(frames)
         watermark_id = watermark_id_new()
@@ -325,7 +354,8 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
                                         label=label, watermark_binding=binding,
                                         license_ids=license_ids if len(license_ids) > 1 else (),
                                         likeness_model_sha256s=[likeness.weights_sha256 for likeness in likenesses]
-                                        if len(likenesses) > 1 else ())
+                                        if len(likenesses) > 1 else (),
+                                        continues=continuation.path if continuation else None)
         signed = with_screen_record(signed, screening)
         render_job_publish(job_id=job_id, attempt=attempt, output_id=output_id, signed=signed,
                            model_sha256=loaded.model_sha256, disclosure=label.as_dict(), watermark_id=watermark_id)
@@ -337,6 +367,15 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return RenderJob.objects.get(pk=job_id)
+
+
+def _render(family: ModelFamily, loaded: LoadedModel, render_settings: RenderSettings,
+            continuation: Continuation | None, on_step: StepHook) -> np.ndarray:
+    """Text-to-video, or image-to-video from the last frame of the output the render continues."""
+    if continuation is None:
+        return render_frames(loaded, render_settings, on_step=on_step)
+    return family.render_image_to_video(loaded, render_settings, first_frame=continuation.first_frame,
+                                        on_step=on_step)
 
 
 def _licenses_and_models(job: RenderJob) -> tuple[list[str], list[str]]:

@@ -21,11 +21,10 @@ from generation import queue
 from generation.models import TrainingJob
 from generation.params import TrainingParams, training_params_parse
 from generation.selectors import job_cancellable_by
-from generation.pipeline.loading import load_image_pipeline, resolve_device
-from generation.pipeline.training import TrainingSettings, decode_png, train_dreambooth_lora
+from generation.pipeline.training import TrainingSettings, decode_png
 from generation.services.jobs import JobKind, JobUse, requester_must_be_licensee
 from generation.services.leases import RenderStopped, job_cancel, job_finish, job_progress, locked_own_job
-from generation.services.render import model_spec
+from generation.services.render import model_family, model_spec
 
 logger = logging.getLogger(__name__)
 
@@ -93,17 +92,15 @@ def training_job_execute(*, job_id: str, worker: str) -> TrainingJob | None:
 
     try:
         material = training_material(license_id=str(job.license_id))
-        import torch
-
-        device, _ = resolve_device(settings.BESPOKE_DEVICE)
-        pipe = load_image_pipeline(model_spec(), dtype=torch.float32).to(device)
-        trained = train_dreambooth_lora(pipe, [decode_png(photo, size=settings.BESPOKE_TRAINING_RESOLUTION) for photo in material.photos], TrainingSettings(
+        photos = [decode_png(photo, size=settings.BESPOKE_TRAINING_RESOLUTION) for photo in material.photos]
+        del material
+        trained = model_family().train_likeness(model_spec(), photos, TrainingSettings(
             instance_prompt=f"a photo of {INSTANCE_TOKEN} {params.class_noun}", class_prompt=f"a photo of {params.class_noun}",
             steps=params.steps, rank=params.rank, alpha=params.alpha, learning_rate=params.learning_rate,
             resolution=settings.BESPOKE_TRAINING_RESOLUTION, prior_preservation=params.prior_preservation,
             num_class_images=params.num_class_images, train_text_encoder=params.train_text_encoder, seed=params.seed,
         ), on_step=on_step)
-        del material, pipe
+        del photos
         _training_complete(job_id=job_id, attempt=attempt, trained_weights=trained.weights, params=params,
                            eval_before=trained.eval_loss_before, eval_after=trained.eval_loss_after)
     except RenderStopped as stop:

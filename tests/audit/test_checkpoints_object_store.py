@@ -14,10 +14,16 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from audit.checkpoint_store import OBJECT_PREFIX, ObjectCheckpointStore, checkpoint_store
-from audit.checkpoints import audit_checkpoint_write, audit_log_verify, checkpoint_file_name
+from audit.checkpoint_store import OBJECT_PREFIX, checkpoint_store
+from audit.checkpoints import (
+    audit_checkpoint_write,
+    audit_log_verify,
+    checkpoint_file_name,
+    checkpoint_names,
+)
 from audit.services import audit_append
 from bespoke.seaweedfs import ObjectStore, empty_and_delete_bucket, ensure_bucket
+from core.write_once_store import BucketStore
 from tests.integration.object_store import S3Media, object_store, s3_media  # noqa: F401 - fixtures
 
 FIRST = OBJECT_PREFIX + checkpoint_file_name(5)
@@ -79,6 +85,8 @@ def test_checkpoints_are_written_to_the_bucket_and_the_log_verifies_against_them
     assert code == 0, message
     assert "2 signed checkpoints match; the latest covers #7" in message and err == ""
     assert _verify()[0] == 0
+    assert checkpoint_names(checkpoint_store(), from_size=7) == [checkpoint_file_name(7)]  # listed from there on
+    assert checkpoint_names(checkpoint_store()) == [checkpoint_file_name(5), checkpoint_file_name(7)]
 
 
 @pytest.mark.django_db
@@ -88,7 +96,7 @@ def test_a_second_writer_of_a_checkpoint_name_is_refused_and_the_first_stands(ob
     original = object_store.client().get_object(Bucket=checkpoint_bucket, Key=FIRST)["Body"].read()
 
     store = checkpoint_store()
-    assert isinstance(store, ObjectCheckpointStore)
+    assert isinstance(store, BucketStore)
     assert store.create(checkpoint_file_name(5), b'{"forged": true}') is False
     assert store.read(checkpoint_file_name(5)) == original
     versions = object_store.client().list_object_versions(Bucket=checkpoint_bucket, Prefix=FIRST)["Versions"]

@@ -190,6 +190,41 @@ def test_the_audit_page_reads_only_the_checkpoints_since_its_last_verification(l
     assert audit_log_verify(full=False).checkpoints_checked == 4  # audit_verify still reads every one
 
 
+def test_the_audit_page_lists_the_checkpoint_store_from_the_checkpoint_it_last_matched(legal_client, monkeypatch):
+    """Reading only the newest checkpoints is not enough when listing them walks the whole store."""
+    from audit import checkpoints
+
+    real_store = checkpoints.checkpoint_store
+    listed: list[str] = []
+
+    class RecordingStore:
+        def __init__(self) -> None:
+            self.store = real_store()
+
+        def names(self, **kwargs: str) -> list[str]:
+            names = self.store.names(**kwargs)
+            listed.extend(names)
+            return names
+
+        def __getattr__(self, attribute: str) -> object:
+            return getattr(self.store, attribute)
+
+    written = []
+    for n in range(3):
+        _append(n)
+        written.append(audit_checkpoint_write().checkpoint.tree_size)
+    _status(legal_client)
+    _append(9)
+    written.append(audit_checkpoint_write().checkpoint.tree_size)
+    monkeypatch.setattr(checkpoints, "checkpoint_store", RecordingStore)
+    status = _status(legal_client)
+    assert "Chain verified" in status
+    assert listed == [checkpoints.checkpoint_file_name(size) for size in written[2:]]
+    listed.clear()
+    audit_log_verify(full=False)
+    assert listed == [checkpoints.checkpoint_file_name(size) for size in written]  # audit_verify lists every one
+
+
 # --- The fast canonical-form check ---------------------------------------------------------------
 
 

@@ -17,6 +17,12 @@ from tests.conftest import make_license
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _gate_compiled_afresh():
+    """The gate keeps its read compiled per connection; each test compiles it from the code as it is."""
+    gate.forget_compiled_statements()
+
 PROMPT = "sks person walking along a beach at sunset"
 
 

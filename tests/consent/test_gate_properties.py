@@ -34,6 +34,12 @@ from consent.terms import text_sha256
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _gate_compiled_afresh():
+    """The gate keeps its read compiled per connection; each test compiles it from the code as it is."""
+    gate.forget_compiled_statements()
+
 TODAY = timezone.localdate()
 STATUSES = [s.value for s in LikenessLicense.Status]
 

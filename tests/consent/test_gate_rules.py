@@ -51,6 +51,12 @@ from tests.conftest import make_license, sign_context, verify_identity
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _gate_compiled_afresh():
+    """The gate keeps its read compiled per connection; each test compiles it from the code as it is."""
+    gate.forget_compiled_statements()
+
 S = LikenessLicense.Status
 R = gate.Reason
 PROMPT = "sks person walking along a beach at sunset"
@@ -167,7 +173,7 @@ def test_consent_refused_carries_the_decision():
 
 
 def test_an_error_while_deciding_is_a_logged_refusal(active_license, monkeypatch, caplog):
-    monkeypatch.setattr(gate, "license_refusal", mock.Mock(side_effect=RuntimeError("database went away")))
+    monkeypatch.setattr(gate, "_refusal", mock.Mock(side_effect=RuntimeError("database went away")))
     with caplog.at_level(logging.ERROR, logger="consent.gate"):
         assert_refused(_check(active_license), R.GATE_ERROR)
     [record] = [r for r in caplog.records if r.name == "consent.gate"]
@@ -178,6 +184,14 @@ def test_an_error_while_deciding_is_a_logged_refusal(active_license, monkeypatch
 @pytest.mark.parametrize("license_id", [uuid.uuid4(), "not-a-uuid", ""])
 def test_an_unknown_license_is_refused(personas, license_id):
     assert_refused(_check(license_id), R.LICENSE_NOT_FOUND)
+
+
+@pytest.mark.parametrize("license_id", [uuid.uuid4(), "not-a-uuid"])
+def test_an_unknown_license_is_refused_with_the_row_locked_too(personas, license_id):
+    with transaction.atomic():
+        decision = gate.check_locked(use=gate.UseRequest(str(license_id), "video", "a walk"), stage=gate.Stage.CLAIM,
+                                     actor="system:worker", subject="render:job-1")
+    assert_refused(decision, R.LICENSE_NOT_FOUND, "No such license.")
 
 
 # --- the license's own state -----------------------------------------------------------------------
@@ -303,6 +317,15 @@ def test_a_minors_license_whose_representation_no_longer_holds_is_refused(person
     else:
         Membership.objects.create(user=gwen, organization=personas.studio, role=Membership.Role.PRODUCER)
     assert_refused(_check(license), R.TALENT_SIDE_NOT_IN_FORCE, REPRESENTATION_NOT_IN_FORCE)
+
+
+def test_a_guardians_representation_is_judged_on_the_day_asked(personas, gwen):
+    license, representation = _minor_license(personas, gwen)
+    today = timezone.localdate()
+    Representation.objects.filter(pk=representation.pk).update(valid_until=today + timedelta(days=10))
+    assert gate.license_refusal(license, today=today) == (None, "")
+    assert gate.license_refusal(license, today=today + timedelta(days=11))[0] == R.TALENT_SIDE_NOT_IN_FORCE
+    assert gate.license_refusal(license, today=today) == (None, ""), "each day is judged on its own"
 
 
 def test_a_minors_license_ends_by_the_five_year_cap(personas, gwen):

@@ -151,16 +151,17 @@ def test_revocation_during_training_stops_it_and_registers_no_model(personas, ti
     _upload_photos(personas)
     job = training.training_job_request(license_id=str(license.id), acting_user=personas.bob,
                                         params={"steps": 20, "prior_preservation": False})
-    real_train = training.train_dreambooth_lora
+    family = training.model_family()
+    real_train = family.train_likeness
 
-    def train_and_revoke_at_step_5(pipe, photos, train_settings, on_step):
+    def train_and_revoke_at_step_5(spec, photos, train_settings, on_step):
         def hook(done: int, total: int, loss: float) -> None:
             if done == 5:
                 consent.license_revoke(license=license, reason="Withdrawn.", acting_user=personas.alice)
             on_step(done, total, loss)
-        return real_train(pipe, photos, train_settings, on_step=hook)
+        return real_train(spec, photos, train_settings, on_step=hook)
 
-    monkeypatch.setattr(training, "train_dreambooth_lora", train_and_revoke_at_step_5)
+    monkeypatch.setattr(family, "train_likeness", train_and_revoke_at_step_5)
     job = training.training_job_execute(job_id=str(job.id), worker="w1")
     assert (job.status, job.outcome_code, job.progress_step) == ("cancelled", "license_revoked", 5)
     assert len(job.loss_history) == 5

@@ -17,8 +17,10 @@ from consent import services as consent
 from consent.license_templates import license_templates_install_built_in
 from consent.models import Membership, Organization, Talent
 from consent.viewers import viewer_register
+from generation.pipeline.families import ModelPaths, family_for
 from generation.pipeline.single_file import sd15_config_folder
 from generation.pipeline.tiny import build_tiny_model, tiny_model_present
+from generation.pipeline.wan_tiny import tiny_wan_present
 from provenance.pki import create_dev_pki, pki_is_usable
 from stories import services as stories
 from stories.models import Story
@@ -74,6 +76,9 @@ class Command(BaseCommand):
                 Path(folder).mkdir(parents=True, exist_ok=True)
 
     def _model(self) -> None:
+        if settings.BESPOKE_MODEL_FAMILY == "wan":
+            self._wan_model()
+            return
         base, adapter = Path(settings.BESPOKE_MODEL_BASE), Path(settings.BESPOKE_MOTION_ADAPTER)
         if base.suffix == ".safetensors":
             config = Path(settings.BESPOKE_MODEL_CONFIG)
@@ -94,6 +99,21 @@ class Command(BaseCommand):
         if not tiny_model_present(tiny_root):
             build_tiny_model(tiny_root)
         self.stdout.write(f"tiny model built in {tiny_root}")
+
+    def _wan_model(self) -> None:
+        wan = family_for("wan")
+        folders = wan.spec_for(ModelPaths(base=settings.BESPOKE_MODEL_BASE,
+                                          image_to_video=settings.BESPOKE_MODEL_IMAGE_TO_VIDEO)).roots()
+        if all((folder / "model_index.json").is_file() for folder in folders):
+            self.stdout.write(f"model present: {' + '.join(map(str, folders))}")
+            return
+        tiny_root = folders[0].parent
+        if folders != wan.tiny_spec(tiny_root).roots() or settings.PRODUCTION:
+            raise CommandError(f"model folders {', '.join(map(str, folders))} do not exist; point BESPOKE_MODEL_BASE "
+                               "(and BESPOKE_MODEL_IMAGE_TO_VIDEO) at local Wan diffusers folders")
+        if not tiny_wan_present(tiny_root):
+            wan.build_tiny(tiny_root)
+        self.stdout.write(f"tiny Wan model built in {tiny_root}")
 
     def _pki(self) -> None:
         if pki_is_usable(settings.BESPOKE_PKI_DIR):

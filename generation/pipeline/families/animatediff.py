@@ -1,0 +1,76 @@
+"""animatediff-sd15: an SD 1.5 image model with an AnimateDiff motion adapter (Bespoke's original path)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import numpy as np
+
+from generation.pipeline import adapters
+from generation.pipeline.families.base import LoadedModel, ModelPaths, UnsupportedMode
+from generation.pipeline.loading import (
+    ModelSpec,
+    ModelUnavailable,
+    load_image_pipeline,
+    load_video_pipeline,
+    model_fingerprint,
+    resolve_device,
+)
+from generation.pipeline.rendering import RenderSettings, StepHook, render_frames
+from generation.pipeline.tiny import build_tiny_model
+from generation.pipeline.training import StepHook as TrainingStepHook
+from generation.pipeline.training import (
+    TrainedLora,
+    TrainingSettings,
+    train_dreambooth_lora,
+)
+
+
+class AnimateDiffSD15:
+    name = "animatediff-sd15"
+    size_multiple = 8  # the VAE's scale factor
+    trains_text_encoder = True
+
+    def spec_for(self, paths: ModelPaths) -> ModelSpec:
+        if paths.motion_adapter is None:
+            raise ModelUnavailable("the animatediff-sd15 family needs a motion adapter folder")
+        return ModelSpec(base=Path(paths.base), motion_adapter=Path(paths.motion_adapter), device=paths.device,
+                         threads=paths.threads, config=paths.config)
+
+    def build_tiny(self, destination: Path) -> None:
+        build_tiny_model(destination)
+
+    def tiny_spec(self, root: Path, *, device: str = "cpu") -> ModelSpec:
+        return ModelSpec(base=Path(root) / "base", motion_adapter=Path(root) / "motion_adapter", device=device)
+
+    def fingerprint(self, spec: ModelSpec) -> str:
+        return model_fingerprint(spec)
+
+    def load(self, spec: ModelSpec) -> LoadedModel:
+        return load_video_pipeline(spec)
+
+    def render_text_to_video(self, loaded: LoadedModel, settings: RenderSettings,
+                             on_step: StepHook | None = None) -> np.ndarray:
+        return render_frames(loaded.pipe, settings, on_step=on_step)
+
+    def render_image_to_video(self, loaded: LoadedModel, settings: RenderSettings, first_frame: np.ndarray,
+                              last_frame: np.ndarray | None = None, on_step: StepHook | None = None) -> np.ndarray:
+        raise UnsupportedMode("the animatediff-sd15 family renders from text only; "
+                              "image-to-video needs the wan family")
+
+    def likeness_adapters(self, loaded: LoadedModel, weighted: Sequence[tuple[bytes, float]], *,
+                          image_to_video: bool = False) -> AbstractContextManager[None]:
+        if image_to_video:
+            raise UnsupportedMode("the animatediff-sd15 family has no image-to-video pipeline")
+        return adapters.likeness_adapters(loaded.pipe, weighted)
+
+    def train_likeness(self, spec: ModelSpec, photos: list[np.ndarray], settings: TrainingSettings,
+                       on_step: TrainingStepHook | None = None) -> TrainedLora:
+        """DreamBooth-LoRA on the base image model, loaded on its own in float32 for the training."""
+        import torch
+
+        device, _ = resolve_device(spec.device)
+        pipe = load_image_pipeline(spec, dtype=torch.float32).to(device)
+        return train_dreambooth_lora(pipe, photos, settings, on_step=on_step)
