@@ -181,6 +181,21 @@ def test_an_error_while_deciding_is_a_logged_refusal(active_license, monkeypatch
     assert record.exc_info and "database went away" in str(record.exc_info[1])
 
 
+def test_a_database_error_while_deciding_leaves_the_callers_transaction_usable(active_license, monkeypatch):
+    """On PostgreSQL a failed statement aborts the whole transaction unless a savepoint holds it:
+    the publishing transaction must still record the refusal (and could go on)."""
+    def failing_read(connection, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM bespoke_no_such_table")
+
+    monkeypatch.setattr(gate, "_read_with_standing", failing_read)
+    with transaction.atomic():
+        decision = gate.check_locked(use=_use(str(active_license.id)), stage=gate.Stage.PUBLISH,
+                                     actor="system:worker", subject="render:job-1")
+        assert_refused(decision, R.GATE_ERROR)
+        assert AuditEvent.objects.filter(action="consent.gate_refused", subject="render:job-1").exists()
+
+
 @pytest.mark.parametrize("license_id", [uuid.uuid4(), "not-a-uuid", ""])
 def test_an_unknown_license_is_refused(personas, license_id):
     assert_refused(_check(license_id), R.LICENSE_NOT_FOUND)
