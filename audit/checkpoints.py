@@ -476,12 +476,17 @@ def audit_log_verify(*, full: bool = True, resume: bool = False) -> AuditVerific
     latest checkpoint the log still matches (see `_verify_from_checkpoint`), and with
     `resume` at the position recorded by the last successful verification when that is
     later. A successful verification records its position."""
+    position = None
     if full:
         result = _verify_full()
     else:
-        result = _verify_from_checkpoint(resume=resume)
-    if result.ok:
-        _record_verified(result.head_seq, checkpoint_seq=result.latest_checkpoint_seq or 0)
+        position = audit_verified_position() if resume else None
+        result = _verify_from_checkpoint(position=position)
+    checkpoint_seq = result.latest_checkpoint_seq or 0
+    # Nothing new since the recorded position (the audit page, reloaded): nothing to write.
+    if result.ok and not (position is not None and position.seq == result.head_seq
+                          and position.checkpoint_seq >= checkpoint_seq):
+        _record_verified(result.head_seq, checkpoint_seq=checkpoint_seq)
     return result
 
 
@@ -510,7 +515,7 @@ def _verify_full() -> AuditVerification:
     return _result(report, problems, warnings, checkpoints, matched, events=witness.count)
 
 
-def _verify_from_checkpoint(*, resume: bool) -> AuditVerification:
+def _verify_from_checkpoint(*, position: AuditVerifiedPosition | None) -> AuditVerification:
     """Each checkpoint's signature, and that the event at its size still has the entry hash
     it signed: that hash commits to every event before it, so a history rewritten with its
     chain recomputed, or a cut tail, is found without reading the events. Then that no
@@ -519,7 +524,6 @@ def _verify_from_checkpoint(*, resume: bool) -> AuditVerification:
     were, is found only by the full walk (`audit_verify --full`)."""
     problems: list[str] = []
     warnings: list[str] = []
-    position = audit_verified_position() if resume else None
     # Resuming (the audit page), checkpoints older than the last verified position were
     # checked when it was reached, and the entry hash at it commits to everything before:
     # only the newest checkpoint at or before it, and those after, are read again.

@@ -117,6 +117,18 @@ class SignIns:
 SIGN_INS = SignIns()
 
 
+REQUEST_LOG = os.environ.get("BESPOKE_LOAD_REQUEST_LOG")
+
+
+@events.request.add_listener
+def log_request(request_type: str, name: str, response_time: float, exception: BaseException | None,
+                **_: Any) -> None:
+    """Each request's end time, name and time taken, for bench/load.py's phases (ramp-up, steady)."""
+    if REQUEST_LOG:
+        with open(REQUEST_LOG, "a") as log:
+            log.write(f"{time.time():.3f}\t{request_type} {name}\t{response_time:.1f}\t{int(exception is not None)}\n")
+
+
 @events.test_start.add_listener
 def sign_in_before_the_users_arrive(environment: Environment, **_: Any) -> None:
     """Every account signs in before the first user starts, as people come back to a portal

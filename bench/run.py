@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ("generation", "watermark", "mutation", "audit", "exclusions", "verify", "story", "signing", "scoping",
-              "gate", "load")
+              "gate", "load", "gpu")
 MODULES = {"verify": "verify_hostile"}  # benchmark name -> module in bench/, where they differ
 
 

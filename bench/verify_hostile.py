@@ -211,11 +211,11 @@ def real_output_files(folder: Path, *, small: bool) -> dict[str, Path]:
     """A published output rendered by the tiny model, its re-encoded copy and a 1080p copy."""
     from django.core.files.storage import default_storage
 
-    from bench.generation import _license
+    from bench.generation import bench_license
     from generation.pipeline.video import decode_mp4, encode_mp4
     from generation.services.render import render_job_execute, render_job_request
 
-    license, producer = _license()
+    license, producer = bench_license()
     params = {"num_frames": 8, "width": 256, "height": 256, "steps": 2 if small else 4, "fps": 8}
     job = render_job_request(license_id=str(license.id), prompt="sks person reading a book by a window",
                              params=params, acting_user=producer)

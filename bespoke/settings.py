@@ -237,14 +237,21 @@ BESPOKE_MODEL_CONFIG = Path(env_str("BESPOKE_MODEL_CONFIG") or DATA_DIR / "model
 BESPOKE_PRELOAD_MODEL = env_bool("BESPOKE_PRELOAD_MODEL", True)
 BESPOKE_DEVICE = env_choice("BESPOKE_DEVICE", "auto", ("auto", "cpu", "cuda"))
 BESPOKE_TORCH_THREADS = env_int("BESPOKE_TORCH_THREADS", 0, minimum=0)
+# torch.compile the denoiser's repeated blocks when the model loads; the first render (and each adapter change)
+# pays for the compilation.
+BESPOKE_COMPILE = env_bool("BESPOKE_COMPILE", False)
 BESPOKE_PKI_DIR = Path(env_str("BESPOKE_PKI_DIR") or DATA_DIR / "pki")
 # Who signs manifests: "module:factory" returning a provenance.signing.ManifestSigner
 # (the local PEM key of BESPOKE_PKI_DIR by default; a KMS/HSM callback signer in production).
 BESPOKE_SIGNER = env_str("BESPOKE_SIGNER") or "provenance.services:dev_pki_signer"
-# RFC 3161 time-stamping: off by default. When set but unreachable, outputs are signed
-# without a time-stamp (and say so) unless BESPOKE_TSA_REQUIRED makes that a failure.
+# RFC 3161: every manifest is time-stamped. Production names a real authority here; `serve` and
+# the test run serve the dev PKI's own (provenance.tsa) and set it. Outside production an
+# unreachable authority means an output signed without a time-stamp (its record says so) unless
+# BESPOKE_TSA_REQUIRED makes that a failure, as it is in production.
 BESPOKE_TSA_URL = env_str("BESPOKE_TSA_URL") or None
-BESPOKE_TSA_REQUIRED = env_bool("BESPOKE_TSA_REQUIRED", False)
+BESPOKE_TSA_REQUIRED = env_bool("BESPOKE_TSA_REQUIRED", PRODUCTION)
+if PRODUCTION and not BESPOKE_TSA_URL:
+    raise ImproperlyConfigured("BESPOKE_TSA_URL (an RFC 3161 time-stamping authority) is required in production")
 # Per client address and minute, on the public verify page and status endpoints (core.ratelimit:
 # django-ratelimit's counters in the default cache, which production requires to be shared).
 BESPOKE_VERIFY_UPLOADS_PER_MINUTE = env_int("BESPOKE_VERIFY_UPLOADS_PER_MINUTE", 20, minimum=1)

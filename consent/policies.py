@@ -53,16 +53,26 @@ def legal_organizations(user: User) -> QuerySet[Organization]:
     return Organization.objects.filter(pk__in=studio_organization_ids(user, (Membership.Role.LEGAL,))).order_by("name")
 
 
+def legal_memberships(user: User) -> QuerySet[Membership]:
+    """The user's memberships as legal staff of a studio."""
+    return _memberships(user, (Membership.Role.LEGAL,), Organization.Kind.STUDIO)
+
+
+def verifier_memberships(user: User) -> QuerySet[Membership]:
+    """The user's memberships as a verifier of the platform's operator."""
+    return _memberships(user, (Membership.Role.VERIFIER,), Organization.Kind.OPERATOR)
+
+
 def is_legal(user: User, organization_id: object | None = None) -> bool:
     """Legal staff of a studio (of this one, when given)."""
-    memberships = _memberships(user, (Membership.Role.LEGAL,), Organization.Kind.STUDIO)
+    memberships = legal_memberships(user)
     if organization_id is not None:
         memberships = memberships.filter(organization_id=organization_id)
     return memberships.exists()
 
 
 def is_verifier(user: User) -> bool:
-    return _memberships(user, (Membership.Role.VERIFIER,), Organization.Kind.OPERATOR).exists()
+    return verifier_memberships(user).exists()
 
 
 def is_studio_member(user: User) -> bool:

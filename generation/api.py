@@ -16,7 +16,7 @@ from core.stepup import step_up_api
 from generation import selectors
 from generation.downloads import render_output_download
 from generation.models import RenderJob, RenderOutput, TrainingJob
-from generation.services import render, training
+from generation.services import keyframes, render, training
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, required=False,
                                          description="Repeat a create safely: the first result is returned again.")
@@ -44,6 +44,13 @@ class RenderInput(serializers.Serializer):
     negative_prompt = serializers.CharField(max_length=1000, allow_blank=True, default="")
     params = serializers.DictField(default=dict)
     likeness_model = serializers.UUIDField(required=False, allow_null=True, default=None)
+
+
+class AnimateInput(serializers.Serializer):
+    prompt = serializers.CharField(max_length=1000, required=False,
+                                   help_text="The clip's scene; by default the keyframe's prompt.")
+    params = serializers.DictField(default=dict, help_text="Render parameters; by default the keyframe's size, "
+                                   "steps, guidance, seed and likeness weight.")
 
 
 class UseDecisionInput(serializers.Serializer):
@@ -91,6 +98,24 @@ class RenderViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retri
         job.refresh_from_db()
         return Response(RenderOutputSerializer(job).data)
 
+    @extend_schema(request=AnimateInput, responses={201: RenderOutputSerializer}, parameters=[IDEMPOTENCY_PARAMETER])
+    @action(detail=True, methods=["post"])
+    def animate(self, request: Request, pk: str) -> Response:
+        """The producer approves this published keyframe: a new render animates it (image-to-video)."""
+        job = selectors.job_get_for_user(self.get_queryset(), pk)
+        data = validated(AnimateInput, request)
+        return idempotent(request, lambda: Response(RenderOutputSerializer(keyframes.keyframe_animate(
+            job=job, acting_user=request.user, params=data["params"], prompt=data.get("prompt"))).data,
+            status=status.HTTP_201_CREATED))
+
+    @extend_schema(request=None, responses={201: RenderOutputSerializer}, parameters=[IDEMPOTENCY_PARAMETER])
+    @action(detail=True, methods=["post"])
+    def redo(self, request: Request, pk: str) -> Response:
+        """The producer asks for another keyframe in place of this one: same prompt, a new seed."""
+        job = selectors.job_get_for_user(self.get_queryset(), pk)
+        return idempotent(request, lambda: Response(RenderOutputSerializer(keyframes.keyframe_redo(
+            job=job, acting_user=request.user)).data, status=status.HTTP_201_CREATED))
+
     def _decide(self, request: Request, pk: str, *, approve: bool) -> Response:
         job = selectors.job_get_for_user(self.get_queryset(), pk)
         reason = validated(UseDecisionInput, request)["reason"]
@@ -113,6 +138,7 @@ class RenderViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retri
 
     @extend_schema(request=None, responses={
         (200, "video/mp4"): bytes, (206, "video/mp4"): OpenApiResponse(description="The byte range asked for."),
+        (200, "image/png"): bytes,  # a keyframe's still
         302: OpenApiResponse(description="On an object store: a short-lived pre-signed URL of the file (Location)."),
     })
     @action(detail=True, methods=["get"])

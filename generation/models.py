@@ -7,6 +7,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from generation.params import ANIMATE_KEYFRAME, KEYFRAME
+
 
 class JobStatus(models.TextChoices):
     AWAITING_APPROVAL = "awaiting_approval", "Waiting for the talent's approval"
@@ -71,6 +73,16 @@ class RenderJob(LeasedJob):
     story_id = models.UUIDField(null=True, blank=True)
     # A prefetch the viewer may never choose: sent at a lower priority until chosen.
     speculative = models.BooleanField(default=False)
+
+    @property
+    def is_keyframe(self) -> bool:
+        """One still of the likeness, made to be shown to the producer and then animated."""
+        return bool(self.params.get(KEYFRAME))
+
+    @property
+    def animates_keyframe(self) -> str | None:
+        """The output id of the keyframe this clip animates, if it animates one."""
+        return self.params.get(ANIMATE_KEYFRAME)
 
     def __str__(self) -> str:
         return f"render {self.id} ({self.status})"

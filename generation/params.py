@@ -17,7 +17,14 @@ from core.errors import ValidationFailed
 from generation.pipeline.families import ModelFamily, family_for
 
 MAX_PROMPT_CHARS = 1000
+# A render may start from an earlier output of its license instead of from text alone: the
+# last frame of a clip it continues, or a keyframe (one still) it animates.
 CONTINUE_FROM = "continue_from"
+ANIMATE_KEYFRAME = "animate_keyframe"
+STARTS_FROM = (CONTINUE_FROM, ANIMATE_KEYFRAME)
+# A keyframe: one still of the likeness, shown to the producer before it is animated.
+KEYFRAME = "keyframe"
+CLIP_ONLY_PARAMS = ("num_frames", "fps")
 
 Params = TypeVar("Params")
 
@@ -124,20 +131,67 @@ def render_params_parse(raw: dict[str, Any] | None) -> RenderParams:
     return params
 
 
-def continue_from_parse(raw: dict[str, Any] | None) -> tuple[dict[str, Any], str | None]:
-    """A plain render request's parameters split into the render's own (for `render_params_parse`) and
-    `continue_from`: the id of an earlier output whose last frame the new clip starts from, or None."""
+@dataclass(frozen=True)
+class RenderStart:
+    """Where a render starts: from the prompt alone (a clip, or a keyframe), or from an earlier
+    output named by `source` (`continue_from` or `animate_keyframe`)."""
+
+    keyframe: bool = False
+    source: str | None = None
+    source_output_id: str | None = None
+
+    def as_params(self) -> dict[str, Any]:
+        """What is stored with the job's parameters (nothing for a plain clip)."""
+        stored: dict[str, Any] = {KEYFRAME: True} if self.keyframe else {}
+        if self.source is not None:
+            stored[self.source] = self.source_output_id
+        return stored
+
+
+_SOURCE_ID_ERRORS = {
+    CONTINUE_FROM: f"{CONTINUE_FROM} must be the id of an earlier output to continue from.",
+    ANIMATE_KEYFRAME: f"{ANIMATE_KEYFRAME} must be the id of a keyframe's output to animate.",
+}
+
+
+def render_start_parse(raw: dict[str, Any] | None) -> tuple[dict[str, Any], RenderStart]:
+    """A render request's parameters split into the render's own (for `render_params_parse`) and
+    where it starts: `keyframe: true` (one still), or `continue_from` / `animate_keyframe` (the id
+    of an earlier output whose frame the new clip starts from). At most one of the three."""
     rest = dict(raw or {})
-    value = rest.pop(CONTINUE_FROM, None)
-    if value is None:
-        return rest, None
+    keyframe = rest.pop(KEYFRAME, False)
+    if not isinstance(keyframe, bool):
+        raise ValidationFailed(f"{KEYFRAME} must be true or false.", field=KEYFRAME)
+    named = {name: value for name in STARTS_FROM if (value := rest.pop(name, None)) is not None}
+    if len(named) > 1:
+        raise ValidationFailed(f"A render starts from one earlier output: give {CONTINUE_FROM} or "
+                               f"{ANIMATE_KEYFRAME}, not both.", field=ANIMATE_KEYFRAME)
+    if keyframe:
+        if named:
+            raise ValidationFailed("A keyframe is made from the prompt alone; it cannot start from an earlier "
+                                   "output.", field=KEYFRAME)
+        for name in CLIP_ONLY_PARAMS:
+            if name in rest:
+                raise ValidationFailed(f"A keyframe is one still: {name} does not apply to it.", field=name)
+        return rest, RenderStart(keyframe=True)
+    if not named:
+        return rest, RenderStart()
+    [(source, value)] = named.items()
     try:
         if isinstance(value, str):
-            return rest, str(uuid.UUID(value))
+            return rest, RenderStart(source=source, source_output_id=str(uuid.UUID(value)))
     except ValueError:
         pass
-    raise ValidationFailed(f"{CONTINUE_FROM} must be the id of an earlier output to continue from.",
-                           field=CONTINUE_FROM)
+    raise ValidationFailed(_SOURCE_ID_ERRORS[source], field=source)
+
+
+def render_start_stored(stored: dict[str, Any]) -> tuple[dict[str, Any], RenderStart]:
+    """A job's stored parameters split into its `RenderParams` fields and where it starts."""
+    rest = dict(stored)
+    keyframe = bool(rest.pop(KEYFRAME, False))
+    named = [(name, rest.pop(name)) for name in STARTS_FROM if name in rest]
+    source, output_id = named[0] if named else (None, None)
+    return rest, RenderStart(keyframe=keyframe, source=source, source_output_id=output_id)
 
 
 def training_params_parse(raw: dict[str, Any] | None) -> TrainingParams:

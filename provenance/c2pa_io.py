@@ -43,6 +43,9 @@ _UNTRUSTED_ONLY = {"signingCredential.untrusted"}
 # A manifest store read without the media it is bound to reports its hard binding as not matching.
 _HARD_BINDING_MISMATCHES = {"assertion.bmffHash.mismatch", "assertion.dataHash.mismatch",
                             "assertion.boxesHash.mismatch"}
+# How c2pa reports a signature's RFC 3161 time-stamp, most trusted first (informational codes
+# such as timeStamp.untrusted or timeStamp.mismatch say why a stamp fell short).
+_TIME_STAMP_TRUSTED, _TIME_STAMP_VALIDATED = "timeStamp.trusted", "timeStamp.validated"
 # A signed file up to this size is kept in memory as it is written and validated from there.
 IN_MEMORY_VALIDATION_BYTES = 2 << 20
 
@@ -94,12 +97,32 @@ class IngredientReport:
 
 
 @dataclass(frozen=True)
+class TimeStampReport:
+    """The RFC 3161 time-stamp on a manifest's signature, as c2pa validated it.
+
+    ``state`` is ``"trusted"`` (it matches the signature and its authority chains to a trust
+    anchor), ``"valid"`` (it matches, but its authority is not trusted) or ``"invalid"``.
+    ``authority`` is the common name (or organisation) of the authority's certificate;
+    ``codes`` are c2pa's ``timeStamp.*`` validation codes.
+    """
+
+    time: str | None
+    authority: str | None
+    state: str
+    codes: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "codes": list(self.codes)}
+
+
+@dataclass(frozen=True)
 class ManifestReport:
     """The validated content of a file's active C2PA manifest.
 
     ``state`` is ``"no_manifest"``, ``"invalid"``, ``"valid"`` (intact and
     well-signed, but not by a trusted signer) or ``"trusted"``. ``signed_at``
-    is set only when the signature carries a timestamp-authority time.
+    is set only when the signature carries a timestamp-authority time; ``time_stamp``
+    then says which authority stamped it and how its stamp validated.
     """
 
     state: str
@@ -118,6 +141,7 @@ class ManifestReport:
     # Every consent reference: an output's one license, or each license behind a cut.
     consents: tuple[ConsentReference, ...] = ()
     ingredients: tuple[IngredientReport, ...] = ()
+    time_stamp: TimeStampReport | None = None
 
     @property
     def is_trusted(self) -> bool:
@@ -141,6 +165,7 @@ class ManifestReport:
             "cut_id": self.cut_id,
             "consents": [asdict(reference) for reference in self.consents],
             "ingredients": [ingredient.as_dict() for ingredient in self.ingredients],
+            "time_stamp": None if self.time_stamp is None else self.time_stamp.as_dict(),
         }
 
 
@@ -151,7 +176,7 @@ def sign_file(
     manifest: dict[str, Any],
     signer: ManifestSigner,
     tsa_url: str | None = None,
-    mime_type: str = "video/mp4",
+    mime_type: str | None = None,
     ingredients: Sequence[tuple[dict[str, Any], Path]] = (),
     trust_anchor_pem: str | None = None,
 ) -> SignedAsset:
@@ -164,6 +189,7 @@ def sign_file(
     """
     if Path(dst).resolve() == Path(src).resolve():
         raise SigningError(f"refusing to sign {src} in place; dst must be another path")
+    mime_type = mime_type or _mime_from_suffix(Path(dst))
     settings: dict[str, Any] = {"builder": {"thumbnail": {"enabled": False}}, "verify": _OFFLINE}
     if trust_anchor_pem:
         settings["trust"] = {"user_anchors": trust_anchor_pem}
@@ -213,9 +239,10 @@ def read_stream(stream: IO[bytes], *, mime_type: str, trust_anchor_pem: str) -> 
                 return ManifestReport(state="no_manifest")
             with reader:
                 store = json.loads(reader.json())
+                authority = _time_stamp_authority(reader, store)
         except C2paError as exc:
             raise MediaReadError(str(exc)) from exc
-    return _report_from_store(store)
+    return _report_from_store(store, time_stamp_authority=authority)
 
 
 def read_signed(asset: SignedAsset, *, trust_anchor_pem: str) -> ManifestReport:
@@ -243,6 +270,7 @@ def _read_store_alone(store_bytes: bytes, *, trust_anchor_pem: str) -> ManifestR
         try:
             with Reader("application/c2pa", io.BytesIO(store_bytes), context=context) as reader:
                 store = json.loads(reader.json())
+                authority = _time_stamp_authority(reader, store)
         except C2paError as exc:
             raise MediaReadError(str(exc)) from exc
     results = store.get("validation_results") or {}
@@ -252,7 +280,7 @@ def _read_store_alone(store_bytes: bytes, *, trust_anchor_pem: str) -> ManifestR
     state, _ = _ingredient_validation({"activeManifest": active}, None, has_manifest=True)
     store["validation_state"] = {"trusted": "Trusted", "valid": "Valid"}.get(state, "Invalid")
     store["validation_results"] = {**results, "activeManifest": active}
-    return _report_from_store(store)
+    return _report_from_store(store, time_stamp_authority=authority)
 
 
 def _sign_into(
@@ -284,7 +312,7 @@ def _mime_from_suffix(path: Path) -> str:
         raise MediaReadError(f"cannot tell the media type of {path.name}; pass mime_type") from None
 
 
-def _report_from_store(store: dict[str, Any]) -> ManifestReport:
+def _report_from_store(store: dict[str, Any], *, time_stamp_authority: str | None = None) -> ManifestReport:
     label = store["active_manifest"]
     manifest = store["manifests"][label]
     assertion_list = manifest.get("assertions", [])
@@ -309,7 +337,47 @@ def _report_from_store(store: dict[str, Any]) -> ManifestReport:
         cut_id=(assertions.get(CUT_ASSERTION_LABEL) or {}).get("cut_id"),
         consents=_parse_consents(assertions.get(CONSENT_ASSERTION_LABEL)),
         ingredients=_ingredient_reports(store, manifest, assertions),
+        time_stamp=_time_stamp_report(store, signature, time_stamp_authority),
     )
+
+
+def _time_stamp_report(store: dict[str, Any], signature: dict[str, Any],
+                       authority: str | None) -> TimeStampReport | None:
+    """The active manifest's time-stamp, or None when its signature carries none."""
+    results = (store.get("validation_results") or {}).get("activeManifest") or {}
+    codes = {kind: [str(entry.get("code", "")) for entry in results.get(kind) or []]
+             for kind in ("success", "informational", "failure")}
+    stamp_codes = tuple(code for kind in codes.values() for code in kind if code.startswith("timeStamp."))
+    if not signature.get("time") and not stamp_codes:
+        return None
+    if _TIME_STAMP_TRUSTED in codes["success"]:
+        state = "trusted"
+    elif _TIME_STAMP_VALIDATED in codes["success"]:
+        state = "valid"
+    else:
+        state = "invalid"
+    return TimeStampReport(time=signature.get("time"), authority=authority, state=state, codes=stamp_codes)
+
+
+def _time_stamp_authority(reader: Reader, store: dict[str, Any]) -> str | None:
+    """Who time-stamped the active manifest: its authority certificate's common name (or organisation).
+
+    Only c2pa's crJSON form names the authority; it is asked for only when there is a time-stamp.
+    """
+    label = store.get("active_manifest")
+    if not label or not ((store.get("manifests") or {}).get(label, {}).get("signature_info") or {}).get("time"):
+        return None
+    try:
+        document = json.loads(reader.crjson())
+    except (C2paError, ValueError):
+        return None
+    for manifest in document.get("manifests") or []:
+        if isinstance(manifest, dict) and manifest.get("label") == label:
+            info = ((manifest.get("signature") or {}).get("timeStampInfo") or {}).get("certificateInfo") or {}
+            subject = info.get("subject") or {}
+            name = subject.get("CN") or subject.get("O")
+            return str(name) if name else None
+    return None
 
 
 def _ingredient_reports(store: dict[str, Any], manifest: dict[str, Any],

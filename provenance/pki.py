@@ -1,10 +1,13 @@
-"""Development PKI for signing C2PA manifests.
+"""Development PKI for signing and time-stamping C2PA manifests.
 
 The certificates follow the C2PA certificate profile that c2pa-rs enforces:
-an ES256 root CA and an end-entity signing certificate with the key usages and
-extended key usages a claim signer needs. Production signing uses a CA-issued
-certificate instead; this PKI exists so that development and tests can sign
-and verify end to end, with the root as the trust anchor.
+an ES256 root CA, an end-entity signing certificate with the key usages and
+extended key usages a claim signer needs, and a time-stamping authority (TSA)
+certificate (extended key usage timeStamping alone, critical, as RFC 3161 asks)
+with the OpenSSL configuration ``provenance.tsa`` answers RFC 3161 queries with.
+Production signs with a CA-issued certificate and time-stamps with a real
+authority instead; this PKI exists so that development and tests sign,
+time-stamp and verify end to end, with the root as the trust anchor.
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ ROOT_CERT_FILE = "root_ca.pem"
 ROOT_KEY_FILE = "root_ca.key"
 SIGNER_KEY_FILE = "signer.key"
 SIGNER_CHAIN_FILE = "signer_chain.pem"
+TSA_KEY_FILE = "tsa.key"
+TSA_CERT_FILE = "tsa.pem"
+TSA_CONFIG_FILE = "tsa.cnf"
+# The file OpenSSL reads a time-stamp's serial number from; provenance.tsa names a fresh one per reply.
+TSA_SERIAL_ENV = "BESPOKE_TSA_SERIAL_FILE"
+# The dev TSA's policy: an OID under the UUID arc (ITU-T X.667), unique without registration.
+DEV_TSA_POLICY_OID = "2.25.331532272183492337100516723559007008760"
 
 DOCUMENT_SIGNING_EKU = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 C2PA_CLAIM_SIGNING_EKU = x509.ObjectIdentifier("1.3.6.1.4.1.62558.2.1")
@@ -58,6 +68,18 @@ class DevPki:
     def signer_chain_path(self) -> Path:
         return self.directory / SIGNER_CHAIN_FILE
 
+    @property
+    def tsa_key_path(self) -> Path:
+        return self.directory / TSA_KEY_FILE
+
+    @property
+    def tsa_cert_path(self) -> Path:
+        return self.directory / TSA_CERT_FILE
+
+    @property
+    def tsa_config_path(self) -> Path:
+        return self.directory / TSA_CONFIG_FILE
+
 
 @dataclass(frozen=True)
 class SigningMaterial:
@@ -71,7 +93,7 @@ class SigningMaterial:
 def create_dev_pki(
     directory: Path, *, organisation: str = "Bespoke DEV", valid_days: int = 365
 ) -> DevPki:
-    """Create a root CA and a C2PA signing certificate in ``directory``.
+    """Create a root CA, a C2PA signing certificate and a TSA certificate in ``directory``.
 
     Any existing content of ``directory`` is replaced. The files are written
     to a sibling temporary directory first and moved into place, so readers
@@ -89,38 +111,60 @@ def create_dev_pki(
     signer_cert = _signer_certificate(
         signer_key, root_key, root_cert, organisation, not_before, not_after
     )
+    tsa_key = ec.generate_private_key(ec.SECP256R1())
+    tsa_cert = _tsa_certificate(tsa_key, root_key, root_cert, organisation, not_before, not_after)
 
     # The root is the trust anchor, so the signer chain holds only the leaf.
     public_files = {
         ROOT_CERT_FILE: root_cert.public_bytes(serialization.Encoding.PEM),
         SIGNER_CHAIN_FILE: signer_cert.public_bytes(serialization.Encoding.PEM),
+        TSA_CERT_FILE: tsa_cert.public_bytes(serialization.Encoding.PEM),
+        TSA_CONFIG_FILE: _tsa_openssl_config().encode("ascii"),
     }
     private_files = {
         ROOT_KEY_FILE: _private_key_pem(root_key),
         SIGNER_KEY_FILE: _private_key_pem(signer_key),
+        TSA_KEY_FILE: _private_key_pem(tsa_key),
     }
     _install_directory(directory, public_files, private_files)
     return DevPki(directory)
 
 
 def pki_is_usable(
-    directory: Path, *, min_remaining: dt.timedelta = dt.timedelta(days=7)
+    directory: Path,
+    *,
+    min_remaining: dt.timedelta = dt.timedelta(days=7),
+    with_tsa: bool = True,
 ) -> bool:
-    """True if ``directory`` holds a complete PKI whose signer is valid ``min_remaining`` more."""
+    """True if ``directory`` holds a complete PKI whose certificates are valid ``min_remaining`` more.
+
+    ``with_tsa`` asks for the dev time-stamping authority too (key, certificate, OpenSSL
+    configuration), so a dev PKI made before it existed reads as unusable and is recreated;
+    a production PKI, time-stamped by a real authority, is checked with ``with_tsa=False``.
+    """
     pki = DevPki(Path(directory))
-    paths = (pki.root_cert_path, pki.root_key_path, pki.signer_key_path, pki.signer_chain_path)
-    if not all(path.is_file() for path in paths):
-        return False
-    try:
-        leaf = x509.load_pem_x509_certificate(pki.signer_chain_path.read_bytes())
-        signer_key = serialization.load_pem_private_key(
-            pki.signer_key_path.read_bytes(), password=None
-        )
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        return False
-    if leaf.public_key() != signer_key.public_key():
+    pairs = [(pki.signer_chain_path, pki.signer_key_path)]
+    others = [pki.root_cert_path, pki.root_key_path]
+    if with_tsa:
+        pairs.append((pki.tsa_cert_path, pki.tsa_key_path))
+        others.append(pki.tsa_config_path)
+    if not all(path.is_file() for path in (*others, *(path for pair in pairs for path in pair))):
         return False
     now = dt.datetime.now(dt.timezone.utc)
+    return all(_key_pair_is_usable(cert, key, now, min_remaining) for cert, key in pairs)
+
+
+def _key_pair_is_usable(
+    cert_path: Path, key_path: Path, now: dt.datetime, min_remaining: dt.timedelta
+) -> bool:
+    """True if the (first) certificate of ``cert_path`` belongs to the key of ``key_path`` and is valid long enough."""
+    try:
+        leaf = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    if leaf.public_key() != key.public_key():
+        return False
     return leaf.not_valid_before_utc <= now and leaf.not_valid_after_utc - now >= min_remaining
 
 
@@ -195,15 +239,46 @@ def _signer_certificate(
     not_before: dt.datetime,
     not_after: dt.datetime,
 ) -> x509.Certificate:
-    issuer_ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     # C2PA 2.2 requires the claim-signing EKU for its trust list and recommends pairing it
     # with emailProtection or documentSigning so that older validators accept the certificate.
     eku = x509.ExtendedKeyUsage(
         [ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING_EKU, C2PA_CLAIM_SIGNING_EKU]
     )
+    return _leaf_certificate(key, issuer_key, issuer, _name(organisation, f"{organisation} C2PA Signer"),
+                             not_before, not_after, eku=eku, eku_critical=False)
+
+
+def _tsa_certificate(
+    key: ec.EllipticCurvePrivateKey,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Certificate,
+    organisation: str,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+) -> x509.Certificate:
+    # RFC 3161 2.3: the TSA's certificate has timeStamping as its only extended key usage, marked
+    # critical; OpenSSL refuses to sign replies with any other, and c2pa checks the same.
+    eku = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING])
+    return _leaf_certificate(key, issuer_key, issuer, _name(organisation, f"{organisation} Time-Stamping Authority"),
+                             not_before, not_after, eku=eku, eku_critical=True)
+
+
+def _leaf_certificate(
+    key: ec.EllipticCurvePrivateKey,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Certificate,
+    subject: x509.Name,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    *,
+    eku: x509.ExtendedKeyUsage,
+    eku_critical: bool,
+) -> x509.Certificate:
+    """An end-entity certificate the dev root issues: signs, is no CA, has these extended key usages."""
+    issuer_ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     return (
         x509.CertificateBuilder()
-        .subject_name(_name(organisation, f"{organisation} C2PA Signer"))
+        .subject_name(subject)
         .issuer_name(issuer.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -211,7 +286,7 @@ def _signer_certificate(
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(digital_signature=True), critical=True)
-        .add_extension(eku, critical=False)
+        .add_extension(eku, critical=eku_critical)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski),
@@ -219,6 +294,33 @@ def _signer_certificate(
         )
         .sign(issuer_key, hashes.SHA256())
     )
+
+
+def _tsa_openssl_config() -> str:
+    """The ``openssl ts -reply`` configuration of the dev TSA.
+
+    Paths are relative to the PKI folder (OpenSSL runs there), so the folder may move. The
+    serial file is named per reply through the environment: no reply shares one.
+    """
+    return f"""# The dev time-stamping authority of this PKI (provenance.tsa runs `openssl ts -reply` here).
+[ tsa ]
+default_tsa = bespoke_dev_tsa
+
+[ bespoke_dev_tsa ]
+serial = $ENV::{TSA_SERIAL_ENV}
+crypto_device = builtin
+signer_cert = ./{TSA_CERT_FILE}
+signer_key = ./{TSA_KEY_FILE}
+signer_digest = sha256
+default_policy = {DEV_TSA_POLICY_OID}
+digests = sha256, sha384, sha512
+accuracy = secs:1
+clock_precision_digits = 0
+ordering = no
+tsa_name = yes
+ess_cert_id_chain = no
+ess_cert_id_alg = sha256
+"""
 
 
 def _private_key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:

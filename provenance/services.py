@@ -34,14 +34,14 @@ from provenance.cut import CutError
 from provenance.labels import LabelSpec, burn_disclosure
 from provenance.manifest import (
     ConsentReference,
-    ContinuedOutput,
     CutScene,
     GeneratorInfo,
+    SourceOutput,
     WatermarkBinding,
     build_cut_manifest,
     build_manifest,
-    continuation_ingredient,
     cut_ingredient,
+    source_ingredient,
 )
 from provenance.mp4_boxes import mp4_box_census
 from provenance.pki import load_signing_material, load_trust_anchor
@@ -124,35 +124,37 @@ def _sign_with_time_stamp_policy(*, src: Path, dst: Path, manifest: dict[str, An
 def output_sign(*, src: Path, dst: Path, output_id: str, license_id: str, model_sha256: str,
                 likeness_model_sha256: str | None, label: LabelSpec, watermark_binding: WatermarkBinding,
                 license_ids: Sequence[str] = (), likeness_model_sha256s: Sequence[str] = (),
-                continues: Path | None = None) -> SignedOutput:
+                sources: Sequence[tuple[str, Path]] = ()) -> SignedOutput:
     """Embed a signed C2PA manifest, then read it back: only a Trusted result is accepted.
 
+    ``dst`` names the format: an MP4 clip, or a PNG (``.png``), the one still of a keyframe.
     A scene played under several licenses names them all in ``license_ids`` (``license_id``
     first or not, it is listed first) and, when it loaded several likeness models, their
     hashes in ``likeness_model_sha256s``; the manifest's consent assertion then lists every
-    license. ``continues`` is the file of the earlier output whose last frame the render
-    started from: it must carry a trusted Bespoke manifest and becomes the new manifest's
-    ingredient, its own manifest kept inside. The returned compliance record says what was
-    disclosed and how: it is kept with the output and included in exports.
+    license. ``sources`` are (relation, file) of the earlier outputs the render started
+    from (provenance.manifest.CONTINUES: the clip whose last frame it continues;
+    ANIMATES_KEYFRAME: the keyframe it animates): each must carry a trusted Bespoke manifest
+    and becomes an ingredient of the new manifest, its own manifest kept inside. The returned
+    compliance record says what was disclosed and how, and names each source under its
+    relation: it is kept with the output and included in exports.
     """
     consents = [_consent_reference(ref) for ref in dict.fromkeys(str(ref) for ref in (license_id, *license_ids))]
     consent = consents[0]
     generator = GeneratorInfo(name=GENERATOR_NAME, version=GENERATOR_VERSION, model_sha256=model_sha256,
                               likeness_model_sha256=likeness_model_sha256,
                               likeness_model_sha256s=tuple(likeness_model_sha256s))
-    earlier, ingredients = None, []
-    if continues is not None:
-        earlier = _continued_output(Path(continues))
-        ingredients = [(continuation_ingredient(earlier), Path(continues))]
-    manifest = build_manifest(title=f"{output_id}.mp4", output_id=output_id, consent=consent, generator=generator,
-                              label=label, claim_generator_version=GENERATOR_VERSION, watermark=watermark_binding,
-                              other_consents=consents[1:], continues=earlier)
+    earlier = [_source_output(relation, Path(path)) for relation, path in sources]
+    ingredients = [(source_ingredient(source), Path(path)) for source, (_, path) in zip(earlier, sources, strict=True)]
+    still = mime_type_for(Path(dst)) == "image/png"
+    manifest = build_manifest(title=f"{output_id}{Path(dst).suffix.lower()}", output_id=output_id, consent=consent,
+                              generator=generator, label=label, claim_generator_version=GENERATOR_VERSION,
+                              watermark=watermark_binding, other_consents=consents[1:], sources=earlier, still=still)
     signed, time_stamped = _sign_with_time_stamp_policy(src=src, dst=dst, manifest=manifest, ingredients=ingredients)
     report = read_signed(signed, trust_anchor_pem=load_trust_anchor(settings.BESPOKE_PKI_DIR))
     kept = [(ingredient.manifest_label, ingredient.state) for ingredient in report.ingredients]
     if not report.is_trusted or report.output_id != output_id or report.watermark_id != watermark_binding.watermark_id \
             or list(report.consents) != consents \
-            or kept != ([(earlier.manifest_label, "trusted")] if earlier is not None else []):
+            or kept != [(source.manifest_label, "trusted") for source in earlier]:
         dst.unlink(missing_ok=True)
         raise SigningError(f"the signed output did not verify as trusted ({report.state}: {', '.join(report.failures)})")
     compliance = {
@@ -169,22 +171,22 @@ def output_sign(*, src: Path, dst: Path, output_id: str, license_id: str, model_
         compliance["consents"] = [asdict(reference) for reference in consents]
     if likeness_model_sha256s:
         compliance["models"]["likeness_model_sha256s"] = list(likeness_model_sha256s)
-    if earlier is not None:
-        compliance["continues"] = {"output_id": earlier.output_id, "manifest_label": earlier.manifest_label}
+    for source in earlier:
+        compliance[source.relation] = {"output_id": source.output_id, "manifest_label": source.manifest_label}
     return _signed_output(signed, report, time_stamped=time_stamped, compliance=compliance)
 
 
-def _continued_output(path: Path) -> ContinuedOutput:
-    """The earlier output a render continues, as its trusted manifest names it; SigningError otherwise."""
+def _source_output(relation: str, path: Path) -> SourceOutput:
+    """An earlier output a render started from, as its trusted manifest names it; SigningError otherwise."""
+    what = f"the output to start from ({path.name})"
     try:
         report = read_file(path, trust_anchor_pem=load_trust_anchor(settings.BESPOKE_PKI_DIR))
     except (MediaReadError, OSError) as exc:
-        raise SigningError(f"the output to continue from ({path.name}) cannot be read: {exc}") from exc
+        raise SigningError(f"{what} cannot be read: {exc}") from exc
     if not report.is_trusted or not report.output_id or not report.manifest_label:
-        raise SigningError(f"the output to continue from ({path.name}) is not a trusted Bespoke output "
-                           f"({report.state})")
-    return ContinuedOutput(title=report.title or path.name, output_id=report.output_id,
-                           manifest_label=report.manifest_label)
+        raise SigningError(f"{what} is not a trusted Bespoke output ({report.state})")
+    return SourceOutput(relation=relation, title=report.title or path.name, output_id=report.output_id,
+                        manifest_label=report.manifest_label, format=mime_type_for(path))
 
 
 def _signed_output(signed: SignedAsset, report: ManifestReport, *, time_stamped: bool,

@@ -67,6 +67,31 @@ def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+@pytest.fixture(scope="session")
+def dev_tsa(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The dev time-stamping authority, served for the whole run and named by BESPOKE_TSA_URL, in
+    settings and in the environment that the processes the tests start inherit."""
+    from django.conf import settings as django_settings
+
+    from provenance.pki import create_dev_pki
+    from provenance.tsa import running_dev_tsa
+
+    # It starts with a PKI of its own; each test points it at the test's (dev_tsa_url).
+    first = create_dev_pki(tmp_path_factory.mktemp("tsa-pki") / "dev").directory
+    with running_dev_tsa(first) as tsa, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BESPOKE_TSA_URL", tsa.url)
+        patch.setattr(django_settings, "BESPOKE_TSA_URL", tsa.url)
+        yield tsa
+
+
+@pytest.fixture(autouse=True)
+def dev_tsa_url(dev_tsa, pki_dir: Path) -> str:  # type: ignore[no-untyped-def]
+    """Every output signed in a test is time-stamped by the TSA of the test's dev PKI, so its
+    time-stamp is trusted with the same anchor as its signature."""
+    dev_tsa.pki_dir = pki_dir
+    return dev_tsa.url
+
+
 @pytest.fixture(autouse=True)
 def bespoke_settings(settings, pki_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
     settings.BESPOKE_PKI_DIR = pki_dir

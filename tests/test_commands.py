@@ -43,6 +43,7 @@ def test_demo_tells_the_whole_story_and_writes_a_report(tiny_model, tmp_path, se
     assert report["ok"] is True
     steps = {step["step"]: step for step in report["steps"]}
     assert steps["output verified"]["manifest_state"] == "trusted"
+    assert "Time-Stamping Authority" in steps["output time-stamped by a trusted authority"]["authority"]
     assert steps["output re-verified after revocation"]["consent"]["state"] == "revoked"
     assert steps["render after revocation refused"]["reason"] == "license_revoked"
     rendered = steps["rendered, labelled and signed"]
@@ -118,6 +119,9 @@ def test_production_settings_require_secrets_and_pass_the_deploy_checklist(tmp_p
                      BESPOKE_MASTER_KEY=base64.b64encode(bytes(range(32))).decode(),
                      BESPOKE_WATERMARK_KEY="w" * 64,
                      BESPOKE_CACHE_URL="redis://cache.bespoke.example:6379/0")
+    result = _manage("check", env=env)
+    assert result.returncode != 0 and "BESPOKE_TSA_URL" in result.stderr, "production time-stamps every manifest"
+    env["BESPOKE_TSA_URL"] = "https://tsa.bespoke.example/"
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -143,4 +143,5 @@ def test_the_audit_checkpoint_key_and_the_signing_pki_keys_are_owner_only(tmp_pa
         os.umask(previous)
     assert (_mode(tmp_path / "keys"), _mode(tmp_path / "keys" / "audit-checkpoint.key")) == (0o700, 0o600)
     assert _mode(pki) == 0o700
-    assert {path.name: _mode(path) for path in pki.glob("*.key")} == {"root_ca.key": 0o600, "signer.key": 0o600}
+    assert {path.name: _mode(path) for path in pki.glob("*.key")} == {"root_ca.key": 0o600, "signer.key": 0o600,
+                                                                              "tsa.key": 0o600}

@@ -26,6 +26,15 @@ class RenderRequestForm(forms.Form):
     num_frames = forms.IntegerField(label="Frames", min_value=2, max_value=32, required=False, initial=8)
     steps = forms.IntegerField(label="Denoising steps", min_value=1, max_value=100, required=False, initial=12)
     seed = forms.IntegerField(label="Seed", min_value=0, max_value=2**32 - 1, required=False, initial=0)
+    keyframe = forms.BooleanField(label="Keyframe first: one still to approve (or redo) before it is animated",
+                                  required=False)
+
+
+class KeyframeDecisionForm(forms.Form):
+    """The producer's answer to a published keyframe: animate it, or make another in its place."""
+
+    keyframe_job = forms.UUIDField(widget=forms.HiddenInput)
+    keyframe_decision = forms.ChoiceField(choices=[("animate", "Animate"), ("redo", "Redo")])
 
 
 class VerificationStartForm(forms.Form):

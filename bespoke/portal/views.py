@@ -29,7 +29,7 @@ from consent.terms import DISCLOSURE_VERSION, ELECTRONIC_RECORDS_DISCLOSURE
 from generation import selectors as generation_selectors
 from generation.downloads import render_output_download
 from generation.models import RenderJob
-from generation.services import render as renders
+from generation.services import keyframes, render as renders
 from stories import selectors as story_selectors
 from bespoke.portal.legal_views import suspension_context
 from bespoke.portal.next_steps import next_steps_for_user, uses_to_decide
@@ -37,6 +37,7 @@ from bespoke.portal.standing import license_signer
 from bespoke.portal.reports import compliance_csv, compliance_pdf, compliance_rows
 from bespoke.portal.forms import (
     EvidenceForm,
+    KeyframeDecisionForm,
     RenderRequestForm,
     ReportForm,
     RevokeForm,
@@ -164,11 +165,18 @@ def license_revoke(request: HttpRequest, license_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def render_request(request: HttpRequest, license_id: str) -> HttpResponse:
-    """A refused or invalid request re-shows the form with each error next to its field."""
+    """A refused or invalid request re-shows the form with each error next to its field.
+
+    The answer to a published keyframe of the license (animate it, or redo it) is posted here
+    too: it is a render request under the license, started from that keyframe or in its place."""
     license = consent_selectors.license_get_for_user(user=request.user, license_id=license_id)
+    if "keyframe_decision" in request.POST:
+        return _keyframe_decide(request, license)
     form = RenderRequestForm(request.POST)
     if form.is_valid():
         params = {k: v for k, v in form.cleaned_data.items() if k in ("num_frames", "steps", "seed") and v is not None}
+        if form.cleaned_data["keyframe"]:
+            params = {k: v for k, v in params.items() if k != "num_frames"} | {"keyframe": True}
         try:
             renders.render_job_request(license_id=str(license.id), prompt=form.cleaned_data["prompt"], params=params,
                                        acting_user=request.user)
@@ -180,6 +188,33 @@ def render_request(request: HttpRequest, license_id: str) -> HttpResponse:
             messages.success(request, "Render requested. Its progress shows below.")
             return redirect("portal-renders")
     return _license_page(request, license, render_form=form, status=400)
+
+
+def _keyframe_decide(request: HttpRequest, license: LikenessLicense) -> HttpResponse:
+    """Animate the keyframe, or ask for another; the outcome (or the refusal) shows on the renders page."""
+    form = KeyframeDecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose Animate or Redo for a keyframe.")
+        return redirect("portal-renders")
+    job = _job_in_scope(request, str(form.cleaned_data["keyframe_job"]))
+    if str(job.license_id) != str(license.id):
+        raise Http404("No such keyframe under this license.")
+    animate = form.cleaned_data["keyframe_decision"] == "animate"
+    try:
+        if animate:
+            keyframes.keyframe_animate(job=job, acting_user=request.user)
+        else:
+            keyframes.keyframe_redo(job=job, acting_user=request.user)
+    except gate.ConsentRefused as refusal:
+        messages.error(request, f"Refused: {refusal.decision.message}")
+    except ApplicationError as error:
+        if error.code == "not_found":
+            raise Http404(error.message) from error
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Animating the keyframe: the clip's progress shows below." if animate
+                         else "Making another keyframe with a new seed: its progress shows below.")
+    return redirect("portal-renders")
 
 
 @login_required

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.db.models import Q
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, Q
 
 from consent import policies
 from consent.models import Membership, Representation, Talent
@@ -13,23 +14,28 @@ from stories import policies as story_policies
 
 register = template.Library()
 
+NAV_LINKS = ("legal", "audit", "desk", "representatives", "representations", "stories")
+
 
 @register.simple_tag
 def portal_nav_links(user: Any) -> dict[str, bool]:
     """{"legal", "audit", "desk", "representatives", "representations", "stories"}: legal staff
     manage templates; legal staff and auditors read the audit log; verifiers work the desk; a
     talent sees who represents them; whoever holds or asked for a representation follows it;
-    a studio's members see its stories."""
+    a studio's members see its stories. One query, on every portal page."""
     if not user.is_authenticated:
-        return dict.fromkeys(("legal", "audit", "desk", "representatives", "representations", "stories"), False)
-    is_talent = Talent.objects.filter(user_id=user.pk, kind=Talent.Kind.PERFORMER).exists()
-    return {
-        "legal": policies.is_legal(user),
-        "audit": policies.is_legal(user) or Membership.objects.filter(
-            user_id=user.pk, role=Membership.Role.AUDITOR).exists(),
-        "desk": policies.is_verifier(user),
-        "representatives": is_talent,
-        "representations": Representation.objects.filter(Q(representative_id=user.pk) | Q(requested_by_id=user.pk))
-        .exclude(talent__user_id=user.pk).exists(),
-        "stories": story_policies.story_organization_ids(user).exists(),
-    }
+        return dict.fromkeys(NAV_LINKS, False)
+    legal = policies.legal_memberships(user)
+    found = get_user_model().objects.filter(pk=user.pk).values(
+        nav_legal=Exists(legal),
+        nav_auditor=Exists(Membership.objects.filter(user_id=user.pk, role=Membership.Role.AUDITOR)),
+        nav_desk=Exists(policies.verifier_memberships(user)),
+        nav_representatives=Exists(Talent.objects.filter(user_id=user.pk, kind=Talent.Kind.PERFORMER)),
+        nav_representations=Exists(Representation.objects.filter(Q(representative_id=user.pk)
+                                                                 | Q(requested_by_id=user.pk))
+                                   .exclude(talent__user_id=user.pk)),
+        nav_stories=Exists(story_policies.story_organization_ids(user)),
+    ).first() or {}
+    links = {name: bool(found.get(f"nav_{name}")) for name in NAV_LINKS}
+    links["audit"] = links["legal"] or bool(found.get("nav_auditor"))
+    return links

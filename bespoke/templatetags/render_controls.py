@@ -1,5 +1,6 @@
 """What a render's progress fragment may offer the viewer: cancel (only to those the
-service allows) and the time left at the step rate so far."""
+service allows), the time left at the step rate so far, and, for a published keyframe,
+animate or redo (only to those who may request renders under its license)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from django import template
 
+from consent import gate
 from generation import selectors
 from generation.models import RenderJob
 
@@ -22,6 +24,8 @@ def render_controls(context: dict[str, Any], job: RenderJob) -> dict[str, Any]:
         "can_cancel": job.status in CANCELLABLE and not job.cancel_requested and user is not None
         and selectors.job_cancellable_by(job=job, user=user),
         "seconds_left": selectors.job_seconds_left(job),
+        "can_decide_keyframe": job.is_keyframe and job.status == RenderJob.Status.SUCCEEDED and user is not None
+        and user.is_authenticated and gate.requester_may_request(user_id=user.pk, license_id=str(job.license_id)),
     }
 
 

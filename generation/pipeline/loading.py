@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from generation.pipeline.acceleration import accelerate
+
 if TYPE_CHECKING:
     import torch
     from diffusers import AnimateDiffPipeline, StableDiffusionPipeline
@@ -34,6 +36,7 @@ class ModelSpec:
     device: str = "auto"
     threads: int = 0
     config: Path | None = None
+    compile: bool = False  # torch.compile the denoiser (acceleration.accelerate)
 
     @property
     def single_file(self) -> bool:
@@ -166,6 +169,7 @@ def load_video_pipeline(spec: ModelSpec) -> LoadedModel:
         raise ModelUnavailable(f"cannot load the motion adapter {spec.motion_adapter}: {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
     pipe.to(device)
+    accelerate(pipe, device=device, compile=spec.compile)
     return LoadedModel(family=spec.family, pipe=pipe, device=device, model_sha256=model_fingerprint(spec))
 
 

@@ -15,7 +15,12 @@ from typing import Any
 import numpy as np
 
 from generation.pipeline.adapters import WEIGHT_FILE, private_tempdir
-from generation.pipeline.training import StepHook, TrainedLora, TrainingSettings, optimizer_step
+from generation.pipeline.training import (
+    StepHook,
+    TrainedLora,
+    TrainingSettings,
+    optimizer_step,
+)
 
 TRANSFORMER_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
 TRAINING_ADAPTER = "likeness_training"
@@ -54,7 +59,6 @@ def train_wan_lora(pipe: Any, photos: list[np.ndarray], settings: TrainingSettin
                    on_step: StepHook | None = None) -> TrainedLora:
     """Train a likeness LoRA on `pipe` (a loaded WanPipeline) and return it; `pipe` is unchanged afterwards."""
     import torch
-    import torch.nn.functional as F
     from peft import LoraConfig
 
     if len(photos) < 1:
@@ -83,19 +87,21 @@ def train_wan_lora(pipe: Any, photos: list[np.ndarray], settings: TrainingSettin
     classes = latents_of(_class_images(pipe, settings)) if settings.prior_preservation else None
     contexts = {prompt: _prompt_embeds(pipe, prompt) for prompt in (settings.instance_prompt, settings.class_prompt)}
 
-    def velocity_loss(latents: Any, sigmas: Any, noise: Any, context: Any) -> Any:
+    def velocity_errors(latents: Any, sigmas: Any, noise: Any, context: Any) -> Any:
+        """Each sample's mean squared velocity error, from one pass of the transformer over the batch."""
         sigma = sigmas.view(-1, 1, 1, 1, 1).to(device, dtype)
         noisy = (1.0 - sigma) * latents + sigma * noise
         pred = transformer(hidden_states=noisy, timestep=(sigmas * 1000.0).to(device, dtype),
                            encoder_hidden_states=context, return_dict=False)[0]
-        return F.mse_loss(pred.float(), (noise - latents).float())
+        return ((pred.float() - (noise - latents).float()) ** 2).flatten(1).mean(1)
 
     def eval_loss() -> float:
         generator = torch.Generator("cpu").manual_seed(99)
         context = contexts[settings.instance_prompt].expand(len(instance), -1, -1)
         with torch.no_grad():
-            losses = [velocity_loss(instance, torch.full((len(instance),), sigma),
-                                    torch.randn(instance.shape, generator=generator).to(device, dtype), context).item()
+            losses = [velocity_errors(instance, torch.full((len(instance),), sigma),
+                                      torch.randn(instance.shape, generator=generator).to(device, dtype),
+                                      context).mean().item()
                       for sigma in (0.1, 0.3, 0.5, 0.7, 0.9)]
         return sum(losses) / len(losses)
 
@@ -122,12 +128,11 @@ def train_wan_lora(pipe: Any, photos: list[np.ndarray], settings: TrainingSettin
             sigmas = shift * uniform / (1.0 + (shift - 1.0) * uniform)
             noise = torch.randn(batch.shape, generator=generator).to(device, dtype)
             context = torch.cat([contexts[prompt] for prompt in prompts])
-            if classes is None:
-                loss = velocity_loss(batch, sigmas, noise, context)
-            else:
-                half = len(index)
-                loss = velocity_loss(batch[:half], sigmas[:half], noise[:half], context[:half]) + \
-                    settings.prior_loss_weight * velocity_loss(batch[half:], sigmas[half:], noise[half:], context[half:])
+            # The instance and the class (prior) samples in one pass; each half weighted as its own loss.
+            errors, half = velocity_errors(batch, sigmas, noise, context), len(index)
+            loss = errors[:half].mean()
+            if classes is not None:
+                loss = loss + settings.prior_loss_weight * errors[half:].mean()
             losses.append(optimizer_step(loss, trainable, optimizer))
             if on_step is not None:
                 on_step(step, settings.steps, losses[-1])

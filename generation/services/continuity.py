@@ -1,16 +1,20 @@
-"""Scene continuity: a render that starts from the last frame of an earlier output of the same
-license, so that the two scenes join without a jump.
+"""Renders that start from an earlier output of the same license instead of from the prompt alone:
+a scene that continues from the last frame of an earlier clip (so that the two join without a
+jump), or a clip that animates a keyframe the producer approved. Both render image-to-video,
+and the earlier output's signed file becomes an ingredient of the new manifest.
 
 The earlier output must be a published plain render under that very license: a scene of a
-story played under several licenses shows other people's likenesses in its last frame, which
-the new render's one license does not cover.
+story played under several licenses shows other people's likenesses, which the new render's
+one license does not cover.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
@@ -18,50 +22,78 @@ from django.core.files.storage import default_storage
 
 from core.errors import ValidationFailed
 from generation.models import RenderCast, RenderJob, RenderOutput
-from generation.params import CONTINUE_FROM
+from generation.params import ANIMATE_KEYFRAME, CONTINUE_FROM
+from provenance.manifest import ANIMATES_KEYFRAME, CONTINUES
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 NOT_CONTINUABLE = "There is no published output of this license with that id to continue from."
+NOT_ANIMATABLE = "There is no published keyframe of this license with that id to animate."
 
 
 @dataclass(frozen=True)
-class Continuation:
-    """What a continued render starts from: the earlier output's file (copied into the job's
-    folder; it becomes an ingredient of the new manifest) and its last frame at the render's size."""
+class _Source:
+    """What one way of starting from an earlier output takes, and how it is refused."""
+
+    keyframe: bool  # whether the earlier output is a keyframe (a still) or a clip
+    relation: str  # how the new manifest names it (provenance.manifest)
+    not_found: str
+    what: str  # what the render does, for the refusal of a deployment without image-to-video
+
+
+SOURCES = {
+    CONTINUE_FROM: _Source(keyframe=False, relation=CONTINUES, not_found=NOT_CONTINUABLE,
+                           what="continue a scene from an earlier output"),
+    ANIMATE_KEYFRAME: _Source(keyframe=True, relation=ANIMATES_KEYFRAME, not_found=NOT_ANIMATABLE,
+                              what="animate a keyframe"),
+}
+
+
+@dataclass(frozen=True)
+class StartingPoint:
+    """What a render starts from: the earlier output's file (copied into the job's folder; it
+    becomes an ingredient of the new manifest, under `relation`) and the frame the new clip
+    starts from, at the render's size: a clip's last frame, or a keyframe's one."""
 
     output_id: str
+    relation: str
     path: Path
     first_frame: np.ndarray
 
 
-def continuation_check(*, output_id: str, license_id: str) -> None:
-    """Refuse (ValidationFailed on `continue_from`) a continuation this deployment cannot render
-    or from an output that is not a published plain render of the license."""
+def starting_point_check(*, source: str, output_id: str, license_id: str) -> None:
+    """Refuse (ValidationFailed on the `source` parameter) a start from an earlier output that
+    this deployment cannot render, or from one that is not a published plain render of the
+    license of the kind `source` takes (a clip to continue, a keyframe to animate)."""
+    kind = SOURCES[source]
     family = settings.BESPOKE_MODEL_FAMILY
     if settings.BESPOKE_MODEL_IMAGE_TO_VIDEO is None:
-        raise ValidationFailed(f"This deployment's model ({family}) cannot continue a scene from an earlier "
-                               "output: that needs an image-to-video model (the wan family's).", field=CONTINUE_FROM)
-    if _continuable(output_id=output_id, license_id=license_id) is None:
-        raise ValidationFailed(NOT_CONTINUABLE, field=CONTINUE_FROM)
+        raise ValidationFailed(f"This deployment's model ({family}) cannot {kind.what}: that needs an "
+                               "image-to-video model (the wan family's).", field=source)
+    if _startable(source=source, output_id=output_id, license_id=license_id) is None:
+        raise ValidationFailed(kind.not_found, field=source)
 
 
-def continuation_prepare(*, output_id: str, license_id: str, workdir: Path, width: int,
-                         height: int) -> Continuation:
-    """Copy the earlier output from storage into `workdir` and take its last frame, fitted to
-    `width` x `height`. Raises ValidationFailed when it is no longer an output to continue from."""
-    output = _continuable(output_id=output_id, license_id=license_id)
+def starting_point_prepare(*, source: str, output_id: str, license_id: str, workdir: Path, width: int,
+                           height: int) -> StartingPoint:
+    """Copy the earlier output from storage into `workdir` and take the frame the render starts
+    from, fitted to `width` x `height`. Raises ValidationFailed when it is no longer one to start from."""
+    kind = SOURCES[source]
+    output = _startable(source=source, output_id=output_id, license_id=license_id)
     if output is None:
-        raise ValidationFailed(NOT_CONTINUABLE, field=CONTINUE_FROM)
-    path = Path(workdir) / f"continues-{output_id}.mp4"
-    with default_storage.open(output.file.name, "rb") as source, path.open("wb") as target:
-        shutil.copyfileobj(source, target, 1 << 20)
-    return Continuation(output_id=output_id, path=path, first_frame=last_frame(path, width=width, height=height))
+        raise ValidationFailed(kind.not_found, field=source)
+    path = Path(workdir) / f"{kind.relation}-{output_id}{Path(output.file.name).suffix.lower()}"
+    with default_storage.open(output.file.name, "rb") as stored, path.open("wb") as target:
+        shutil.copyfileobj(stored, target, 1 << 20)
+    frame: Callable[..., np.ndarray] = still_frame if kind.keyframe else last_frame
+    return StartingPoint(output_id=output_id, relation=kind.relation, path=path,
+                         first_frame=frame(path, width=width, height=height))
 
 
 def last_frame(path: Path, *, width: int, height: int) -> np.ndarray:
-    """The video's last frame as (height, width, 3) uint8 RGB: scaled to cover that size, then
-    cropped to it about the centre (so a different aspect ratio loses its edges, never distorts)."""
+    """The video's last frame as (height, width, 3) uint8 RGB, fitted to that size (`_fitted`)."""
     import av
-    from PIL import Image
 
     frame = None
     with av.open(str(path)) as container:
@@ -70,6 +102,22 @@ def last_frame(path: Path, *, width: int, height: int) -> np.ndarray:
         if frame is None:
             raise ValueError(f"{Path(path).name} has no video frames")
         image = frame.to_image()  # RGB
+    return _fitted(image, width=width, height=height)
+
+
+def still_frame(path: Path, *, width: int, height: int) -> np.ndarray:
+    """The still image as (height, width, 3) uint8 RGB, fitted to that size (`_fitted`)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return _fitted(image.convert("RGB"), width=width, height=height)
+
+
+def _fitted(image: Image.Image, *, width: int, height: int) -> np.ndarray:
+    """Scaled to cover `width` x `height`, then cropped to it about the centre (so a different
+    aspect ratio loses its edges, never distorts)."""
+    from PIL import Image
+
     if image.size != (width, height):
         scale = max(width / image.width, height / image.height)
         scaled = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
@@ -79,10 +127,12 @@ def last_frame(path: Path, *, width: int, height: int) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
-def _continuable(*, output_id: str, license_id: str) -> RenderOutput | None:
+def _startable(*, source: str, output_id: str, license_id: str) -> RenderOutput | None:
     output = (RenderOutput.objects.filter(pk=output_id, job__license_id=license_id,
                                           job__status=RenderJob.Status.SUCCEEDED)
-              .only("id", "file", "job_id").first())
-    if output is None or RenderCast.objects.filter(job_id=output.job_id).exclude(license_id=license_id).exists():
+              .select_related("job").only("id", "file", "job_id", "job__params").first())
+    if output is None or output.job.is_keyframe != SOURCES[source].keyframe:
+        return None
+    if RenderCast.objects.filter(job_id=output.job_id).exclude(license_id=license_id).exists():
         return None
     return output

@@ -30,13 +30,20 @@ from consent.likeness import likeness_model_weights
 from generation import queue
 from generation.models import RenderCast, RenderJob, RenderOutput
 from generation.output_screen import OUTPUT_REFUSED, ScreenReport, refusal_message, screen_frames, with_screen_record
-from generation.params import CONTINUE_FROM, RenderParams, continue_from_parse, prompt_clean, render_params_parse
+from generation.params import (
+    CONTINUE_FROM,
+    RenderParams,
+    prompt_clean,
+    render_params_parse,
+    render_start_parse,
+    render_start_stored,
+)
 from generation.selectors import job_cancellable_by, watermark_id_taken
 from generation.pipeline.families import ModelFamily, ModelPaths, family_for
 from generation.pipeline.loading import LoadedModel, pipeline_cache
 from generation.pipeline.rendering import RenderSettings, StepHook
 from generation.pipeline.video import encode_mp4
-from generation.services.continuity import Continuation, continuation_check, continuation_prepare
+from generation.services.continuity import StartingPoint, starting_point_check, starting_point_prepare
 from generation.services.jobs import JobKind, JobUse, requester_must_be_licensee
 from generation.services.leases import (
     LeaseLost,
@@ -65,7 +72,7 @@ def model_spec() -> Any:
     return model_family().spec_for(ModelPaths(
         base=settings.BESPOKE_MODEL_BASE, motion_adapter=settings.BESPOKE_MOTION_ADAPTER,
         config=settings.BESPOKE_MODEL_CONFIG, image_to_video=settings.BESPOKE_MODEL_IMAGE_TO_VIDEO,
-        device=settings.BESPOKE_DEVICE, threads=settings.BESPOKE_TORCH_THREADS))
+        device=settings.BESPOKE_DEVICE, threads=settings.BESPOKE_TORCH_THREADS, compile=settings.BESPOKE_COMPILE))
 
 
 def render_frames(loaded: LoadedModel, render_settings: RenderSettings, on_step: StepHook) -> np.ndarray:
@@ -108,20 +115,24 @@ def render_job_request(*, license_id: str, prompt: str, negative_prompt: str = "
                        likeness_model_id: str | None = None, acting_user: AbstractBaseUser) -> RenderJob:
     """Queue a render under a license; refused requests raise `gate.ConsentRefused` (and are audited).
 
-    `params` may name `continue_from`: a published output of the same license whose last
-    frame the new clip starts from (image-to-video); one that is not raises ValidationFailed
-    before anything is written."""
+    `params` may ask for a keyframe (`keyframe: true`): one still, published as a PNG, for the
+    producer to approve before it is animated; it is gated and recorded as a use like any
+    render. Or they may name an earlier published output of the same license that the new clip
+    starts from (image-to-video): `continue_from` (a clip, from its last frame) or
+    `animate_keyframe` (a keyframe). One that is not raises ValidationFailed before anything
+    is written."""
     prompt = prompt_clean(prompt)
     negative_prompt = prompt_clean(negative_prompt, field="negative_prompt", required=False)
-    raw_params, continue_from = continue_from_parse(params)
+    raw_params, start = render_start_parse(params)
     render_params = render_params_parse(raw_params)
     if likeness_model_id is not None and not _is_uuid(likeness_model_id):
         raise ValidationFailed("Unknown likeness model.", field="likeness_model_id")
     requester_must_be_licensee(license_id=license_id, acting_user=acting_user,
                                message="You can only request renders under your own studio's licenses.")
-    if continue_from is not None:
-        continuation_check(output_id=continue_from, license_id=str(license_id))
-    stored_params = {**render_params.as_dict(), **({CONTINUE_FROM: continue_from} if continue_from else {})}
+    if start.source is not None:
+        starting_point_check(source=start.source, output_id=start.source_output_id, license_id=str(license_id))
+    stored_params = {**render_params.as_dict(), **({"num_frames": 1} if start.keyframe else {}),
+                     **start.as_params()}
     use = gate.UseRequest(license_id=str(license_id), medium=MEDIUM_VIDEO, prompt=prompt, likeness_model_id=likeness_model_id)
 
     def create(actor: str) -> RenderJob:
@@ -223,7 +234,9 @@ def render_job_publish(*, job_id: str, attempt: int, output_id: str, signed: pro
                                "manifest": signed.manifest_label, "license": str(job.license_id),
                                "watermark_id": watermark_id, "time_stamped": signed.time_stamped,
                                **({"cast": _cast_record(job)} if job.interactive else {}),
-                               **({"continues": job.params[CONTINUE_FROM]} if CONTINUE_FROM in job.params else {})})
+                               **({"continues": job.params[CONTINUE_FROM]} if CONTINUE_FROM in job.params else {}),
+                               **({"animates_keyframe": job.animates_keyframe} if job.animates_keyframe else {}),
+                               **({"keyframe": True} if job.is_keyframe else {})})
         published = output  # committed
     finally:
         if published is None and not _output_may_exist(output_id):
@@ -271,8 +284,9 @@ def _cast_record(job: RenderJob) -> dict[str, str]:
 
 
 def _store_output(*, job: RenderJob, output_id: str, signed: provenance.SignedOutput) -> str:
-    """Upload the signed file from the job's folder, streamed (an output may be tens of MB)."""
-    return storage_save_path(f"renders/{job.id}/{output_id}.mp4", signed.path)
+    """Upload the signed file (a clip, or a keyframe's still) from the job's folder, streamed (an output
+    may be tens of MB)."""
+    return storage_save_path(f"renders/{job.id}/{output_id}{signed.path.suffix}", signed.path)
 
 
 def watermark_id_new() -> int:
@@ -316,8 +330,7 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
         logger.info("render %s: nothing to do for %s", job_id, worker)
         return None
     attempt = job.attempt
-    stored = dict(job.params)
-    continue_from = stored.pop(CONTINUE_FROM, None)
+    stored, start = render_start_stored(job.params)
     params = RenderParams(**stored)
     every = settings.BESPOKE_GATE_CHECK_EVERY_STEPS
 
@@ -331,31 +344,32 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
         loaded = pipeline_cache.get(model_spec())
         license_ids, model_ids = _licenses_and_models(job)
         likenesses = [likeness_model_weights(model_id=model_id) for model_id in model_ids]
-        continuation = continuation_prepare(output_id=continue_from, license_id=str(job.license_id), workdir=workdir,
-                                            width=params.width, height=params.height) if continue_from else None
+        starting = starting_point_prepare(
+            source=start.source, output_id=start.source_output_id, license_id=str(job.license_id), workdir=workdir,
+            width=params.width, height=params.height) if start.source else None
         render_settings = RenderSettings(
             prompt=job.prompt, negative_prompt=job.negative_prompt, num_frames=params.num_frames,
             width=params.width, height=params.height, steps=params.steps, guidance_scale=params.guidance_scale,
             seed=params.seed,
         )
         with family.likeness_adapters(loaded, [(likeness.weights, params.likeness_weight) for likeness in likenesses],
-                                      image_to_video=continuation is not None):
-            frames = _render(family, loaded, render_settings, continuation, on_step)
+                                      image_to_video=starting is not None):
+            frames = _render(family, loaded, render_settings, starting, on_step, keyframe=start.keyframe)
         screening = render_output_screen(job_id=job_id, attempt=attempt, license_ids=license_ids, frames=frames)
         labelled, label = provenance.disclosure_apply(frames)
         watermark_id = watermark_id_new()
         marked, binding = provenance.watermark_apply(labelled, watermark_id=watermark_id, fps=params.fps)
-        unsigned = workdir / "unsigned.mp4"
-        encode_mp4(marked, unsigned, fps=params.fps)
+        unsigned = _encode(marked, workdir, fps=params.fps, still=start.keyframe)
         output_id = str(uuid.uuid4())
-        signed = provenance.output_sign(src=unsigned, dst=workdir / f"{output_id}.mp4", output_id=output_id,
+        signed = provenance.output_sign(src=unsigned, dst=workdir / f"{output_id}{unsigned.suffix}",
+                                        output_id=output_id,
                                         license_id=license_ids[0], model_sha256=loaded.model_sha256,
                                         likeness_model_sha256=likenesses[0].weights_sha256 if likenesses else None,
                                         label=label, watermark_binding=binding,
                                         license_ids=license_ids if len(license_ids) > 1 else (),
                                         likeness_model_sha256s=[likeness.weights_sha256 for likeness in likenesses]
                                         if len(likenesses) > 1 else (),
-                                        continues=continuation.path if continuation else None)
+                                        sources=[(starting.relation, starting.path)] if starting else ())
         signed = with_screen_record(signed, screening)
         render_job_publish(job_id=job_id, attempt=attempt, output_id=output_id, signed=signed,
                            model_sha256=loaded.model_sha256, disclosure=label.as_dict(), watermark_id=watermark_id)
@@ -370,12 +384,29 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
 
 
 def _render(family: ModelFamily, loaded: LoadedModel, render_settings: RenderSettings,
-            continuation: Continuation | None, on_step: StepHook) -> np.ndarray:
-    """Text-to-video, or image-to-video from the last frame of the output the render continues."""
-    if continuation is None:
+            starting: StartingPoint | None, on_step: StepHook, *, keyframe: bool = False) -> np.ndarray:
+    """Text-to-video; a keyframe's one still; or image-to-video from the frame of the earlier
+    output the render starts from (the last frame of a clip it continues, the keyframe it animates)."""
+    if keyframe:
+        return family.render_keyframe(loaded, render_settings, on_step=on_step)
+    if starting is None:
         return render_frames(loaded, render_settings, on_step=on_step)
-    return family.render_image_to_video(loaded, render_settings, first_frame=continuation.first_frame,
+    return family.render_image_to_video(loaded, render_settings, first_frame=starting.first_frame,
                                         on_step=on_step)
+
+
+def _encode(frames: np.ndarray, workdir: Path, *, fps: int, still: bool) -> Path:
+    """The labelled, watermarked frames as the file to sign: an MP4 clip, or a keyframe's one still as a
+    PNG (lossless, so the watermark is kept exactly as embedded)."""
+    if not still:
+        path = workdir / "unsigned.mp4"
+        encode_mp4(frames, path, fps=fps)
+        return path
+    from PIL import Image
+
+    path = workdir / "unsigned.png"
+    Image.fromarray(frames[0]).save(path, format="PNG")
+    return path
 
 
 def _licenses_and_models(job: RenderJob) -> tuple[list[str], list[str]]:

@@ -17,7 +17,7 @@ def _settings_in_production(tmp_path: Path, **extra: str) -> subprocess.Complete
     env.update(BESPOKE_DATA_DIR=str(tmp_path), BESPOKE_MODE="production", DJANGO_ALLOWED_HOSTS="bespoke.example",
                DJANGO_SECRET_KEY="k" * 20 + "s3cr3t-v4lu3-th4t-is-l0ng-3n0ugh-!x7Qz",
                BESPOKE_MASTER_KEY=base64.b64encode(bytes(range(32))).decode(), BESPOKE_WATERMARK_KEY="w" * 64,
-               DJANGO_SETTINGS_MODULE="bespoke.settings")
+               BESPOKE_TSA_URL="https://tsa.bespoke.example/", DJANGO_SETTINGS_MODULE="bespoke.settings")
     env.update(extra)
     return subprocess.run([sys.executable, "-c", SHOW_CACHE], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=60)

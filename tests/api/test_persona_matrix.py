@@ -129,7 +129,7 @@ class Route:
     multipart: bool = False
 
 
-OK, CREATED, FORBIDDEN, NOT_FOUND = 200, 201, 403, 404
+OK, CREATED, FORBIDDEN, NOT_FOUND, CONFLICT = 200, 201, 403, 404, 409
 
 MATRIX: dict[str, Route] = {
     "talent-list": Route("get", None, expect={"alice": OK, "bob": OK, "dana": OK}, listed=lambda w: str(w.personas.talent.id)),
@@ -185,6 +185,11 @@ MATRIX: dict[str, Route] = {
     "render-list": Route("get", None, expect={"alice": OK, "bob": OK, "dana": OK}, listed=lambda w: str(w.job.id)),
     "render-detail": Route("get", lambda w: {"pk": w.job.id}, expect={"alice": OK, "dana": OK, "bob": OK}),
     "render-cancel": Route("post", lambda w: {"pk": w.job.id}, expect={"alice": FORBIDDEN, "bob": OK}),
+    # The job is a clip, not a published keyframe: the licensee's producer is told so (409); others, that it is not there.
+    "render-animate": Route("post", lambda w: {"pk": w.job.id}, expect={"alice": NOT_FOUND, "dana": NOT_FOUND,
+                                                                        "bob": CONFLICT}),
+    "render-redo": Route("post", lambda w: {"pk": w.job.id}, expect={"alice": NOT_FOUND, "dana": NOT_FOUND,
+                                                                     "bob": CONFLICT}),
     "render-approve": Route("post", lambda w: {"pk": w.approval_job.id}, expect={"bob": FORBIDDEN, "dana": FORBIDDEN,
                                                                                  "alice": OK}),
     "render-decline": Route("post", lambda w: {"pk": w.approval_job.id}, body=lambda w: {"reason": "Not this scene."},

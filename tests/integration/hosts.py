@@ -366,6 +366,9 @@ def worker_environment(host: Host, *, settings: object, database_url: str, broke
     if s3 is not None:
         env.update(s3)
         env["BESPOKE_S3_ENDPOINT_URL"] = host.reach(s3["BESPOKE_S3_ENDPOINT_URL"])
+    tsa = env.pop("BESPOKE_TSA_URL", "")
+    if tsa and urlsplit(tsa).port in {forwarder.listen[1] for forwarder in host.forwarders.values()}:
+        env["BESPOKE_TSA_URL"] = host.reach(tsa)  # else the host signs without a time-stamp, as it is allowed to
     return env
 
 

@@ -41,8 +41,9 @@ QUEUES = ("gpu", "default")
 
 
 @pytest.fixture(scope="module")
-def network(object_store: seaweedfs.ObjectStore) -> Iterator[HostNetwork]:
-    """Two worker hosts with forwarders to PostgreSQL, Redis, RabbitMQ and the object store."""
+def network(object_store: seaweedfs.ObjectStore, dev_tsa: object) -> Iterator[HostNetwork]:
+    """Two worker hosts with forwarders to PostgreSQL, Redis, RabbitMQ, the object store and the
+    dev time-stamping authority."""
     reason = unavailable()
     if reason is not None:
         if os.environ.get("BESPOKE_REQUIRE_SERVICES") == "1":
@@ -52,7 +53,8 @@ def network(object_store: seaweedfs.ObjectStore) -> Iterator[HostNetwork]:
     if database["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip("worker hosts need PostgreSQL")  # the autouse real_services fixture fails it under CI
     services = {"postgres": int(database["PORT"] or 5432), "redis": urlsplit(django_settings.CELERY_BROKER_URL).port,
-                "rabbitmq": urlsplit(RABBITMQ_URL).port, "store": urlsplit(object_store.endpoint_url).port}
+                "rabbitmq": urlsplit(RABBITMQ_URL).port, "store": urlsplit(object_store.endpoint_url).port,
+                "tsa": urlsplit(os.environ["BESPOKE_TSA_URL"]).port}
     with HostNetwork(hosts=2, services=services) as network:
         yield network
 

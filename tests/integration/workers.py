@@ -36,6 +36,8 @@ def worker_environment(*, database_url: str, broker_url: str, data_dir: Path, me
         "BESPOKE_PUBLIC_URL": public_url,
         "BESPOKE_MASTER_KEY": master_key,
         "BESPOKE_WATERMARK_KEY": watermark_key,
+        # The test run's dev time-stamping authority (tests/conftest.py), on this machine's loopback.
+        "BESPOKE_TSA_URL": os.environ.get("BESPOKE_TSA_URL", ""),
         **{f"BESPOKE_{name.upper()}": value for name, value in bespoke.items()},
     })
     return env

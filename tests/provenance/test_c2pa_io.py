@@ -242,7 +242,9 @@ def test_private_keys_are_owner_only(pki_dir):
 
     assert modes["root_ca.key"] == 0o600
     assert modes["signer.key"] == 0o600
-    assert set(modes) == {"root_ca.pem", "root_ca.key", "signer.key", "signer_chain.pem"}
+    assert modes["tsa.key"] == 0o600
+    assert set(modes) == {"root_ca.pem", "root_ca.key", "signer.key", "signer_chain.pem", "tsa.pem", "tsa.key",
+                          "tsa.cnf"}
 
 
 def test_pki_usability_depends_on_remaining_validity(tmp_path):

@@ -155,8 +155,9 @@ def test_the_cut_has_every_frame_of_every_scene_unchanged(cut, scenes):
 
     assert _frame_count(cut.path) == sum(_frame_count(scene.path) for scene in scenes) == 3 * FRAMES
     assert np.array_equal(cut_frames, np.concatenate(scene_frames))
-    band = scenes[0].compliance["visible_label"]["band_height_px"]
-    assert np.array_equal(cut_frames[:, -band:], np.concatenate([frames[:, -band:] for frames in scene_frames]))
+    box = scenes[0].compliance["visible_label"]["box_px"]
+    badge = (slice(None), slice(box["top"], box["top"] + box["height"]), slice(box["left"], box["left"] + box["width"]))
+    assert np.array_equal(cut_frames[badge], np.concatenate([frames[badge] for frames in scene_frames]))
 
 
 def test_each_scenes_watermark_is_read_from_its_frames_of_the_cut(cut):

@@ -116,7 +116,7 @@ class Command(BaseCommand):
         self.stdout.write(f"tiny Wan model built in {tiny_root}")
 
     def _pki(self) -> None:
-        if pki_is_usable(settings.BESPOKE_PKI_DIR):
+        if pki_is_usable(settings.BESPOKE_PKI_DIR, with_tsa=not settings.PRODUCTION):
             self.stdout.write(f"signing PKI present in {settings.BESPOKE_PKI_DIR}")
             return
         if settings.PRODUCTION:

@@ -6,6 +6,7 @@ can run beside a portal in use without changing what anyone there is looking at.
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from io import StringIO
 import shutil
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -30,6 +32,7 @@ from generation.pipeline.video import decode_mp4, encode_mp4
 from generation.services.render import render_job_execute, render_job_request
 from generation.services.training import training_job_execute, training_job_request
 from generation.tracing import media_verify
+from provenance.tsa import running_dev_tsa
 from consent.facts import viewer_face_checked
 from consent.terms import text_sha256
 from consent.viewers import Scope, StandingOffer, viewer_license_sign, viewer_license_text
@@ -57,6 +60,14 @@ class Command(BaseCommand):
         out: Path = options["out"]  # type: ignore[assignment]
         out.mkdir(parents=True, exist_ok=True)
         call_command("bootstrap", verbosity=0, stdout=StringIO())
+        with ExitStack() as stack:
+            if not settings.BESPOKE_TSA_URL:
+                # What this process signs is time-stamped too, by the dev PKI's authority, as under `serve`.
+                settings.BESPOKE_TSA_URL = stack.enter_context(running_dev_tsa(settings.BESPOKE_PKI_DIR)).url
+                stack.callback(setattr, settings, "BESPOKE_TSA_URL", None)
+            self._demo(out, options)
+
+    def _demo(self, out: Path, options: dict[str, object]) -> None:
         self.steps: list[dict[str, Any]] = []
         world = demo_world()
         # The demo's own people in the parts the portal's personas play: the talent (Alice's part), the
@@ -148,9 +159,12 @@ class Command(BaseCommand):
                    watermark_id=output.watermark_id, models=output.compliance["models"])
 
         verified = media_verify(path=clip).as_dict()
+        stamp = verified["manifest"]["time_stamp"] or {}
         self._step("output verified", ok=verified["manifest"]["state"] == "trusted",
                    manifest_state=verified["manifest"]["state"], consent=verified["consent"],
                    watermark_id=verified["manifest"]["watermark_id"])
+        self._step("output time-stamped by a trusted authority", ok=stamp.get("state") == "trusted",
+                   time=stamp.get("time"), authority=stamp.get("authority"))
 
         stripped = out / f"{output.id}-reencoded.mp4"
         encode_mp4(decode_mp4(clip), stripped, fps=job.params["fps"], crf=28)

@@ -1,15 +1,19 @@
-"""Run the portal and a worker (with the reaper's schedule) on the embedded default."""
+"""Run the portal and a worker (with the reaper's schedule) on the embedded default, with the dev
+PKI's time-stamping authority unless BESPOKE_TSA_URL names another."""
 
 import os
 import re
 import signal
 import subprocess
 import sys
+from contextlib import ExitStack
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.core.management.commands.runserver import naiveip_re
+
+from provenance.tsa import TimeStampAuthorityError, running_dev_tsa
 
 # An address that listens on every interface is reached, on this machine, through the loopback one.
 _EVERY_INTERFACE = {"": "127.0.0.1", "0": "127.0.0.1", "0.0.0.0": "127.0.0.1", "[::]": "[::1]"}
@@ -25,7 +29,8 @@ def served_public_url(addrport: str) -> str:
 
 
 class Command(BaseCommand):
-    help = "Start the portal (Django's server) and one Celery worker with its beat schedule."
+    help = ("Start the portal (Django's server) and one Celery worker with its beat schedule, and the dev "
+            "time-stamping authority unless BESPOKE_TSA_URL names one.")
 
     def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
@@ -38,19 +43,37 @@ class Command(BaseCommand):
             os.environ["BESPOKE_PUBLIC_URL"] = served
             settings.BESPOKE_PUBLIC_URL = served
         call_command("bootstrap")
-        worker = subprocess.Popen([
-            sys.executable, "-m", "celery", "-A", "bespoke", "worker", "--beat", "--queues", "gpu,default",
-            "--concurrency", "1", "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-        ])
-        self.stdout.write(f"worker started (pid {worker.pid}); portal on {served}/")
-        if getattr(settings, "EMAIL_FILE_PATH", None):
-            self.stdout.write(f"mail (sign-up confirmation links too) is written as files in "
-                              f"{settings.EMAIL_FILE_PATH}")
-        try:
-            call_command("runserver", options["addrport"], use_reloader=False)
-        finally:
-            worker.send_signal(signal.SIGTERM)
+        with ExitStack() as stack:
+            if not settings.BESPOKE_TSA_URL:
+                self._serve_dev_tsa(stack)
+            worker = subprocess.Popen([
+                sys.executable, "-m", "celery", "-A", "bespoke", "worker", "--beat", "--queues", "gpu,default",
+                "--concurrency", "1", "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+            ])
+            self.stdout.write(f"worker started (pid {worker.pid}); portal on {served}/")
+            if getattr(settings, "EMAIL_FILE_PATH", None):
+                self.stdout.write(f"mail (sign-up confirmation links too) is written as files in "
+                                  f"{settings.EMAIL_FILE_PATH}")
             try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+                call_command("runserver", options["addrport"], use_reloader=False)
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+
+    def _serve_dev_tsa(self, stack: ExitStack) -> None:
+        """Time-stamp every manifest with the dev PKI's authority, served in this process.
+
+        The worker, started after, inherits its URL; it is required, as a real one is in
+        production, so a failure to time-stamp fails the signing instead of going unnoticed.
+        """
+        try:
+            tsa = stack.enter_context(running_dev_tsa(settings.BESPOKE_PKI_DIR))
+        except (TimeStampAuthorityError, OSError) as exc:
+            raise CommandError(f"cannot start the dev time-stamping authority: {exc}") from exc
+        os.environ["BESPOKE_TSA_URL"] = settings.BESPOKE_TSA_URL = tsa.url
+        os.environ["BESPOKE_TSA_REQUIRED"] = "1"
+        settings.BESPOKE_TSA_REQUIRED = True
+        self.stdout.write(f"time-stamping authority (dev PKI) on {tsa.url}")

@@ -99,6 +99,11 @@ class Command(BaseCommand):
             self.stdout.write(f"  visible disclosure: {manifest['disclosure']}")
         if manifest.get("watermark_id") is not None:
             self.stdout.write(f"  watermark id: {manifest['watermark_id']}")
+        stamp = manifest.get("time_stamp")
+        if stamp:
+            self.stdout.write(f"  time-stamp: {stamp['time']} by {stamp['authority']} ({stamp['state']})")
+        else:
+            self.stdout.write("  time-stamp: none")
 
 
 def _checked(path: Path) -> tuple[int, dict]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +39,7 @@ class AnimateDiffSD15:
         if paths.motion_adapter is None:
             raise ModelUnavailable("the animatediff-sd15 family needs a motion adapter folder")
         return ModelSpec(base=Path(paths.base), motion_adapter=Path(paths.motion_adapter), device=paths.device,
-                         threads=paths.threads, config=paths.config)
+                         threads=paths.threads, config=paths.config, compile=paths.compile)
 
     def build_tiny(self, destination: Path) -> None:
         build_tiny_model(destination)
@@ -54,6 +56,17 @@ class AnimateDiffSD15:
     def render_text_to_video(self, loaded: LoadedModel, settings: RenderSettings,
                              on_step: StepHook | None = None) -> np.ndarray:
         return render_frames(loaded.pipe, settings, on_step=on_step)
+
+    def render_keyframe(self, loaded: LoadedModel, settings: RenderSettings,
+                        on_step: StepHook | None = None) -> np.ndarray:
+        """The SD 1.5 image model's picture: the loaded pipeline asked for one frame with its motion modules
+        passed over, which leaves exactly the image model's layers (and the likeness LoRA on them).
+
+        StableDiffusionPipeline.from_pipe cannot take the loaded pipeline's UNet (a UNetMotionModel, not the
+        UNet2DConditionModel it needs), and loading the image model's UNet again would hold a second copy
+        of its weights for one still."""
+        with _motion_modules_passed_over(loaded.pipe.unet):
+            return render_frames(loaded.pipe, replace(settings, num_frames=1), on_step=on_step)
 
     def render_image_to_video(self, loaded: LoadedModel, settings: RenderSettings, first_frame: np.ndarray,
                               last_frame: np.ndarray | None = None, on_step: StepHook | None = None) -> np.ndarray:
@@ -74,3 +87,23 @@ class AnimateDiffSD15:
         device, _ = resolve_device(spec.device)
         pipe = load_image_pipeline(spec, dtype=torch.float32).to(device)
         return train_dreambooth_lora(pipe, photos, settings, on_step=on_step)
+
+
+@contextmanager
+def _motion_modules_passed_over(unet: Any) -> Iterator[None]:
+    """Inside the block, each motion module of the UNet returns its input unchanged.
+
+    A motion module adds its temporal attention to its input (`input + f(input)`); without it the
+    UNet's layers are the image UNet's, frame by frame."""
+    def passed_over(_module: Any, args: tuple[Any, ...], _output: Any) -> Any:
+        return args[0]
+
+    handles = [motion.register_forward_hook(passed_over)
+               for block in unet.modules() for motion in getattr(block, "motion_modules", None) or ()]
+    if not handles:
+        raise UnsupportedMode("the loaded AnimateDiff UNet has no motion modules to pass over")
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()

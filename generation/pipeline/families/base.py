@@ -34,6 +34,7 @@ class ModelPaths:
     image_to_video: Path | None = None
     device: str = "auto"
     threads: int = 0
+    compile: bool = False  # torch.compile the denoiser (generation.pipeline.acceleration)
 
 
 class ModelFamily(Protocol):
@@ -58,6 +59,11 @@ class ModelFamily(Protocol):
     def render_text_to_video(self, loaded: LoadedModel, settings: RenderSettings,
                              on_step: StepHook | None = None) -> np.ndarray:
         """(frames, height, width, 3) uint8 RGB; an exception from `on_step` stops the render."""
+
+    def render_keyframe(self, loaded: LoadedModel, settings: RenderSettings,
+                        on_step: StepHook | None = None) -> np.ndarray:
+        """One still from the prompt, on the text-to-video path's model with its likeness adapters on, as a
+        (1, height, width, 3) uint8 RGB clip of one frame; `settings.num_frames` is not used."""
 
     def render_image_to_video(self, loaded: LoadedModel, settings: RenderSettings, first_frame: np.ndarray,
                               last_frame: np.ndarray | None = None, on_step: StepHook | None = None) -> np.ndarray:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from generation.pipeline import adapters
+from generation.pipeline.acceleration import accelerate
 from generation.pipeline.families.base import (
     LoadedModel,
     ModelPaths,
@@ -44,6 +45,7 @@ class WanSpec:
     image_to_video: Path | None = None
     device: str = "auto"
     threads: int = 0
+    compile: bool = False
 
     def load(self) -> LoadedModel:
         return Wan().load(self)
@@ -103,7 +105,7 @@ class Wan:
 
     def spec_for(self, paths: ModelPaths) -> WanSpec:
         return WanSpec(base=Path(paths.base), image_to_video=Path(paths.image_to_video) if paths.image_to_video else None,
-                       device=paths.device, threads=paths.threads)
+                       device=paths.device, threads=paths.threads, compile=paths.compile)
 
     def build_tiny(self, destination: Path) -> None:
         build_tiny_wan(destination)
@@ -135,12 +137,19 @@ class Wan:
         for loaded in (pipe, image_pipe):
             if loaded is not None:
                 loaded.to(device)
+                accelerate(loaded, device=device, compile=spec.compile)
         return LoadedModel(family=self.name, pipe=pipe, image_pipe=image_pipe, device=device,
                            model_sha256=self.fingerprint(spec))
 
     def render_text_to_video(self, loaded: LoadedModel, settings: RenderSettings,
                              on_step: StepHook | None = None) -> np.ndarray:
         return _render(loaded.pipe, settings, on_step)
+
+    def render_keyframe(self, loaded: LoadedModel, settings: RenderSettings,
+                        on_step: StepHook | None = None) -> np.ndarray:
+        """The text-to-video model asked for one frame (Wan's VAE encodes the first frame on its own, so a
+        one-frame clip is an image of the model's)."""
+        return _render(loaded.pipe, replace(settings, num_frames=1), on_step)
 
     def render_image_to_video(self, loaded: LoadedModel, settings: RenderSettings, first_frame: np.ndarray,
                               last_frame: np.ndarray | None = None, on_step: StepHook | None = None) -> np.ndarray:
