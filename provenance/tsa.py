@@ -32,6 +32,7 @@ REPLY_CONTENT_TYPE = "application/timestamp-reply"
 # A query is a digest and a few small fields (about 60 bytes for SHA-256).
 MAX_QUERY_BYTES = 4096
 _OPENSSL_SECONDS = 10
+CLIENT_SECONDS = 10
 
 
 class TimeStampQueryError(ValueError):
@@ -117,6 +118,7 @@ class DevTsaServer(ThreadingHTTPServer):
 class _TimeStampHandler(BaseHTTPRequestHandler):
     server: DevTsaServer
     server_version = "BespokeDevTSA"
+    timeout = CLIENT_SECONDS  # a client that stops sending is dropped, not waited for
 
     def do_POST(self) -> None:
         if self.path != "/":
@@ -134,7 +136,12 @@ class _TimeStampHandler(BaseHTTPRequestHandler):
                                                  "with its Content-Length")
             return
         try:
-            reply = time_stamp_reply(self.rfile.read(length), pki_dir=self.server.pki_dir)
+            query = self.rfile.read(length)
+        except TimeoutError:
+            self.close_connection = True
+            return
+        try:
+            reply = time_stamp_reply(query, pki_dir=self.server.pki_dir)
         except TimeStampQueryError as exc:
             self._refuse(HTTPStatus.BAD_REQUEST, str(exc))
             return

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from io import StringIO
@@ -26,6 +28,7 @@ from django.core.management import call_command
 from generation.pipeline.video import encode_mp4
 from provenance import services as provenance
 from provenance.c2pa_io import read_file
+from provenance import tsa as tsa_module
 from provenance.pki import DevPki, create_dev_pki, load_trust_anchor, pki_is_usable
 from provenance.tsa import (
     QUERY_CONTENT_TYPE,
@@ -184,6 +187,20 @@ def test_a_bad_request_gets_a_clear_400_and_changes_nothing(dev_tsa_url, pki_dir
 
     assert _folder_contents(pki_dir) == before
     assert _post(dev_tsa_url, query)[0] == 200, "the authority still answers after bad requests"
+
+
+def test_a_client_that_stops_sending_is_dropped_and_the_authority_still_answers(pki_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(tsa_module._TimeStampHandler, "timeout", 0.5)
+    query = _query(tmp_path)
+    with running_dev_tsa(pki_dir) as server:
+        host, port = server.server_address[:2]
+        with socket.create_connection((host, port), timeout=10) as stalled:
+            stalled.sendall(f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {QUERY_CONTENT_TYPE}\r\n"
+                            "Content-Length: 100\r\n\r\n".encode())  # and never the body
+            assert _post(server.url, query)[0] == 200, "another client is answered meanwhile"
+            started = time.monotonic()
+            assert stalled.recv(1024) == b"", "the stalled connection is closed"
+            assert time.monotonic() - started < 5
 
 
 def test_a_pki_without_an_authority_cannot_serve_one(tmp_path):

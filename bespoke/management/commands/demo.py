@@ -6,7 +6,6 @@ can run beside a portal in use without changing what anyone there is looking at.
 from __future__ import annotations
 
 import json
-from contextlib import ExitStack
 from io import StringIO
 import shutil
 import time
@@ -15,7 +14,6 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -32,7 +30,7 @@ from generation.pipeline.video import decode_mp4, encode_mp4
 from generation.services.render import render_job_execute, render_job_request
 from generation.services.training import training_job_execute, training_job_request
 from generation.tracing import media_verify
-from provenance.tsa import running_dev_tsa
+from bespoke.management.dev_tsa import dev_time_stamping
 from consent.facts import viewer_face_checked
 from consent.terms import text_sha256
 from consent.viewers import Scope, StandingOffer, viewer_license_sign, viewer_license_text
@@ -60,11 +58,7 @@ class Command(BaseCommand):
         out: Path = options["out"]  # type: ignore[assignment]
         out.mkdir(parents=True, exist_ok=True)
         call_command("bootstrap", verbosity=0, stdout=StringIO())
-        with ExitStack() as stack:
-            if not settings.BESPOKE_TSA_URL:
-                # What this process signs is time-stamped too, by the dev PKI's authority, as under `serve`.
-                settings.BESPOKE_TSA_URL = stack.enter_context(running_dev_tsa(settings.BESPOKE_PKI_DIR)).url
-                stack.callback(setattr, settings, "BESPOKE_TSA_URL", None)
+        with dev_time_stamping():  # what this process signs is time-stamped too, as under `serve`
             self._demo(out, options)
 
     def _demo(self, out: Path, options: dict[str, object]) -> None:

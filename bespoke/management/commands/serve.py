@@ -6,14 +6,13 @@ import re
 import signal
 import subprocess
 import sys
-from contextlib import ExitStack
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.core.management.commands.runserver import naiveip_re
 
-from provenance.tsa import TimeStampAuthorityError, running_dev_tsa
+from bespoke.management.dev_tsa import dev_time_stamping
 
 # An address that listens on every interface is reached, on this machine, through the loopback one.
 _EVERY_INTERFACE = {"": "127.0.0.1", "0": "127.0.0.1", "0.0.0.0": "127.0.0.1", "[::]": "[::1]"}
@@ -43,9 +42,9 @@ class Command(BaseCommand):
             os.environ["BESPOKE_PUBLIC_URL"] = served
             settings.BESPOKE_PUBLIC_URL = served
         call_command("bootstrap")
-        with ExitStack() as stack:
-            if not settings.BESPOKE_TSA_URL:
-                self._serve_dev_tsa(stack)
+        with dev_time_stamping() as tsa_url:
+            if tsa_url:
+                self.stdout.write(f"time-stamping authority (dev PKI) on {tsa_url}")
             worker = subprocess.Popen([
                 sys.executable, "-m", "celery", "-A", "bespoke", "worker", "--beat", "--queues", "gpu,default",
                 "--concurrency", "1", "--pool", "prefork", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
@@ -62,18 +61,3 @@ class Command(BaseCommand):
                     worker.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     worker.kill()
-
-    def _serve_dev_tsa(self, stack: ExitStack) -> None:
-        """Time-stamp every manifest with the dev PKI's authority, served in this process.
-
-        The worker, started after, inherits its URL; it is required, as a real one is in
-        production, so a failure to time-stamp fails the signing instead of going unnoticed.
-        """
-        try:
-            tsa = stack.enter_context(running_dev_tsa(settings.BESPOKE_PKI_DIR))
-        except (TimeStampAuthorityError, OSError) as exc:
-            raise CommandError(f"cannot start the dev time-stamping authority: {exc}") from exc
-        os.environ["BESPOKE_TSA_URL"] = settings.BESPOKE_TSA_URL = tsa.url
-        os.environ["BESPOKE_TSA_REQUIRED"] = "1"
-        settings.BESPOKE_TSA_REQUIRED = True
-        self.stdout.write(f"time-stamping authority (dev PKI) on {tsa.url}")
