@@ -383,9 +383,12 @@ def _measure(*, plan: dict[str, Any], database_url: str, work: Path, users: int,
         _stop(locust)
         _stop(server)
         queued = _purge_render_queues()
-    whole_run = _endpoint_stats(Path(f"{prefix}_stats.csv"))
+    # Both phases come from the one request log: locust's own stats file is written before the
+    # requests still in flight at the stop have ended, so it may count fewer than the log.
+    requests = _logged_requests(request_log)
+    whole_run, _ = _phase_stats(requests)
     failures = _failure_messages(Path(f"{prefix}_failures.csv"))
-    endpoints, steady_seconds = _steady_stats(request_log, warm_up_seconds=warm_up_seconds)
+    endpoints, steady_seconds = _steady_stats(requests, warm_up_seconds=warm_up_seconds)
     print(f"whole run, {seconds} s, the {warm_up_seconds} s warm-up included (users arriving, each glancing at "
           "every page):")
     _print_table(whole_run, [])
@@ -410,27 +413,6 @@ def _measure(*, plan: dict[str, Any], database_url: str, work: Path, users: int,
     }
 
 
-def _number(value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:  # locust writes "N/A" for a percentile it has no request for
-        return 0.0
-
-
-def _endpoint_stats(path: Path) -> dict[str, dict[str, float]]:
-    """Per request name (method and route): requests, failures, rps, p50, p95, p99 (ms)."""
-    endpoints = {}
-    with path.open(newline="") as stats:
-        for row in csv.DictReader(stats):
-            if row["Name"] == "Aggregated":
-                continue
-            endpoints[f"{row['Type']} {row['Name']}"] = {
-                "requests": int(row["Request Count"]), "failures": int(row["Failure Count"]),
-                "rps": round(_number(row["Requests/s"]), 2), "p50": _number(row["50%"]),
-                "p95": _number(row["95%"]), "p99": _number(row["99%"])}
-    return endpoints
-
-
 def _failure_messages(path: Path) -> list[str]:
     if not path.exists():
         return []
@@ -443,25 +425,41 @@ def _is_write(name: str) -> bool:
     return name.startswith("POST ")
 
 
-def _steady_stats(request_log: Path, *, warm_up_seconds: float) -> tuple[dict[str, dict[str, float]], float]:
-    """Per request name, as _endpoint_stats, over the requests started after the warm-up (the
-    locustfile logs each one's end and duration), and the length of that window in seconds."""
+Request = tuple[float, float, str, float, bool]  # started, ended (s), name, time taken (ms), failed
+
+
+def _logged_requests(request_log: Path) -> list[Request]:
+    """Every request the locustfile logged (its end and duration), sign-ins included."""
     requests = []
     with request_log.open() as log:
         for line in log:
             ended, name, taken_ms, failed = line.rstrip("\n").split("\t")
             requests.append((float(ended) - float(taken_ms) / 1000, float(ended), name, float(taken_ms), failed == "1"))
+    return requests
+
+
+def _phase_stats(requests: list[Request], *, since: float | None = None) -> tuple[dict[str, dict[str, float]], float]:
+    """Per request name (method and route): requests, failures, rps, p50, p95, p99 (ms), and the
+    length of the phase in seconds (from `since`, by default the first request's start)."""
+    if not requests:
+        return {}, 0.0
+    start = min(request[0] for request in requests) if since is None else since
+    window = max(request[1] for request in requests) - start
+    by_name: dict[str, list[tuple[float, bool]]] = {}
+    for _, _, name, taken_ms, failed in requests:
+        by_name.setdefault(name, []).append((taken_ms, failed))
+    return {name: _stats([taken for taken, _ in rows], failures=sum(failed for _, failed in rows), seconds=window)
+            for name, rows in sorted(by_name.items())}, window
+
+
+def _steady_stats(requests: list[Request], *, warm_up_seconds: float) -> tuple[dict[str, dict[str, float]], float]:
+    """As _phase_stats, over the requests other than sign-ins started after the warm-up."""
     measured = [request for request in requests if SIGN_IN_PREFIX not in request[2]]
     if not measured:
         return {}, 0.0
     steady_from = min(request[0] for request in measured) + warm_up_seconds
     steady = [request for request in measured if request[0] >= steady_from]
-    window = max((request[1] for request in steady), default=steady_from) - steady_from
-    by_name: dict[str, list[tuple[float, bool]]] = {}
-    for _, _, name, taken_ms, failed in steady:
-        by_name.setdefault(name, []).append((taken_ms, failed))
-    return {name: _stats([taken for taken, _ in rows], failures=sum(failed for _, failed in rows), seconds=window)
-            for name, rows in sorted(by_name.items())}, window
+    return _phase_stats(steady, since=steady_from)
 
 
 def _stats(taken_ms: list[float], *, failures: int, seconds: float) -> dict[str, float]:

@@ -34,7 +34,8 @@ def test_a_reduced_load_run_measures_every_persona_s_endpoints_without_a_failure
         stats = report["whole_run_endpoints"][name]
         assert stats["requests"] > 0 and stats["failures"] == 0 and stats["p99"] >= stats["p50"] > 0, name
     # The goals are judged on the requests after the warm-up: fewer, from the same run.
-    assert report["warm_up_seconds"] == 3 and 0 < report["steady_seconds"] < 12
+    # Requests in flight at the end may take up to locust's stop timeout (5 s) to finish.
+    assert report["warm_up_seconds"] == 3 and 0 < report["steady_seconds"] < 12 + 5
     assert report["endpoints"] and set(report["endpoints"]) <= set(report["whole_run_endpoints"])
     for name, stats in report["endpoints"].items():
         assert 0 < stats["requests"] <= report["whole_run_endpoints"][name]["requests"], name
