@@ -17,6 +17,10 @@ A SCENE is a knot whose top carries scene tags::
 the app, not here), ``seconds`` its length (default 2). A knot with none of these tags is plain
 Ink (a helper, a function) and is played through. The story's global tags give its ``title``.
 
+``# continuity: on`` (or ``off``) asks that a scene continue from the last frame of the scene
+played before it (stories.play decides when it may); as a global tag it is the story's default,
+as a scene's tag it overrides that default for the scene.
+
 :func:`story_outline` explores every path (bounded, see :data:`MAX_STATES`) and lists the scenes,
 the roles, where the story starts and ends, and the problems, each naming the source line when the
 Ink source is given. :func:`play_start` / :func:`play_choose` / :func:`play_continue` are a
@@ -69,6 +73,8 @@ OUTLINE_SECONDS = 10.0
 _VISIT_CAP = 3
 
 SCENE_TAGS = ("prompt", "cast", "seconds")
+CONTINUITY_TAG = "continuity"
+_SWITCH = {"on": True, "yes": True, "true": True, "off": False, "no": False, "false": False}
 
 
 class InkError(ValueError):
@@ -86,6 +92,7 @@ class Scene:
     cast: tuple[str, ...]
     seconds: float
     line: int | None = None  # the ``=== knot ===`` line in the source, when the source is known
+    continues: bool = False  # asks to continue from the last frame of the scene played before it
 
 
 @dataclass(frozen=True)
@@ -190,6 +197,13 @@ def _parse_seconds(value: str | None) -> float | None:
     if not math.isfinite(seconds) or not 0 < seconds <= MAX_SECONDS:
         return None
     return seconds
+
+
+def _parse_switch(value: str | None, default: bool) -> bool | None:
+    """``on``/``off`` (or yes/no, true/false) of a tag value; ``default`` without the tag; None when neither."""
+    if value is None:
+        return default
+    return _SWITCH.get(value.strip().lower())
 
 
 # --- Source lines -------------------------------------------------------------------------------------
@@ -399,6 +413,10 @@ def _read_scenes(story: Story, data: dict, where: _SourceMap) -> tuple[dict[str,
     scenes: dict[str, Scene] = {}
     knot_tags: dict[str, list[str]] = {}
     problems: list[Problem] = []
+    story_continuity = _tag_map(story.get_global_tags()).get(CONTINUITY_TAG)
+    continues_by_default = _parse_switch(story_continuity, False)
+    if continues_by_default is None:
+        problems.append(Problem(None, f"the story's continuity {story_continuity!r} is neither on nor off"))
     for knot in _knot_names(data):
         try:
             tags = list(story.get_tags_for_content_at_path(knot))
@@ -410,6 +428,10 @@ def _read_scenes(story: Story, data: dict, where: _SourceMap) -> tuple[dict[str,
         prompt = values.get("prompt")
         cast = _split_cast(values.get("cast", ""))
         seconds = _parse_seconds(values.get("seconds"))
+        continues = _parse_switch(values.get(CONTINUITY_TAG), bool(continues_by_default))
+        if continues is None:
+            problems.append(Problem(where.tag(knot, CONTINUITY_TAG), f"scene '{knot}': continuity "
+                                    f"{values[CONTINUITY_TAG]!r} is neither on nor off"))
         if prompt is None:
             problems.append(Problem(where.knot(knot), f"scene '{knot}' has no '# prompt:' tag"))
         elif not prompt:
@@ -421,7 +443,7 @@ def _read_scenes(story: Story, data: dict, where: _SourceMap) -> tuple[dict[str,
         if not cast:
             problems.append(Problem(where.tag(knot, "cast"), f"scene '{knot}' has no cast (add '# cast: lead')"))
         scenes[knot] = Scene(knot=knot, prompt=prompt or "", cast=cast, seconds=seconds or 0.0,
-                             line=where.knot(knot))
+                             line=where.knot(knot), continues=bool(continues))
         knot_tags[knot] = tags
     return scenes, knot_tags, problems
 

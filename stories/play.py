@@ -8,6 +8,28 @@ scenes behind each of its choices are requested ahead as speculative renders (PR
 taking a choice keeps that one (re-sent at normal priority) and cancels the others. A
 branch whose render the gate refuses is REFUSED, with the gate's reason for the player.
 
+Scene continuity. A story asks for it with the global Ink tag ``# continuity: on`` (a scene's
+own ``# continuity:`` tag overrides the story's for that scene). Such a scene continues from
+the last frame of the scene before it on its path (the scene the viewer watched just before,
+or, rendered ahead, the one they would have watched) when all of these hold, and otherwise
+starts from its prompt alone:
+
+- the deployment's model renders image-to-video (the wan family);
+- the scene before it is published: rendered, labelled, signed, under a gate that allowed
+  every role in it at publication;
+- every license of the scene before it is a license of this scene's cast (its last frame
+  carries those likenesses, so a role that left the scene would otherwise appear in a render
+  not gated on its license).
+
+Generation checks the same again at request (generation.services.scenes), refusing
+anything else before writing, and the earlier scene becomes an ingredient of the new scene's
+manifest. Prefetch: a continuing scene is rendered ahead only once the scene before it is
+published; until then it WAITS, with no render requested (``scene_progress`` says so), and
+is requested when the viewer takes the choice that leads to it. If the scene before it is
+still not published then (a choice taken before the scene was shown), or its cast does not
+cover the scene before, it renders from its prompt alone and its request records why
+(``not_continued``). A scene never waits on a render that has not been asked for.
+
 When the viewer's consent is revoked, the revocation's signal stops their playthroughs
 (`playthroughs_stop_for_license`) and generation cancels every queued scene with them in
 it; a running one stops at its next consent check and publishes nothing.
@@ -37,7 +59,8 @@ from consent.viewers import viewer_licenses_for_story
 from core.errors import InvalidTransition, NotAllowed, ValidationFailed
 from core.object_storage import storage_save_path
 from core.locking import Rank, lock_rows
-from generation.models import RenderJob, RenderOutput
+from generation.models import RenderCast, RenderJob, RenderOutput
+from generation.services.continuity import can_start_from_a_frame
 from generation.services.render import render_job_cancel
 from generation.services.scenes import CastMember, scene_render_prioritise, scene_render_request
 from provenance import cut as provenance_cut
@@ -102,14 +125,55 @@ def _scene_row(playthrough: Playthrough, found: _SceneStep, *, status: str, pare
         ended=found.step.ended, state=found.step.state)
 
 
+@dataclass(frozen=True)
+class _Continuation:
+    """Where a scene's render starts: the earlier output it continues from, or why it does not
+    (``not_continued``), or that it waits for the scene before it to be published."""
+
+    output_id: str | None = None
+    not_continued: str = ""
+    waits: bool = False
+
+
+def _continuation(row: PlaythroughScene, cast: list[CastMember], scene: ink.Scene, *,
+                  speculative: bool) -> _Continuation:
+    """The rules of the module docstring, for one scene about to be requested."""
+    if not scene.continues or row.parent_id is None:
+        return _Continuation()
+    if not can_start_from_a_frame():
+        return _Continuation(not_continued="This deployment's model cannot render from a frame (image-to-video).")
+    before = row.parent
+    job = RenderJob.objects.filter(pk=before.render_job_id).only("status").first() if before.render_job_id else None
+    output = RenderOutput.objects.filter(job_id=job.pk).values_list("id", flat=True).first() \
+        if job is not None and job.status == RenderJob.Status.SUCCEEDED else None
+    if output is None:
+        pending = branch_refusal(before) is None and (job is None or job.status not in RenderJob.TERMINAL)
+        if speculative and pending and before.knot:
+            return _Continuation(waits=True)
+        return _Continuation(not_continued="The scene before it was not published when this one was requested.")
+    licensed = {member.license_id for member in cast}
+    left = sorted(role for role, license_id in RenderCast.objects.filter(job_id=job.pk)
+                  .values_list("role", "license_id") if str(license_id) not in licensed)
+    if left:
+        return _Continuation(not_continued=f"The scene before it shows {', '.join(left)}, not cast in this one: its "
+                                           "last frame cannot be carried into a render not made under their license.")
+    return _Continuation(output_id=str(output))
+
+
 def _request_render(row: PlaythroughScene, playthrough: Playthrough, scene: ink.Scene, *, speculative: bool,
                     acting_user: AbstractBaseUser) -> None:
-    """Ask for the scene's render; a refusal (by the gate, or a scene that would wait for two
+    """Ask for the scene's render (or, for a continuing scene rendered ahead of the one before
+    it, leave it waiting); a refusal (by the gate, or a scene that would wait for two
     approvals) marks the scene REFUSED with its reason."""
+    cast = _cast(playthrough, scene)
+    start = _continuation(row, cast, scene, speculative=speculative)
+    if start.waits:
+        return
     try:
-        job = scene_render_request(cast=_cast(playthrough, scene), prompt=scene.prompt,
+        job = scene_render_request(cast=cast, prompt=scene.prompt,
                                    story_id=str(playthrough.story_id), seconds=scene.seconds,
                                    params=dict(settings.BESPOKE_STORY_SCENE_PARAMS), speculative=speculative,
+                                   continue_from=start.output_id, not_continued=start.not_continued,
                                    acting_user=acting_user)
     except gate.ConsentRefused as refused:
         row.refusal_code, row.refusal_message = str(refused.decision.reason), str(refused)
@@ -134,12 +198,8 @@ def _prefetch(playthrough: Playthrough, current: PlaythroughScene, compiled_json
     With ``only``, just the branch of that one choice, at the normal priority (it is taken now)."""
     if current.ended or ahead < 1:
         return
-    branches: list[tuple[int | None, str, Callable[[], ink.Step]]]
-    if current.choices:
-        branches = [(index, text, lambda index=index: ink.play_choose(compiled_json, current.state, index))
-                    for index, text in enumerate(current.choices)]
-    else:
-        branches = [(None, "", lambda: ink.play_continue(compiled_json, current.state))]
+    branches = [(index, text, _branch_first(compiled_json, current, index))
+                for index, text in (enumerate(current.choices) if current.choices else [(None, "")])]
     for index, text, first in branches:
         if only is not None and index not in only:
             continue
@@ -152,6 +212,13 @@ def _prefetch(playthrough: Playthrough, current: PlaythroughScene, compiled_json
                 _request_render(row, playthrough, found.scene, speculative=only is None, acting_user=acting_user)
         if only is None and row.status == PlaythroughScene.Status.PREFETCHED and not row.choices:
             _prefetch(playthrough, row, compiled_json, acting_user, ahead=ahead - 1)
+
+
+def _branch_first(compiled_json: str, current: PlaythroughScene, index: int | None) -> Callable[[], ink.Step]:
+    """The first step behind choice ``index`` of ``current`` (None: where it goes on without a choice)."""
+    if index is None:
+        return lambda: ink.play_continue(compiled_json, current.state)
+    return lambda: ink.play_choose(compiled_json, current.state, index)
 
 
 def _descendants(scenes: list[PlaythroughScene]) -> list[PlaythroughScene]:
@@ -263,6 +330,10 @@ def playthrough_choose(*, playthrough: Playthrough, index: int | None, acting_us
         _prefetch(playthrough, current, story.compiled_json, acting_user, only=None if prefetch else (index,))
         branches = list(PlaythroughScene.objects.select_for_update().filter(parent=current))
         chosen = next(branch for branch in branches if branch.choice_index == index)
+        if chosen.status == PlaythroughScene.Status.PREFETCHED and chosen.render_job_id is None and chosen.knot:
+            # A continuing scene that waited for the one before it: requested now, continued if it can be.
+            found = _to_scene(_branch_first(story.compiled_json, current, index), story.compiled_json)
+            _request_render(chosen, playthrough, found.scene, speculative=False, acting_user=acting_user)
         if chosen.status == PlaythroughScene.Status.REFUSED:
             raise InvalidTransition(f"This branch is gone: {chosen.refusal_message}", code="branch_refused")
         refusal = branch_refusal(chosen)
@@ -349,8 +420,6 @@ def _path_outputs(playthrough: Playthrough) -> tuple[list[PlaythroughScene], lis
 
 
 def _licenses_of(path: list[PlaythroughScene]) -> list[str]:
-    from generation.models import RenderCast
-
     ids = RenderCast.objects.filter(job_id__in=[s.render_job_id for s in path]).values_list("license_id", flat=True)
     return sorted({str(i) for i in ids})
 
@@ -424,7 +493,8 @@ def _cut_allowed(license_id: str, playthrough: Playthrough, actor: str, *, locke
 @dataclass(frozen=True)
 class SceneProgress:
     """A scene as the player shows it: ``state`` is ready (``output_id`` set), queued, rendering
-    (``step`` of ``total``), awaiting_approval, gone (``message`` says why) or failed."""
+    (``step`` of ``total``), awaiting_approval, waiting (a continuing scene not rendered ahead:
+    ``message`` says why), gone (``message`` says why) or failed."""
 
     scene: PlaythroughScene
     state: str
@@ -443,6 +513,9 @@ def scene_progress(scene: PlaythroughScene) -> SceneProgress:
     if refusal is not None:
         return SceneProgress(scene, "gone", message=refusal)
     if scene.render_job_id is None:
+        if scene.status == PlaythroughScene.Status.PREFETCHED and scene.knot:
+            return SceneProgress(scene, "waiting", message="This scene continues from the last frame of the one "
+                                 "before it: it is rendered once that one is published and this choice is taken.")
         return SceneProgress(scene, "gone", message="No render was requested for this scene.")
     job = RenderJob.objects.filter(pk=scene.render_job_id).first()
     if job is None:

@@ -3,15 +3,23 @@ a scene that continues from the last frame of an earlier clip (so that the two j
 jump), or a clip that animates a keyframe the producer approved. Both render image-to-video,
 and the earlier output's signed file becomes an ingredient of the new manifest.
 
-The earlier output must be a published plain render under that very license: a scene of a
-story played under several licenses shows other people's likenesses, which the new render's
-one license does not cover.
+Whose likeness may be carried over. The earlier output's last frame shows every likeness it
+was rendered under, so every license of the earlier output (its own and, for a scene, each
+role's) must be one the new render is made under and asks the gate about: a plain render
+continues only a published output of its one license (a scene with other people in it is
+refused); a scene continues only a published output whose licenses are all in its cast.
+A scene continues only a published scene of the same story requested by the same person
+(the viewer playing it, or the producer), never someone else's playthrough
+(`scene_continuation_check`). The new render is then gated as any render is, at request,
+claim, every few steps and publication, under every license the earlier frame carries, so a
+revocation of any of them refuses the continuation too; the worker checks the earlier
+output again before it reads a frame of it.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +38,7 @@ if TYPE_CHECKING:
 
 NOT_CONTINUABLE = "There is no published output of this license with that id to continue from."
 NOT_ANIMATABLE = "There is no published keyframe of this license with that id to animate."
+NO_SCENE_TO_CONTINUE = "There is no published scene of this story, requested by you, with that id to continue from."
 
 
 @dataclass(frozen=True)
@@ -62,25 +71,53 @@ class StartingPoint:
     first_frame: np.ndarray
 
 
-def starting_point_check(*, source: str, output_id: str, license_id: str) -> None:
+def can_start_from_a_frame() -> bool:
+    """Whether this deployment's model renders image-to-video (what a start from an earlier output needs)."""
+    return settings.BESPOKE_MODEL_IMAGE_TO_VIDEO is not None
+
+
+def starting_point_check(*, source: str, output_id: str, license_id: str,
+                         cast_license_ids: Sequence[str] = ()) -> None:
     """Refuse (ValidationFailed on the `source` parameter) a start from an earlier output that
-    this deployment cannot render, or from one that is not a published plain render of the
-    license of the kind `source` takes (a clip to continue, a keyframe to animate)."""
+    this deployment cannot render, or from one that is not a published output of the kind
+    `source` takes (a clip to continue, a keyframe to animate) made under `license_id` and
+    `cast_license_ids` (a scene's roles' licenses) only."""
     kind = SOURCES[source]
-    family = settings.BESPOKE_MODEL_FAMILY
-    if settings.BESPOKE_MODEL_IMAGE_TO_VIDEO is None:
-        raise ValidationFailed(f"This deployment's model ({family}) cannot {kind.what}: that needs an "
-                               "image-to-video model (the wan family's).", field=source)
-    if _startable(source=source, output_id=output_id, license_id=license_id) is None:
+    _image_to_video_required(source)
+    if _startable(source=source, output_id=output_id, license_ids=[license_id, *cast_license_ids]) is None:
         raise ValidationFailed(kind.not_found, field=source)
 
 
+def scene_continuation_check(*, output_id: str, story_id: str, requested_by_id: object,
+                             cast: dict[str, str]) -> None:
+    """Refuse (ValidationFailed on `continue_from`) a scene's continuation from an earlier output
+    that is not a published scene of the same story requested by the same person, or whose
+    licenses are not all among the new scene's `cast` (role -> license id), naming the roles
+    of the earlier scene whose likeness the new one is not licensed to show."""
+    _image_to_video_required(CONTINUE_FROM)
+    earlier = (RenderOutput.objects.filter(pk=output_id, job__status=RenderJob.Status.SUCCEEDED,
+                                           job__interactive=True, job__story_id=story_id,
+                                           job__requested_by_id=requested_by_id)
+               .select_related("job").only("id", "job_id", "job__license_id", "job__params").first())
+    if earlier is None or earlier.job.is_keyframe:
+        raise ValidationFailed(NO_SCENE_TO_CONTINUE, field=CONTINUE_FROM)
+    licensed = {str(license_id) for license_id in cast.values()}
+    uncovered = sorted(role for role, license_id in RenderCast.objects.filter(job_id=earlier.job_id)
+                       .values_list("role", "license_id") if str(license_id) not in licensed)
+    if uncovered or str(earlier.job.license_id) not in licensed:
+        raise ValidationFailed(
+            f"The scene to continue from shows {', '.join(uncovered) or 'a likeness'} under a license this "
+            "scene is not made under: its last frame carries that likeness, so every license of the earlier "
+            "scene must be in this scene's cast.", field=CONTINUE_FROM, code="continuity_not_covered")
+
+
 def starting_point_prepare(*, source: str, output_id: str, license_id: str, workdir: Path, width: int,
-                           height: int) -> StartingPoint:
+                           height: int, cast_license_ids: Sequence[str] = ()) -> StartingPoint:
     """Copy the earlier output from storage into `workdir` and take the frame the render starts
-    from, fitted to `width` x `height`. Raises ValidationFailed when it is no longer one to start from."""
+    from, fitted to `width` x `height`. Raises ValidationFailed when it is no longer one to start
+    from (the rule of `starting_point_check`)."""
     kind = SOURCES[source]
-    output = _startable(source=source, output_id=output_id, license_id=license_id)
+    output = _startable(source=source, output_id=output_id, license_ids=[license_id, *cast_license_ids])
     if output is None:
         raise ValidationFailed(kind.not_found, field=source)
     path = Path(workdir) / f"{kind.relation}-{output_id}{Path(output.file.name).suffix.lower()}"
@@ -127,12 +164,20 @@ def _fitted(image: Image.Image, *, width: int, height: int) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
-def _startable(*, source: str, output_id: str, license_id: str) -> RenderOutput | None:
-    output = (RenderOutput.objects.filter(pk=output_id, job__license_id=license_id,
+def _image_to_video_required(source: str) -> None:
+    if not can_start_from_a_frame():
+        raise ValidationFailed(f"This deployment's model ({settings.BESPOKE_MODEL_FAMILY}) cannot "
+                               f"{SOURCES[source].what}: that needs an image-to-video model (the wan family's).",
+                               field=source)
+
+
+def _startable(*, source: str, output_id: str, license_ids: Sequence[str]) -> RenderOutput | None:
+    """The published output to start from, when every license it was made under is in `license_ids`."""
+    output = (RenderOutput.objects.filter(pk=output_id, job__license_id__in=license_ids,
                                           job__status=RenderJob.Status.SUCCEEDED)
               .select_related("job").only("id", "file", "job_id", "job__params").first())
     if output is None or output.job.is_keyframe != SOURCES[source].keyframe:
         return None
-    if RenderCast.objects.filter(job_id=output.job_id).exclude(license_id=license_id).exists():
+    if RenderCast.objects.filter(job_id=output.job_id).exclude(license_id__in=license_ids).exists():
         return None
     return output

@@ -346,7 +346,7 @@ def render_job_execute(*, job_id: str, worker: str) -> RenderJob | None:
         likenesses = [likeness_model_weights(model_id=model_id) for model_id in model_ids]
         starting = starting_point_prepare(
             source=start.source, output_id=start.source_output_id, license_id=str(job.license_id), workdir=workdir,
-            width=params.width, height=params.height) if start.source else None
+            width=params.width, height=params.height, cast_license_ids=license_ids) if start.source else None
         render_settings = RenderSettings(
             prompt=job.prompt, negative_prompt=job.negative_prompt, num_frames=params.num_frames,
             width=params.width, height=params.height, steps=params.steps, guidance_scale=params.guidance_scale,

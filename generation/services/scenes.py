@@ -9,6 +9,15 @@ speculative: sent at a lower priority, and re-sent at the normal one once chosen
 A scene whose cast includes a license asking to approve each use (a viewer may ask it of
 their own consent) waits for that approval, as any render does; a scene waits for one
 approval at most, so a cast with two such licenses is refused at request.
+
+A scene may continue from an earlier scene (`continue_from`, the earlier scene's output):
+it then renders image-to-video from that scene's last frame, and the earlier scene becomes
+an ingredient (`inputTo`) of its manifest. The earlier output must be a published scene of
+the same story requested by the same person, and every license it was made under must be
+in the new scene's cast, since its last frame carries those likenesses
+(generation.services.continuity); anything else is refused before anything is written.
+A scene that asked to continue but starts from its prompt alone says why (`not_continued`,
+recorded with its request).
 """
 
 from __future__ import annotations
@@ -32,7 +41,13 @@ from consent.approvals import use_approval_request
 from consent.selectors import licensee_ids_of_licenses
 from core.errors import NotAllowed, ValidationFailed
 from generation.models import RenderCast, RenderJob
-from generation.params import RenderParams, prompt_clean, render_params_parse
+from generation.params import (
+    CONTINUE_FROM,
+    RenderParams,
+    prompt_clean,
+    render_params_parse,
+)
+from generation.services.continuity import scene_continuation_check
 from generation.services.jobs import JobUse
 from generation.services.leases import enqueue_on_commit, locked_job
 from generation.services.render import MEDIUM_VIDEO, RENDERS
@@ -50,9 +65,11 @@ class CastMember:
 
 
 def scene_render_request(*, cast: Sequence[CastMember], prompt: str, story_id: str, seconds: float | None = None,
-                         params: dict | None = None, speculative: bool = False,
-                         acting_user: AbstractBaseUser) -> RenderJob:
-    """Queue the render of a scene with every role played under its own license.
+                         params: dict | None = None, speculative: bool = False, continue_from: str | None = None,
+                         not_continued: str = "", acting_user: AbstractBaseUser) -> RenderJob:
+    """Queue the render of a scene with every role played under its own license, from its
+    prompt alone or continuing from the last frame of an earlier scene's output
+    (`continue_from`); `not_continued` records why a scene that asked to continue does not.
 
     Bad input raises ValidationFailed and a requester who may not ask for it NotAllowed
     (not_found), both before anything is written; a refusal by the gate of any role's use
@@ -63,6 +80,14 @@ def scene_render_request(*, cast: Sequence[CastMember], prompt: str, story_id: s
     members = _cast_clean(cast)
     story = _uuid(story_id, field="story_id", message="Unknown story.")
     _requester_may_request(members, acting_user)
+    stored_params = render_params.as_dict()
+    if continue_from is not None:
+        earlier = _uuid(continue_from, field=CONTINUE_FROM,
+                        message=f"{CONTINUE_FROM} must be the id of an earlier scene's output to continue from.")
+        scene_continuation_check(output_id=earlier, story_id=story, requested_by_id=acting_user.pk,
+                                 cast={member.role: member.license_id for member in members})
+        stored_params[CONTINUE_FROM] = earlier
+        not_continued = ""
     approving = [member for member in members if gate.use_requires_approval(license_id=member.license_id)]
     if len(approving) > 1:
         raise ValidationFailed(f"roles {', '.join(m.role for m in approving)}: more than one license asks to approve "
@@ -76,21 +101,22 @@ def scene_render_request(*, cast: Sequence[CastMember], prompt: str, story_id: s
     def create(actor: str) -> RenderJob:
         job = RenderJob.objects.create(
             license_id=members[0].license_id, requested_by=acting_user, medium=MEDIUM_VIDEO, prompt=prompt,
-            params=render_params.as_dict(), max_attempts=settings.BESPOKE_RENDER_MAX_ATTEMPTS,
+            params=stored_params, max_attempts=settings.BESPOKE_RENDER_MAX_ATTEMPTS,
             status=RenderJob.Status.AWAITING_APPROVAL if approving else RenderJob.Status.QUEUED, interactive=True,
             story_id=story, speculative=bool(speculative))
         RenderCast.objects.bulk_create([
             RenderCast(job=job, role=member.role, license_id=member.license_id,
                        likeness_model_id=member.likeness_model_id) for member in members])
         audit_append(action="render.requested", actor=actor, subject=job.audit_subject,
-                     data={"license": members[0].license_id, "params": render_params.as_dict(),
+                     data={"license": members[0].license_id, "params": stored_params,
                            "cast": {member.role: member.license_id for member in members},
                            "likeness_models": {member.role: member.likeness_model_id for member in members},
                            "story": story, "speculative": bool(speculative),
-                           "awaits_approval": approving[0].role if approving else None})
+                           "awaits_approval": approving[0].role if approving else None,
+                           **({"not_continued": str(not_continued)[:500]} if not_continued else {})})
         if approving:
             use_approval_request(license_id=approving[0].license_id, job_ref=str(job.id), prompt=prompt,
-                                 params=render_params.as_dict(), acting_user=acting_user)
+                                 params=stored_params, acting_user=acting_user)
         return job
 
     return RENDERS.request(uses=uses, acting_user=acting_user, create=create)
