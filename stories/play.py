@@ -142,6 +142,9 @@ def _continuation(row: PlaythroughScene, cast: list[CastMember], scene: ink.Scen
         return _Continuation()
     if not can_start_from_a_frame():
         return _Continuation(not_continued="This deployment's model cannot render from a frame (image-to-video).")
+    if not can_start_from_a_frame(likeness=any(member.likeness_model_id for member in cast)):
+        return _Continuation(not_continued="This deployment's image-to-video model cannot take the cast's likeness "
+                                           "models (its transformer has another shape than the text-to-video one).")
     before = row.parent
     job = RenderJob.objects.filter(pk=before.render_job_id).only("status").first() if before.render_job_id else None
     output = RenderOutput.objects.filter(job_id=job.pk).values_list("id", flat=True).first() \

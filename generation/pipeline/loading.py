@@ -64,6 +64,9 @@ class LoadedModel:
     device: str
     model_sha256: str
     image_pipe: Any | None = None  # image-to-video, where the family and the deployment have one
+    # Whether a likeness LoRA trained on `pipe`'s denoiser loads into `image_pipe`'s (the same module, or
+    # one of the same shape).
+    likeness_fits_image_to_video: bool = False
 
     def identity(self, adapters: Sequence[bytes] = ()) -> ModelIdentity:
         return ModelIdentity(family=self.family, base_sha256=self.model_sha256,
@@ -104,6 +107,23 @@ def files_sha256(roots: Iterable[Path]) -> str:
                 for chunk in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(chunk)
     return digest.hexdigest()
+
+
+def same_files(first: Path, second: Path) -> bool:
+    """Whether two files or folders hold byte-identical files under the same relative names (the same
+    path is; otherwise names and sizes are compared before any byte is hashed)."""
+    first, second = Path(first), Path(second)
+    if first.resolve() == second.resolve():
+        return True
+
+    def listing(root: Path) -> list[tuple[str, int]]:
+        if root.is_file():
+            return [("", root.stat().st_size)]
+        return sorted((str(p.relative_to(root)), p.stat().st_size) for p in root.rglob("*") if p.is_file())
+
+    if not (first.exists() and second.exists()) or listing(first) != listing(second):
+        return False
+    return files_sha256([first]) == files_sha256([second])
 
 
 def model_fingerprint(spec: ModelSpec) -> str:

@@ -5,10 +5,21 @@ WanTransformer3DModel (2 layers, 2 heads of 12, text dim 32), an AutoencoderKLWa
 z-dim 16, 8x spatial and 4x temporal compression), a small UMT5 encoder and a T5-style Unigram
 tokenizer written here with the `tokenizers` library, and the flow-match Euler scheduler.
 
-Two diffusers folders are saved, loaded exactly as real checkpoints are:
-`t2v/` (WanPipeline) and `i2v/` (WanImageToVideoPipeline in the Wan 2.2 A14B layout: the
-transformer reads the noisy latents, a 4-channel frame mask and the encoded first/last frames,
-36 channels in all, and there is no CLIP image encoder).
+Two diffusers folders are saved, loaded exactly as real checkpoints are: `t2v/` (WanPipeline)
+and `i2v/` (WanImageToVideoPipeline), with the same tokenizer, text encoder and VAE files. The
+image-to-video model is one of three builds (`image_to_video`):
+
+- `separate` (the default): the Wan 2.2 A14B layout, its own transformer of the text-to-video one's
+  width that reads the noisy latents, a 4-channel frame mask and the encoded first/last frames,
+  36 channels in all, and no CLIP image encoder;
+- `shared`: the Wan 2.2 TI2V-5B layout, the text-to-video transformer itself, conditioned on the
+  first frame by per-token timesteps (`expand_timesteps`);
+- `wider`: as `separate` with wider attention heads, as Wan 2.1's I2V-14B is wider than its
+  T2V-1.3B: a likeness LoRA trained on the text-to-video transformer does not fit it.
+
+With `two_experts`, each transformer of the `separate` and `wider` builds is Wan 2.2 A14B's pair of
+experts instead: `transformer` for high noise and `transformer_2` (its own random weights) below
+the pipeline's `boundary_ratio` (A14B's 0.875 for text-to-video, 0.9 for image-to-video).
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ TEXT_DIM = 32
 Z_DIM = 16
 MASK_CHANNELS = 4  # one per frame of the VAE's 4x temporal compression
 SPECIAL_TOKENS = ("<pad>", "</s>", "<unk>")  # T5's ids 0, 1, 2
+IMAGE_TO_VIDEO_BUILDS = ("separate", "shared", "wider")
 WORDS = ("sks", "person", "woman", "man", "portrait", "photo", "of", "a", "the", "on", "in", "beach", "city", "walking")
 
 
@@ -57,8 +69,16 @@ def build_tokenizer(directory: Path, *, max_length: int = 512) -> None:
     wrapped.save_pretrained(directory)
 
 
-def build_tiny_wan(destination: Path, *, seed: int = 0) -> None:
-    """Build and save the tiny Wan model into `destination` (replacing it atomically)."""
+def build_tiny_wan(destination: Path, *, seed: int = 0, image_to_video: str = "separate",
+                   two_experts: bool = False) -> None:
+    """Build and save the tiny Wan model into `destination` (replacing it atomically), with the
+    image-to-video model `image_to_video` (one of IMAGE_TO_VIDEO_BUILDS) and, with `two_experts`,
+    the two experts of Wan 2.2 A14B (both described above)."""
+    if image_to_video not in IMAGE_TO_VIDEO_BUILDS:
+        raise ValueError(f"unknown tiny image-to-video build {image_to_video!r}; "
+                         f"the builds are: {', '.join(IMAGE_TO_VIDEO_BUILDS)}")
+    if two_experts and image_to_video == "shared":
+        raise ValueError("the shared build is Wan 2.2 TI2V-5B's one transformer; two experts are A14B's")
     import torch
     from diffusers import (
         AutoencoderKLWan,
@@ -82,18 +102,27 @@ def build_tiny_wan(destination: Path, *, seed: int = 0) -> None:
                                temperal_downsample=[False, True, True])
         scheduler = FlowMatchEulerDiscreteScheduler(shift=7.0)
 
-        def transformer(in_channels: int) -> WanTransformer3DModel:
-            torch.manual_seed(seed)
+        def transformer(in_channels: int, head_dim: int = 12, *, expert: int = 0) -> WanTransformer3DModel:
+            torch.manual_seed(seed + expert)
             return WanTransformer3DModel(
-                patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=in_channels,
+                patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=head_dim, in_channels=in_channels,
                 out_channels=Z_DIM, text_dim=TEXT_DIM, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
                 qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
             )
 
         shared = {"tokenizer": tokenizer, "text_encoder": text_encoder, "vae": vae, "scheduler": scheduler}
-        WanPipeline(transformer=transformer(Z_DIM), **shared).save_pretrained(staging / "t2v", safe_serialization=True)
-        WanImageToVideoPipeline(transformer=transformer(2 * Z_DIM + MASK_CHANNELS), **shared).save_pretrained(
-            staging / "i2v", safe_serialization=True)
+        text_to_video = transformer(Z_DIM)
+        experts = {"transformer_2": transformer(Z_DIM, expert=1), "boundary_ratio": 0.875} if two_experts else {}
+        WanPipeline(transformer=text_to_video, **experts, **shared).save_pretrained(staging / "t2v",
+                                                                                    safe_serialization=True)
+        if image_to_video == "shared":
+            image_pipe = WanImageToVideoPipeline(transformer=text_to_video, expand_timesteps=True, **shared)
+        else:
+            channels, head_dim = 2 * Z_DIM + MASK_CHANNELS, 16 if image_to_video == "wider" else 12
+            experts = {"transformer_2": transformer(channels, head_dim, expert=1), "boundary_ratio": 0.9} \
+                if two_experts else {}
+            image_pipe = WanImageToVideoPipeline(transformer=transformer(channels, head_dim), **experts, **shared)
+        image_pipe.save_pretrained(staging / "i2v", safe_serialization=True)
         shutil.rmtree(staging / "tokenizer-source")
 
 

@@ -31,6 +31,7 @@ from django.core.files.storage import default_storage
 from core.errors import ValidationFailed
 from generation.models import RenderCast, RenderJob, RenderOutput
 from generation.params import ANIMATE_KEYFRAME, CONTINUE_FROM
+from generation.pipeline.families import ModelPaths, family_for
 from provenance.manifest import ANIMATES_KEYFRAME, CONTINUES
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ if TYPE_CHECKING:
 NOT_CONTINUABLE = "There is no published output of this license with that id to continue from."
 NOT_ANIMATABLE = "There is no published keyframe of this license with that id to animate."
 NO_SCENE_TO_CONTINUE = "There is no published scene of this story, requested by you, with that id to continue from."
+LIKENESS_DOES_NOT_FIT = (
+    "This deployment cannot {what} with a likeness model: its image-to-video model's transformer has another "
+    "shape than the text-to-video one likeness models are trained on. Use Wan 2.2 TI2V-5B for both, or an "
+    "image-to-video model with the same transformer as the text-to-video one.")
 
 
 @dataclass(frozen=True)
@@ -71,30 +76,32 @@ class StartingPoint:
     first_frame: np.ndarray
 
 
-def can_start_from_a_frame() -> bool:
-    """Whether this deployment's model renders image-to-video (what a start from an earlier output needs)."""
-    return settings.BESPOKE_MODEL_IMAGE_TO_VIDEO is not None
+def can_start_from_a_frame(*, likeness: bool = False) -> bool:
+    """Whether this deployment's model renders image-to-video (what a start from an earlier output needs),
+    with a likeness model when `likeness`."""
+    return settings.BESPOKE_MODEL_IMAGE_TO_VIDEO is not None and (not likeness or _likeness_fits_image_to_video())
 
 
 def starting_point_check(*, source: str, output_id: str, license_id: str,
-                         cast_license_ids: Sequence[str] = ()) -> None:
+                         cast_license_ids: Sequence[str] = (), likeness: bool = False) -> None:
     """Refuse (ValidationFailed on the `source` parameter) a start from an earlier output that
-    this deployment cannot render, or from one that is not a published output of the kind
-    `source` takes (a clip to continue, a keyframe to animate) made under `license_id` and
-    `cast_license_ids` (a scene's roles' licenses) only."""
+    this deployment cannot render (with a likeness model, when `likeness`), or from one that is
+    not a published output of the kind `source` takes (a clip to continue, a keyframe to animate)
+    made under `license_id` and `cast_license_ids` (a scene's roles' licenses) only."""
     kind = SOURCES[source]
-    _image_to_video_required(source)
+    _image_to_video_required(source, likeness=likeness)
     if _startable(source=source, output_id=output_id, license_ids=[license_id, *cast_license_ids]) is None:
         raise ValidationFailed(kind.not_found, field=source)
 
 
 def scene_continuation_check(*, output_id: str, story_id: str, requested_by_id: object,
-                             cast: dict[str, str]) -> None:
+                             cast: dict[str, str], likeness: bool = False) -> None:
     """Refuse (ValidationFailed on `continue_from`) a scene's continuation from an earlier output
     that is not a published scene of the same story requested by the same person, or whose
     licenses are not all among the new scene's `cast` (role -> license id), naming the roles
-    of the earlier scene whose likeness the new one is not licensed to show."""
-    _image_to_video_required(CONTINUE_FROM)
+    of the earlier scene whose likeness the new one is not licensed to show (or, when `likeness`,
+    that this deployment cannot render image-to-video with a likeness model)."""
+    _image_to_video_required(CONTINUE_FROM, likeness=likeness)
     earlier = (RenderOutput.objects.filter(pk=output_id, job__status=RenderJob.Status.SUCCEEDED,
                                            job__interactive=True, job__story_id=story_id,
                                            job__requested_by_id=requested_by_id)
@@ -164,11 +171,22 @@ def _fitted(image: Image.Image, *, width: int, height: int) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
-def _image_to_video_required(source: str) -> None:
+def _image_to_video_required(source: str, *, likeness: bool = False) -> None:
     if not can_start_from_a_frame():
         raise ValidationFailed(f"This deployment's model ({settings.BESPOKE_MODEL_FAMILY}) cannot "
                                f"{SOURCES[source].what}: that needs an image-to-video model (the wan family's).",
                                field=source)
+    if not can_start_from_a_frame(likeness=likeness):
+        raise ValidationFailed(LIKENESS_DOES_NOT_FIT.format(what=SOURCES[source].what), field=source,
+                               code="likeness_not_image_to_video")
+
+
+def _likeness_fits_image_to_video() -> bool:
+    """Whether a likeness model trained for this deployment renders on its image-to-video model (read from
+    the model's configs, so a worker never fails mid-job loading a LoRA of the wrong shape)."""
+    family = family_for(settings.BESPOKE_MODEL_FAMILY)
+    return family.likeness_fits_image_to_video(family.spec_for(ModelPaths(
+        base=settings.BESPOKE_MODEL_BASE, image_to_video=settings.BESPOKE_MODEL_IMAGE_TO_VIDEO)))
 
 
 def _startable(*, source: str, output_id: str, license_ids: Sequence[str]) -> RenderOutput | None:

@@ -130,7 +130,8 @@ def render_job_request(*, license_id: str, prompt: str, negative_prompt: str = "
     requester_must_be_licensee(license_id=license_id, acting_user=acting_user,
                                message="You can only request renders under your own studio's licenses.")
     if start.source is not None:
-        starting_point_check(source=start.source, output_id=start.source_output_id, license_id=str(license_id))
+        starting_point_check(source=start.source, output_id=start.source_output_id, license_id=str(license_id),
+                             likeness=likeness_model_id is not None)
     stored_params = {**render_params.as_dict(), **({"num_frames": 1} if start.keyframe else {}),
                      **start.as_params()}
     use = gate.UseRequest(license_id=str(license_id), medium=MEDIUM_VIDEO, prompt=prompt, likeness_model_id=likeness_model_id)

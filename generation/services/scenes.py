@@ -85,7 +85,8 @@ def scene_render_request(*, cast: Sequence[CastMember], prompt: str, story_id: s
         earlier = _uuid(continue_from, field=CONTINUE_FROM,
                         message=f"{CONTINUE_FROM} must be the id of an earlier scene's output to continue from.")
         scene_continuation_check(output_id=earlier, story_id=story, requested_by_id=acting_user.pk,
-                                 cast={member.role: member.license_id for member in members})
+                                 cast={member.role: member.license_id for member in members},
+                                 likeness=any(member.likeness_model_id for member in members))
         stored_params[CONTINUE_FROM] = earlier
         not_continued = ""
     approving = [member for member in members if gate.use_requires_approval(license_id=member.license_id)]

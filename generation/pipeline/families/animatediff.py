@@ -73,6 +73,9 @@ class AnimateDiffSD15:
         raise UnsupportedMode("the animatediff-sd15 family renders from text only; "
                               "image-to-video needs the wan family")
 
+    def likeness_fits_image_to_video(self, spec: ModelSpec) -> bool:
+        return False  # no image-to-video at all
+
     def likeness_adapters(self, loaded: LoadedModel, weighted: Sequence[tuple[bytes, float]], *,
                           image_to_video: bool = False) -> AbstractContextManager[None]:
         if image_to_video:

@@ -56,6 +56,10 @@ class ModelFamily(Protocol):
 
     def load(self, spec: Any) -> LoadedModel: ...
 
+    def likeness_fits_image_to_video(self, spec: Any) -> bool:
+        """Whether a likeness model trained for this deployment can render image-to-video on it (as the
+        loaded model's `likeness_fits_image_to_video` says), known without loading the weights."""
+
     def render_text_to_video(self, loaded: LoadedModel, settings: RenderSettings,
                              on_step: StepHook | None = None) -> np.ndarray:
         """(frames, height, width, 3) uint8 RGB; an exception from `on_step` stops the render."""

@@ -1,12 +1,17 @@
 """wan: Wan 2.1 / 2.2 (Apache-2.0) through diffusers' WanPipeline and WanImageToVideoPipeline.
 
 A deployment names a text-to-video diffusers folder and, optionally, an image-to-video one
-(Wan 2.1 I2V with its CLIP image encoder, or Wan 2.2 I2V without one). Likeness LoRAs go on the
-transformer's attention through diffusers' WanLoraLoaderMixin.
+(Wan 2.1 I2V with its CLIP image encoder, Wan 2.2 I2V without one, or Wan 2.2 TI2V-5B, whose one
+transformer does both). Each component whose files are the same in both folders (the UMT5 text
+encoder, tokenizer and VAE of Wan 2.1 and 2.2; all of TI2V-5B) is loaded once and used by both
+pipelines. Likeness LoRAs go on the transformer's attention through diffusers'
+WanLoraLoaderMixin; one trained on the text-to-video transformer also renders image-to-video only
+where that transformer is the same one or has the same shape.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -29,6 +34,7 @@ from generation.pipeline.loading import (
     files_sha256,
     pipeline_cache,
     resolve_device,
+    same_files,
 )
 from generation.pipeline.rendering import RenderSettings, StepHook, render_frames
 from generation.pipeline.training import StepHook as TrainingStepHook
@@ -60,15 +66,49 @@ def _check_present(spec: WanSpec) -> None:
             raise ModelUnavailable(f"{folder} is not a diffusers model folder (no model_index.json)")
 
 
-def _load_folder(pipeline_class: Any, folder: Path, dtype: Any) -> Any:
+# What a likeness LoRA's shapes depend on (it adapts each block's attention projections).
+LORA_SHAPE = ("num_layers", "num_attention_heads", "attention_head_dim")
+# The components the two pipelines may hold in common (the scheduler, small and stateful, is each one's own).
+SHAREABLE = ("tokenizer", "text_encoder", "vae", "transformer", "transformer_2")
+NO_LIKENESS_FOR_IMAGE_TO_VIDEO = (
+    "this deployment's image-to-video transformer has another shape than the text-to-video one that likeness "
+    "models are trained on, so a likeness model cannot render image-to-video here: use Wan 2.2 TI2V-5B for "
+    "both, or an image-to-video model with the same transformer shape as the text-to-video one")
+
+
+def _load_folder(pipeline_class: Any, folder: Path, dtype: Any, **components: Any) -> Any:
+    """The pipeline in `folder`, with `components` (already loaded modules) used instead of its own."""
     import torch
     from diffusers import AutoencoderKLWan
 
-    # Wan's VAE is kept in float32 whatever the transformer's dtype, as its authors recommend.
-    vae = AutoencoderKLWan.from_pretrained(folder, subfolder="vae", local_files_only=True, dtype=torch.float32)
-    pipe = pipeline_class.from_pretrained(folder, vae=vae, local_files_only=True, dtype=dtype)
+    if "vae" not in components:
+        # Wan's VAE is kept in float32 whatever the transformer's dtype, as its authors recommend.
+        components["vae"] = AutoencoderKLWan.from_pretrained(folder, subfolder="vae", local_files_only=True,
+                                                             dtype=torch.float32)
+    pipe = pipeline_class.from_pretrained(folder, local_files_only=True, dtype=dtype, **components)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def _shared_components(pipe: Any, base: Path, folder: Path) -> dict[str, Any]:
+    """The modules of `pipe` (loaded from `base`) whose files in `folder` are byte-identical to base's."""
+    return {name: getattr(pipe, name) for name in SHAREABLE
+            if getattr(pipe, name, None) is not None and (base / name).is_dir() and same_files(base / name, folder / name)}
+
+
+def _fits(trained_on: Any, experts: list[Any], config_of: Any) -> bool:
+    """Whether a LoRA trained on `trained_on` loads into each of `experts` (None where a pipeline has no
+    second expert): each is that very module or has its shape (by `config_of`)."""
+    present = [expert for expert in experts if expert is not None]
+    base = config_of(trained_on)
+    return bool(present) and base is not None and all(
+        expert is trained_on or all(base.get(key) == config_of(expert).get(key) for key in LORA_SHAPE)
+        for expert in present)
+
+
+def _transformer_config(folder: Path) -> dict[str, Any] | None:
+    path = Path(folder) / "config.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def _frames_to_render(pipe: Any, settings: RenderSettings) -> int:
@@ -131,15 +171,29 @@ class Wan:
             pipe = _load_folder(WanPipeline, Path(spec.base), dtype)
             image_pipe = None
             if spec.image_to_video is not None:
-                image_pipe = _load_folder(WanImageToVideoPipeline, Path(spec.image_to_video), dtype)
+                image_pipe = _load_folder(WanImageToVideoPipeline, Path(spec.image_to_video), dtype,
+                                          **_shared_components(pipe, Path(spec.base), Path(spec.image_to_video)))
         except (OSError, ValueError) as exc:
             raise ModelUnavailable(f"cannot load the Wan model from {spec.roots()}: {exc}") from exc
         for loaded in (pipe, image_pipe):
             if loaded is not None:
                 loaded.to(device)
                 accelerate(loaded, device=device, compile=spec.compile)
+        fits = image_pipe is not None and _fits(
+            pipe.transformer, [image_pipe.transformer, image_pipe.transformer_2],
+            lambda module: None if module is None else module.config)
         return LoadedModel(family=self.name, pipe=pipe, image_pipe=image_pipe, device=device,
-                           model_sha256=self.fingerprint(spec))
+                           model_sha256=self.fingerprint(spec), likeness_fits_image_to_video=fits)
+
+    def likeness_fits_image_to_video(self, spec: WanSpec) -> bool:
+        """Whether a likeness model trained on this deployment's text-to-video transformer loads into its
+        image-to-video one, read from the transformers' configs (no weights are loaded)."""
+        if spec.image_to_video is None:
+            return False
+        image_to_video = Path(spec.image_to_video)
+        experts = [image_to_video / name for name in ("transformer", "transformer_2")
+                   if (image_to_video / name / "config.json").is_file()]
+        return _fits(Path(spec.base) / "transformer", experts, _transformer_config)
 
     def render_text_to_video(self, loaded: LoadedModel, settings: RenderSettings,
                              on_step: StepHook | None = None) -> np.ndarray:
@@ -175,6 +229,8 @@ class Wan:
         pipe = loaded.image_pipe if image_to_video else loaded.pipe
         if pipe is None:
             raise UnsupportedMode("this deployment has no Wan image-to-video model")
+        if image_to_video and weighted and not loaded.likeness_fits_image_to_video:
+            raise UnsupportedMode(NO_LIKENESS_FOR_IMAGE_TO_VIDEO)
         return adapters.likeness_adapters(pipe, weighted)
 
     def train_likeness(self, spec: WanSpec, photos: list[np.ndarray], settings: TrainingSettings,
