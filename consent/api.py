@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from core.api import UUID_PATTERN, validated
 from core.api.idempotency import idempotent
+from core.api.output import PlainOutput
 from core.client import client_address
 from core.errors import NotAllowed
 from core.stepup import step_up_api
@@ -166,7 +167,7 @@ class ReasonInput(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class SignatureOutput(serializers.ModelSerializer):
+class SignatureOutput(PlainOutput, serializers.ModelSerializer):
     class Meta:
         model = SignatureEvent
         fields = ["role", "signed_at", "authentication_method", "disclosure_version", "document_sha256", "intent"]
@@ -177,7 +178,7 @@ REVOCATION_EFFECTS = ("Revoking stops every further render and training under th
                       "outputs already delivered before the revocation: those are listed in the revocation record.")
 
 
-class LicenseOutput(serializers.ModelSerializer):
+class LicenseOutput(PlainOutput, serializers.ModelSerializer):
     state = serializers.SerializerMethodField()
     talent_side = serializers.SerializerMethodField(help_text="Who signs for the talent, and why, from verified facts.")
     signatures = SignatureOutput(many=True, read_only=True)
@@ -200,9 +201,9 @@ class LicenseOutput(serializers.ModelSerializer):
 
     def get_talent_side(self, license: LikenessLicense) -> dict[str, Any]:
         side = policies.talent_side(license, signers=self.context.setdefault("talent_signers", {}))
-        representation = license.signed_under or side.representation
+        representation_id = license.signed_under_id or (side.representation.id if side.representation else None)
         return {"capacity": license.capacity, "signs": talent_side_role(license),
-                "representation": str(representation.id) if representation else None, "why": side.why}
+                "representation": str(representation_id) if representation_id else None, "why": side.why}
 
 
 class LicenseSummaryOutput(LicenseOutput):
@@ -433,9 +434,10 @@ class LicenseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
         if self.action != "list":
             return licenses
         # A page reads every license's signatures in one query into a plain list: through the
-        # related manager each license would build a queryset of its own for them.
-        return licenses.defer("text").prefetch_related(None).prefetch_related(
-            Prefetch("signatures", to_attr="signature_list"))
+        # related manager each license would build a queryset of its own for them. A summary
+        # names the licensee and the representation signed under by id: only the talent is joined.
+        return licenses.defer("text").select_related(None).select_related("talent").prefetch_related(None) \
+            .prefetch_related(Prefetch("signatures", to_attr="signature_list"))
 
     def get_serializer_class(self):  # type: ignore[no-untyped-def]
         return LicenseSummaryOutput if self.action == "list" else LicenseOutput

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from core.api import UUID_PATTERN, validated
 from core.api.idempotency import idempotent
+from core.api.output import PlainOutput
 from core.stepup import step_up_api
 from generation import selectors
 from generation.downloads import render_output_download
@@ -22,13 +23,13 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParamet
                                          description="Repeat a create safely: the first result is returned again.")
 
 
-class OutputSummary(serializers.ModelSerializer):
+class OutputSummary(PlainOutput, serializers.ModelSerializer):
     class Meta:
         model = RenderOutput
         fields = ["id", "sha256", "size_bytes", "manifest_label", "disclosure", "watermark_id", "compliance", "created_at"]
 
 
-class RenderOutputSerializer(serializers.ModelSerializer):
+class RenderOutputSerializer(PlainOutput, serializers.ModelSerializer):
     output = OutputSummary(read_only=True, allow_null=True, default=None)
 
     class Meta:

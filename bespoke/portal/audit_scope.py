@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.db import connection
 from django.db.models import CharField, F, QuerySet, Value
@@ -49,9 +50,15 @@ def organization_audit_subjects(*, organizations: Iterable[Organization]) -> lis
     up by the (subject, seq) index, where scopes OR-ed together make it read every event.
     The organisations are few and read first, so each scope is an index lookup too.
 
-    It is compiled to SQL here, once: a page of the log counts its events and then reads
-    them, and compiling the six scopes again for each query cost more than running it."""
-    org_ids = [organization.pk for organization in organizations]
+    It is compiled to SQL here, once for each set of organisations (the SQL depends only on
+    their ids): a page of the log counts its events and then reads them, and compiling the
+    six scopes again for each query cost more than running it."""
+    return [RawSQL(*_subjects_sql(connection.vendor, tuple(organization.pk for organization in organizations)))]
+
+
+@lru_cache(maxsize=256)
+def _subjects_sql(vendor: str, org_ids: tuple[object, ...]) -> tuple[str, tuple[object, ...]]:
+    """The scopes' UNION as SQL and its parameters (`vendor` keys the cache: the SQL differs by database)."""
     license_ids = LikenessLicense.objects.filter(licensee_id__in=org_ids).order_by().values("id")
     scopes: list[tuple[QuerySet, str]] = [
         (Organization.objects.filter(id__in=org_ids), "organization"),
@@ -66,7 +73,8 @@ def organization_audit_subjects(*, organizations: Iterable[Organization]) -> lis
                     for queryset, kind in scopes]
     union = first.union(*rest).query
     union.subquery = True  # as Django compiles it inside the events' query
-    return [RawSQL(*union.get_compiler(using=first.db).as_sql())]
+    sql, params = union.get_compiler(using=first.db).as_sql()
+    return sql, tuple(params)
 
 
 @dataclass(frozen=True)

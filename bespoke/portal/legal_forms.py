@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from django import forms
+from django.utils.safestring import SafeString
 
 from consent.license_terms import RATE_DIGITS, RATE_PLACES, TERM, TERMS, Kind, Term
 from consent.services import SUSPENSION_REASONS
@@ -159,6 +160,12 @@ class SuspendForm(forms.Form):
                            required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
+# The audit filters' HTML for the values last asked for: most loads of the audit log are its first
+# page or a later page of the same filters, whose form is the same HTML every time.
+_AUDIT_FILTERS_HTML: dict[tuple[str | None, ...], SafeString] = {}
+_AUDIT_FILTERS_KEPT = 256
+
+
 class AuditFilterForm(forms.Form):
     action = forms.CharField(label="Action (whole, or its start ending in a dot, such as license.)", max_length=64,
                              required=False)
@@ -182,3 +189,16 @@ class AuditFilterForm(forms.Form):
         for name in ("action", "subject", "actor"):
             cleaned[name] = (cleaned.get(name) or "").strip()
         return cleaned
+
+    def as_div(self) -> SafeString:
+        """The form's HTML, rendered once for each set of values without errors: it depends on
+        nothing else (a form in error, whose messages vary, is rendered each time)."""
+        if not self.is_bound or self.errors:
+            return super().as_div()
+        key = tuple(self.data.get(name) for name in self.fields)
+        html = _AUDIT_FILTERS_HTML.get(key)
+        if html is None:
+            if len(_AUDIT_FILTERS_HTML) >= _AUDIT_FILTERS_KEPT:
+                _AUDIT_FILTERS_HTML.clear()
+            html = _AUDIT_FILTERS_HTML[key] = super().as_div()
+        return html

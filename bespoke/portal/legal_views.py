@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.text import Truncator
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.actors import user_actor
@@ -28,6 +29,7 @@ from core.errors import ApplicationError
 from bespoke.portal.audit_scope import audit_chain_status, audit_organizations_for_user, organization_audit_subjects
 from bespoke.portal.legal_forms import AuditFilterForm, LicenseDraftForm, LicenseTemplateForm, SuspendForm, terms_initial
 from bespoke.portal.standing import talent_standing
+from bespoke.templatetags.readable import moment_text
 from consent import license_templates as templates
 from consent import license_terms
 from consent import policies
@@ -37,6 +39,8 @@ from consent.lifecycle import effective_state
 from consent.models import LicenseTemplate, LikenessLicense, Organization
 
 AUDIT_PAGE_SIZE = 50
+AUDIT_DATA_SHOWN = 80  # characters of an event's data shown whole; longer data opens from a summary
+AUDIT_DATA_SUMMARY = 60
 
 
 def _legal_organizations(request: HttpRequest) -> list[Organization]:
@@ -276,10 +280,16 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 
 def _describe(events: list[AuditEvent]) -> None:
-    """Give each event on the page its data (from the hashed body) and, for a user actor, the username."""
+    """Give each event on the page its moment as the portal writes it, its data (from the hashed
+    body, with a short form when long) and, for a user actor, the username."""
     ids = {event.actor.split(":", 1)[1] for event in events if event.actor.startswith("user:")}
     names = {user_actor(user): user.get_username()
              for user in get_user_model().objects.filter(pk__in=[i for i in ids if i.isdigit()])}
+    moments: dict[datetime, str] = {}  # written to the minute: a page's events share a few
     for event in events:
+        minute = event.occurred_at.replace(second=0, microsecond=0)
+        event.when = moments.get(minute) or moments.setdefault(minute, moment_text(event.occurred_at))
         event.actor_name = names.get(event.actor, "")
         event.data = json.dumps(json.loads(event.body).get("data", {}), sort_keys=True, ensure_ascii=False)
+        event.data_summary = (Truncator(event.data).chars(AUDIT_DATA_SUMMARY)
+                              if len(event.data) > AUDIT_DATA_SHOWN else "")
