@@ -5,6 +5,7 @@ Command-line options (workers, threads, bind) still apply on top of these.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 
@@ -18,3 +19,10 @@ def post_worker_init(worker: Any) -> None:
     with app.producer_or_acquire() as producer:
         producer.connection.ensure_connection(max_retries=1)
     app.backend, app.events.Dispatcher, app.Task  # noqa: B018 (each loads on first use)
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 (imports every view, as the first request would)
+    # Everything loaded so far (Django, the apps, the views, DRF, Celery) lives as long as the worker: out of
+    # the collector's sight, a full collection no longer walks it, a pause that otherwise lands
+    # on whichever request happens to trigger it.
+    gc.freeze()
