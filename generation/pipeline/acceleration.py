@@ -7,8 +7,9 @@ WanAttnProcessor through diffusers' attention dispatcher, whose default backend 
 same function); `accelerate` only checks that this is so and says which processors it found.
 
 Compiling is opt-in (BESPOKE_COMPILE) and regional (the denoiser's repeated blocks): the first render
-after it, and the first after each change of likeness adapters (LoRA layers change the blocks),
-pays the compilation.
+after it pays the compilation, and the first with a likeness once more (its LoRA layers change the
+blocks). Likeness adapters are then swapped in place (generation.pipeline.adapters), which recompiles
+nothing.
 """
 
 from __future__ import annotations
