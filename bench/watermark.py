@@ -1,38 +1,62 @@
-"""Robustness, invisibility and speed of the invisible video watermark.
+"""Robustness, invisibility, false positives and speed of the invisible watermark.
 
 Clips are labelled with the visible disclosure, then watermarked with a random id each,
-published as an MP4 (CRF 18, 8 fps, as renders are) and attacked:
-  none   the published file as is
-  crf28  the published file decoded and re-encoded with libx264 at CRF 28
-  half   the published frames halved in each dimension (Lanczos) and encoded
-  cut    the middle half of the published frames, encoded
-Each attacked file is read back; a clip counts as recovered only if the exact id comes
-back. Bit accuracy is that of the coded bits before error correction. The same clips
-without the watermark, published the same way, measure false positives.
+published as an MP4 (CRF 18, as renders are), decoded and attacked (bench/watermark_content.py):
+  none          the published file as is (read from the file, as the verify page does)
+  crf28, crf40  re-encoded with libx264 at CRF 28 / 40
+  quarter_area  halved in each dimension (Lanczos) and encoded
+  crop_centre   20% of the width and the height cropped away, centred; crop_off: at a random offset
+  png_frame     one random frame saved as PNG; jpeg75_frame: as JPEG at quality 75
+  cut_1s        any 1 s of the clip
+  bright+-10    luma offset by +-10% of full scale; contrast+-10: gain 1.1 / 0.9 around mid-grey
+A clip counts as recovered only if the exact id comes back. Bit accuracy is that of the
+coded bits before error correction (0.5 when the tile was not even found).
 
-Two clip sets: clips rendered by the tiny offline model at 256x256, 16 frames (different
-prompts and seeds; its random weights give busy, flickering noise), and synthetic clips
-of textured scenes and flat scenes with moving shapes (closer to real footage).
+Two clip sets: synthetic clips of four content kinds in five sizes (256x256 to 640x480, 30
+fps; the goals are judged on these), and clips rendered by the tiny offline model at
+256x256 (its random weights give pixel-level noise that flickers, the hardest content for a
+single still). False positives: at least 2,000 unmarked stills of ten kinds in the full
+run, the unmarked published clips, and the marked ones read with a wrong key. A marked flat
+gradient, enlarged, is saved in the output folder, and embed/read times are measured at
+512x512 for version 2 and version 1.
+
+Settings (environment), for a reduced run: BESPOKE_BENCH_WATERMARK_CLIPS (synthetic clips,
+default 20), BESPOKE_BENCH_WATERMARK_FRAMES (default 90), BESPOKE_BENCH_WATERMARK_GENERATED
+(tiny-model clips, default 10), BESPOKE_BENCH_WATERMARK_STILLS (default 2000),
+BESPOKE_BENCH_WATERMARK_OUT (output folder, default var/bench/watermark).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
-CLIPS = 20
-FRAMES = 16
-SIZE = 256
-FPS = 8
-RENDER_STEPS = 4
+from bench.watermark_content import (
+    ATTACKS,
+    GOAL_ATTACKS,
+    KINDS,
+    STILL_KINDS,
+    attacked,
+    clip,
+    flat_gradient,
+    screenshot,
+    still,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
 KEY = b"bespoke-benchmark-watermark-key-v1"
+WRONG_KEY = b"some-other-watermark-key-entirely"
+SIZES = ((256, 256), (240, 320), (384, 384), (512, 512), (480, 640))  # (height, width)
+SYNTHETIC_FPS = 30
+GENERATED_FRAMES, GENERATED_SIZE, GENERATED_FPS, RENDER_STEPS = 16, 256, 8, 4
+GOAL_RECOVERY = 0.95
 PROMPTS = (
     "sks person walking through a rainy street at night",
     "sks person laughing on a sunny beach",
@@ -45,23 +69,20 @@ PROMPTS = (
     "sks person looking out of a train window",
     "sks person walking a dog in a snowy park",
 )
-ATTACKS = ("none", "crf28", "half", "cut")
 
 
-def _attacked_files(published: Path, folder: Path) -> dict[str, Path]:
-    from generation.pipeline.video import decode_mp4, encode_mp4
-
-    frames = decode_mp4(published)
-    count, height, width = frames.shape[:3]
-    half = np.stack([np.asarray(Image.fromarray(f).resize((width // 2, height // 2), Image.LANCZOS)) for f in frames])
-    files = {"none": published, "crf28": folder / "crf28.mp4", "half": folder / "half.mp4", "cut": folder / "cut.mp4"}
-    encode_mp4(frames, files["crf28"], fps=FPS, crf=28)
-    encode_mp4(half, files["half"], fps=FPS, crf=18)
-    encode_mp4(frames[count // 4:count // 4 + count // 2], files["cut"], fps=FPS, crf=18)
-    return files
+def _setting(name: str, default: int) -> int:
+    return int(os.environ.get(f"BESPOKE_BENCH_WATERMARK_{name}", str(default)))
 
 
-def _generated_clips() -> list[np.ndarray]:
+def _synthetic_clips(count: int, frames: int) -> Iterable[tuple[str, np.ndarray]]:
+    for index in range(count):
+        height, width = SIZES[index % len(SIZES)]
+        kind = (index // len(SIZES) + index) % len(KINDS)
+        yield KINDS[kind], clip(kind, height, width, frames, seed=index)
+
+
+def _generated_clips(count: int) -> Iterable[tuple[str, np.ndarray]]:
     import torch
     from diffusers.utils import logging as diffusers_logging
 
@@ -72,124 +93,201 @@ def _generated_clips() -> list[np.ndarray]:
     diffusers_logging.disable_progress_bar()
     torch.manual_seed(0)
     pipe = pipeline_cache.get(model_spec()).pipe
-    return [render_frames(pipe, RenderSettings(prompt=PROMPTS[i % len(PROMPTS)], negative_prompt="", num_frames=FRAMES,
-                                               width=SIZE, height=SIZE, steps=RENDER_STEPS, guidance_scale=7.5,
-                                               seed=1000 + i))
-            for i in range(CLIPS)]
+    for index in range(count):
+        yield "tiny model", render_frames(pipe, RenderSettings(
+            prompt=PROMPTS[index % len(PROMPTS)], negative_prompt="", num_frames=GENERATED_FRAMES,
+            width=GENERATED_SIZE, height=GENERATED_SIZE, steps=RENDER_STEPS, guidance_scale=7.5, seed=1000 + index))
 
 
-def _synthetic_clip(seed: int) -> np.ndarray:
-    """Even seeds: a panning multi-scale colour texture. Odd: a lit gradient with moving shapes."""
-    rng = np.random.default_rng(seed)
-    if seed % 2 == 0:
-        texture = np.zeros((SIZE + 64, SIZE + 64, 3))
-        for scale, weight in ((32, 1.0), (8, 0.5), (2, 0.2)):
-            cells = rng.normal(0, 1, ((SIZE + 64) // scale + 1, (SIZE + 64) // scale + 1, 3)).astype(np.float32)
-            layer = np.stack([np.asarray(Image.fromarray(cells[..., c]).resize(
-                (cells.shape[1] * scale, cells.shape[0] * scale), Image.BICUBIC)) for c in range(3)], axis=-1)
-            texture += weight * layer[:SIZE + 64, :SIZE + 64]
-        texture = 128 + 40 * texture / texture.std()
-        dy, dx = rng.integers(-2, 3, 2)  # at most 30 px over the clip, within the margin
-        frames = np.stack([texture[32 + dy * t:32 + dy * t + SIZE, 32 + dx * t:32 + dx * t + SIZE]
-                           for t in range(FRAMES)])
-    else:
-        y, x = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
-        top, bottom = rng.uniform(20, 235, (2, 3))
-        background = top + (bottom - top) * (y / SIZE)[..., None]
-        frames = np.repeat(background[None], FRAMES, axis=0)
-        for _ in range(4):
-            colour, radius = rng.uniform(0, 255, 3), rng.uniform(15, 45)
-            (cy, cx), (vy, vx) = rng.uniform(40, SIZE - 40, 2), rng.uniform(-5, 5, 2)
-            for t in range(FRAMES):
-                inside = (y - cy - vy * t) ** 2 + (x - cx - vx * t) ** 2 < radius**2
-                frames[t][inside] = colour
-        frames += rng.normal(0, 2, frames.shape[:3])[..., None]
-    return np.clip(frames, 0, 255).round().astype(np.uint8)
-
-
-def _evaluate(name: str, clips: list[np.ndarray], rng: np.random.Generator, folder: Path) -> dict[str, Any]:
+def _evaluate(clips: Iterable[tuple[str, np.ndarray]], *, fps: int, rng: np.random.Generator,
+              folder: Path, algorithm: str) -> dict[str, Any]:
     from generation.pipeline.video import decode_mp4, encode_mp4
     from provenance.labels import burn_disclosure
-    from provenance.watermark import psnr, watermark_bit_accuracy, watermark_embed, watermark_read_file
+    from provenance.watermark import (
+        TILE_ALGORITHM,
+        psnr,
+        watermark_bit_accuracy,
+        watermark_embed,
+        watermark_read,
+        watermark_read_file,
+    )
 
-    recovered = {attack: 0 for attack in ATTACKS}
-    bit_accuracy: dict[str, list[float]] = {attack: [] for attack in ATTACKS}
-    psnrs, embed_s, read_s, false_positives = [], [], [], 0
-    for index, raw in enumerate(clips):
+    recovered: dict[str, list[bool]] = {attack: [] for attack in ATTACKS}
+    accuracy: dict[str, list[float]] = {attack: [] for attack in ATTACKS}
+    by_kind: dict[str, dict[str, list[bool]]] = {}
+    psnrs, embed_ms, unmarked_hits, wrong_key_hits, shapes = [], [], 0, 0, set()
+    for kind, raw in clips:
         labelled, _ = burn_disclosure(raw)
+        shapes.add(f"{raw.shape[2]}x{raw.shape[1]}")
         watermark_id = int(rng.integers(0, 2**32))
         started = time.perf_counter()
-        marked = watermark_embed(labelled, watermark_id, key=KEY)
-        embed_s.append(time.perf_counter() - started)
+        marked = watermark_embed(labelled, watermark_id, key=KEY, algorithm=algorithm)
+        embed_ms.append(1000 * (time.perf_counter() - started) / len(marked))
         psnrs.append(psnr(labelled, marked))
-
-        clip_folder = folder / f"{name}-{index}"
-        clip_folder.mkdir()
-        published = clip_folder / "published.mp4"
-        encode_mp4(marked, published, fps=FPS, crf=18)
-        for attack, path in _attacked_files(published, clip_folder).items():
-            started = time.perf_counter()
-            reading = watermark_read_file(path, key=KEY)
-            if attack == "none":
-                read_s.append(time.perf_counter() - started)
-            recovered[attack] += reading is not None and reading.watermark_id == watermark_id
-            bit_accuracy[attack].append(watermark_bit_accuracy(decode_mp4(path), watermark_id, key=KEY))
-
-        plain = clip_folder / "plain.mp4"
-        encode_mp4(labelled, plain, fps=FPS, crf=18)
-        false_positives += watermark_read_file(plain, key=KEY) is not None
+        published_path = folder / "published.mp4"
+        encode_mp4(marked, published_path, fps=fps, crf=18)
+        published = decode_mp4(published_path)
+        for attack in ATTACKS:
+            frames = attacked(attack, published, rng, folder, fps=fps)
+            reading = watermark_read_file(published_path, key=KEY) if attack == "none" \
+                else watermark_read(frames, key=KEY)
+            ok = reading is not None and reading.watermark_id == watermark_id
+            recovered[attack].append(ok)
+            by_kind.setdefault(kind, {a: [] for a in ATTACKS})[attack].append(ok)
+            if algorithm == TILE_ALGORITHM:  # version 1 reports no soft bits
+                accuracy[attack].append(watermark_bit_accuracy(frames, watermark_id, key=KEY))
+        wrong_key_hits += watermark_read_file(published_path, key=WRONG_KEY) is not None
+        encode_mp4(labelled, published_path, fps=fps, crf=18)
+        unmarked_hits += watermark_read_file(published_path, key=KEY) is not None
+        published_path.unlink()
+    count = len(psnrs)
     return {
-        "clips": len(clips),
-        "recovery": {attack: round(recovered[attack] / len(clips), 3) for attack in ATTACKS},
-        "bit_accuracy": {attack: round(float(np.mean(bit_accuracy[attack])), 4) for attack in ATTACKS},
-        "bit_accuracy_min": {attack: round(float(np.min(bit_accuracy[attack])), 4) for attack in ATTACKS},
-        "false_positives": false_positives,
+        "clips": count,
+        "sizes": sorted(shapes),
+        "recovery": {attack: round(float(np.mean(recovered[attack])), 3) for attack in ATTACKS},
+        "bit_accuracy": {attack: round(float(np.mean(accuracy[attack])), 4) for attack in ATTACKS
+                         if accuracy[attack]},
+        "bit_accuracy_min": {attack: round(float(np.min(accuracy[attack])), 4) for attack in ATTACKS
+                             if accuracy[attack]},
+        "recovery_by_kind": {kind: {attack: f"{sum(values[attack])}/{len(values[attack])}" for attack in ATTACKS}
+                             for kind, values in by_kind.items()},
+        "false_positives_unmarked_clips": unmarked_hits,
+        "false_positives_wrong_key": wrong_key_hits,
         "psnr_db_min": round(float(np.min(psnrs)), 2),
         "psnr_db_mean": round(float(np.mean(psnrs)), 2),
-        "embed_s_per_clip": round(float(np.mean(embed_s)), 4),
-        "read_s_per_clip": round(float(np.mean(read_s)), 4),
+        "embed_ms_per_frame": round(float(np.mean(embed_ms)), 2),
     }
+
+
+def _false_positive_sweep(count: int) -> dict[str, Any]:
+    from provenance.watermark import watermark_read
+
+    started = time.perf_counter()
+    hits: dict[str, int] = {}
+    for index in range(count):
+        if watermark_read(still(index)[None], key=KEY) is not None:
+            kind = STILL_KINDS[index % len(STILL_KINDS)]
+            hits[kind] = hits.get(kind, 0) + 1
+    return {"stills": count, "false_positives": sum(hits.values()), "by_kind": hits,
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+def _flat_gradient_screenshot(out: Path) -> dict[str, Any]:
+    from provenance.watermark import psnr, watermark_embed
+
+    base = flat_gradient()
+    marked = watermark_embed(base[None], 0x01234567, key=KEY)[0]
+    path = out / "gradient_marked_x4.png"
+    screenshot(base, marked, path)
+    return {"screenshot": str(path), "psnr_db": round(float(psnr(base, marked)), 2),
+            "max_change": int(np.abs(marked.astype(int) - base).max())}
+
+
+def _timing(folder: Path) -> dict[str, float]:
+    """Milliseconds at 512x512: embed per frame (v2, v1), read one still, read a 16-frame file (v2, v1)."""
+    from generation.pipeline.video import encode_mp4
+    from provenance.watermark import (
+        DCT_ALGORITHM,
+        TILE_ALGORITHM,
+        watermark_embed,
+        watermark_read,
+        watermark_read_file,
+    )
+
+    frames = clip(2, 512, 512, 16, seed=99)
+    figures: dict[str, float] = {}
+    for name, algorithm in (("v2", TILE_ALGORITHM), ("v1", DCT_ALGORITHM)):
+        def embed(f: np.ndarray, algorithm: str = algorithm) -> np.ndarray:
+            return watermark_embed(f, 42, key=KEY, algorithm=algorithm)
+
+        embed(frames[:1])  # warm the caches (layout, tile) as a worker does after its first frame
+        started = time.perf_counter()
+        marked = embed(frames)
+        figures[f"{name}_embed_ms_per_frame"] = round(1000 * (time.perf_counter() - started) / len(frames), 1)
+        path = folder / f"timing-{name}.mp4"
+        encode_mp4(marked, path, fps=8, crf=18)
+        started = time.perf_counter()
+        reading = watermark_read_file(path, key=KEY, max_frames=16)
+        figures[f"{name}_read_16_frame_file_ms"] = round(1000 * (time.perf_counter() - started), 1)
+        assert reading is not None and reading.watermark_id == 42, f"{name} timing clip did not read back"
+        started = time.perf_counter()
+        for frame in marked[:8]:
+            watermark_read(frame[None], key=KEY)
+        figures[f"{name}_read_still_ms"] = round(1000 * (time.perf_counter() - started) / 8, 1)
+    return figures
 
 
 def _table(title: str, figures: dict[str, Any]) -> None:
-    print(f"{title}: {figures['clips']} clips of {FRAMES}x{SIZE}x{SIZE}, PSNR mean {figures['psnr_db_mean']} dB, "
-          f"min {figures['psnr_db_min']} dB; embed {figures['embed_s_per_clip']} s, read {figures['read_s_per_clip']} s "
-          f"per clip; false positives {figures['false_positives']}/{figures['clips']} unwatermarked")
-    print(f"  {'attack':<8}{'recovery':>10}{'bit acc mean':>14}{'bit acc min':>13}")
+    print(f"{title}: {figures['clips']} clips ({', '.join(figures['sizes'])}), PSNR mean {figures['psnr_db_mean']} dB, "
+          f"min {figures['psnr_db_min']} dB; embed {figures['embed_ms_per_frame']} ms/frame; false positives "
+          f"{figures['false_positives_unmarked_clips']}/{figures['clips']} unmarked clips, "
+          f"{figures['false_positives_wrong_key']}/{figures['clips']} wrong key")
+    print(f"  {'attack':<14}{'recovery':>10}{'bit acc mean':>14}{'bit acc min':>13}  by kind")
     for attack in ATTACKS:
-        print(f"  {attack:<8}{figures['recovery'][attack]:>10.3f}{figures['bit_accuracy'][attack]:>14.4f}"
-              f"{figures['bit_accuracy_min'][attack]:>13.4f}")
+        kinds = " ".join(f"{kind}={values[attack]}" for kind, values in figures["recovery_by_kind"].items())
+        mean, least = figures["bit_accuracy"].get(attack), figures["bit_accuracy_min"].get(attack)
+        accuracy = f"{mean:>14.4f}{least:>13.4f}" if mean is not None else f"{'-':>14}{'-':>13}"
+        print(f"  {attack:<14}{figures['recovery'][attack]:>10.3f}{accuracy}  {kinds}")
 
 
 def run() -> dict[str, Any]:
-    from provenance.watermark import ALGORITHM
+    from provenance.watermark import DCT_ALGORITHM, TILE_ALGORITHM
 
-    rng = np.random.default_rng(2024)
+    clips, frames = _setting("CLIPS", 20), _setting("FRAMES", 90)
+    generated, stills = _setting("GENERATED", 10), _setting("STILLS", 2000)
+    out = Path(os.environ.get("BESPOKE_BENCH_WATERMARK_OUT", ROOT / "var" / "bench" / "watermark"))
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(2026)
     folder = Path(tempfile.mkdtemp(prefix="bespoke-wm-"))
-    sets: dict[str, Callable[[], list[np.ndarray]]] = {
-        "generated": _generated_clips,
-        "synthetic": lambda: [_synthetic_clip(seed) for seed in range(CLIPS)],
-    }
     try:
-        figures = {name: _evaluate(name, make(), rng, folder) for name, make in sets.items()}
+        synthetic = _evaluate(_synthetic_clips(clips, frames), fps=SYNTHETIC_FPS, rng=rng, folder=folder,
+                              algorithm=TILE_ALGORITHM)
+        clips_today = _evaluate(_synthetic_clips(clips, frames), fps=SYNTHETIC_FPS, rng=rng, folder=folder,
+                                algorithm=DCT_ALGORITHM)
+        rendered = _evaluate(_generated_clips(generated), fps=GENERATED_FPS, rng=rng, folder=folder,
+                             algorithm=TILE_ALGORITHM) if generated else None
+        sweep = _false_positive_sweep(stills)
+        gradient = _flat_gradient_screenshot(out)
+        timing = _timing(folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    for name, values in figures.items():
-        _table(name, values)
-    generated, synthetic = figures["generated"], figures["synthetic"]
+
+    _table(f"version 2 ({TILE_ALGORITHM}, stills), synthetic, {frames} frames at {SYNTHETIC_FPS} fps", synthetic)
+    _table(f"version 1 ({DCT_ALGORITHM}, clips), the same clips", clips_today)
+    if rendered:
+        _table(f"tiny model, {GENERATED_FRAMES} frames at {GENERATED_FPS} fps", rendered)
+    print(f"false positives: {sweep['false_positives']}/{sweep['stills']} unmarked stills of {len(STILL_KINDS)} kinds "
+          f"({sweep['seconds']} s)")
+    print(f"flat gradient: PSNR {gradient['psnr_db']} dB, largest change {gradient['max_change']}; "
+          f"screenshot {gradient['screenshot']}")
+    print("512x512: " + ", ".join(f"{name} {value}" for name, value in timing.items()))
+    false_positives = sweep["false_positives"] + synthetic["false_positives_unmarked_clips"] \
+        + synthetic["false_positives_wrong_key"] \
+        + clips_today["false_positives_unmarked_clips"] + clips_today["false_positives_wrong_key"] \
+        + (rendered["false_positives_unmarked_clips"] + rendered["false_positives_wrong_key"] if rendered else 0)
+    goals = {attack: synthetic["recovery"][attack] >= GOAL_RECOVERY for attack in GOAL_ATTACKS}
     return {
-        "algorithm": ALGORITHM,
-        "clips": generated["clips"],
-        "recovery": generated["recovery"],
-        "bit_accuracy": generated["bit_accuracy"],
-        "false_positives": generated["false_positives"] + synthetic["false_positives"],
-        "unwatermarked_clips": generated["clips"] + synthetic["clips"],
-        "psnr_db_min": min(generated["psnr_db_min"], synthetic["psnr_db_min"]),
-        "psnr_db_mean": generated["psnr_db_mean"],
-        "embed_s_per_clip": generated["embed_s_per_clip"],
-        "read_s_per_clip": generated["read_s_per_clip"],
-        "synthetic_clips": synthetic["clips"],
-        "synthetic_recovery": synthetic["recovery"],
-        "synthetic_bit_accuracy": synthetic["bit_accuracy"],
-        "synthetic_psnr_db_mean": synthetic["psnr_db_mean"],
+        "algorithm": TILE_ALGORITHM,
+        "clip_algorithm": DCT_ALGORITHM,
+        "clip_recovery": clips_today["recovery"],
+        "clip_psnr_db_min": clips_today["psnr_db_min"],
+        "clips": synthetic["clips"],
+        "recovery": synthetic["recovery"],
+        "bit_accuracy": synthetic["bit_accuracy"],
+        "bit_accuracy_min": synthetic["bit_accuracy_min"],
+        "recovery_by_kind": synthetic["recovery_by_kind"],
+        "goal_recovery": GOAL_RECOVERY,
+        "goals_met": goals,
+        "goals_missed": sorted(attack for attack, met in goals.items() if not met),
+        "false_positives": false_positives,
+        "false_positive_stills": sweep["stills"],
+        "false_positives_by_still_kind": sweep["by_kind"],
+        "psnr_db_min": min(synthetic["psnr_db_min"], rendered["psnr_db_min"] if rendered else 99.0),
+        "psnr_db_mean": synthetic["psnr_db_mean"],
+        "embed_ms_per_frame": synthetic["embed_ms_per_frame"],
+        "generated_clips": rendered["clips"] if rendered else 0,
+        "generated_recovery": rendered["recovery"] if rendered else {},
+        "generated_bit_accuracy": rendered["bit_accuracy"] if rendered else {},
+        "flat_gradient": gradient,
+        "timing_512": timing,
     }

@@ -14,7 +14,11 @@ from typing import Any
 from consent import gate
 from generation.selectors import output_by_watermark
 from provenance.c2pa_io import IngredientReport, ManifestReport
-from provenance.services import manifest_read_bounded, verify_budget, watermark_read_bounded
+from provenance.services import (
+    manifest_read_bounded,
+    verify_budget,
+    watermark_read_bounded,
+)
 from provenance.verify_bounds import Deadline, VerifyBudget, VerifyWork
 
 
@@ -63,10 +67,10 @@ class MediaVerification:
 
 def output_trace(*, path: Path, budget: VerifyBudget | None = None, deadline: Deadline | None = None,
                  work: VerifyWork | None = None) -> OutputTrace | None:
-    """Find the published output a video came from by its invisible watermark.
+    """Find the published output a video or a PNG/JPEG still came from by its invisible watermark.
 
-    Only the first frames are decoded, at reduced resolution and within ``budget``;
-    raises TooLargeToCheck beyond it.
+    Only the first frames of a video are decoded, a still only once its header is within
+    ``budget``, both at reduced resolution; raises TooLargeToCheck beyond the budget.
     """
     budget = budget or verify_budget()
     reading = watermark_read_bounded(Path(path), budget=budget, deadline=deadline or Deadline(budget.seconds),
@@ -99,8 +103,9 @@ def media_verify(*, path: Path, budget: VerifyBudget | None = None,
                  deadline: Deadline | None = None) -> MediaVerification:
     """Is the file ours, is its manifest valid and trusted, and is its consent still in force?
 
-    A video without a trusted manifest (stripped by re-encoding, say) is traced through its
-    watermark to the output it came from, and that output's consent is reported.
+    A video or still without a trusted manifest (stripped by re-encoding, or a screenshot
+    of a frame, say) is traced through its watermark to the output it came from, and that
+    output's consent is reported.
     All of it within ``budget`` (by default the settings') and by ``deadline`` (by default
     the budget's seconds from now): a file beyond them raises TooLargeToCheck, which says
     what was done before the refusal; an unreadable one raises MediaReadError.
@@ -113,7 +118,7 @@ def media_verify(*, path: Path, budget: VerifyBudget | None = None,
     try:
         report = manifest_read_bounded(path, is_video=is_video, budget=budget, deadline=deadline, work=work)
         trace = None
-        if not report.is_trusted and is_video:
+        if not report.is_trusted:
             trace = output_trace(path=path, budget=budget, deadline=deadline, work=work)
     finally:
         work.seconds = round(deadline.elapsed(), 4)

@@ -46,8 +46,15 @@ from provenance.manifest import (
 from provenance.mp4_boxes import mp4_box_census
 from provenance.pki import load_signing_material, load_trust_anchor
 from provenance.signing import LocalKeySigner, ManifestSigner
-from provenance.verify_bounds import Deadline, DeadlineReader, TooLargeToCheck, VerifyBudget, VerifyWork
+from provenance.verify_bounds import (
+    Deadline,
+    DeadlineReader,
+    TooLargeToCheck,
+    VerifyBudget,
+    VerifyWork,
+)
 from provenance.video_sample import video_frames_sample
+from provenance.watermark_still import StillError, is_still, still_read
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +69,9 @@ def disclosure_apply(frames: np.ndarray) -> tuple[np.ndarray, LabelSpec]:
 
 def watermark_apply(frames: np.ndarray, *, watermark_id: int, fps: int) -> tuple[np.ndarray, WatermarkBinding]:
     """Embed the invisible watermark carrying ``watermark_id`` in every frame (EU AI Act Art. 50(2))."""
-    marked = watermark.watermark_embed(frames, watermark_id, key=settings.BESPOKE_WATERMARK_KEY)
-    binding = WatermarkBinding(algorithm=watermark.ALGORITHM, version=str(watermark.VERSION), watermark_id=watermark_id,
+    algorithm = watermark.embedding_algorithm(len(frames))
+    marked = watermark.watermark_embed(frames, watermark_id, key=settings.BESPOKE_WATERMARK_KEY, algorithm=algorithm)
+    binding = WatermarkBinding(algorithm=algorithm, version=str(watermark.VERSIONS[algorithm]), watermark_id=watermark_id,
                                payload_bits=watermark.PAYLOAD_BITS, duration_ms=round(1000 * len(frames) / fps))
     return marked, binding
 
@@ -124,10 +132,12 @@ def _sign_with_time_stamp_policy(*, src: Path, dst: Path, manifest: dict[str, An
 def output_sign(*, src: Path, dst: Path, output_id: str, license_id: str, model_sha256: str,
                 likeness_model_sha256: str | None, label: LabelSpec, watermark_binding: WatermarkBinding,
                 license_ids: Sequence[str] = (), likeness_model_sha256s: Sequence[str] = (),
-                sources: Sequence[tuple[str, Path]] = ()) -> SignedOutput:
+                sources: Sequence[tuple[str, Path]] = (), thumbnail: bool = False) -> SignedOutput:
     """Embed a signed C2PA manifest, then read it back: only a Trusted result is accepted.
 
-    ``dst`` names the format: an MP4 clip, or a PNG (``.png``), the one still of a keyframe.
+    ``dst`` names the format: an MP4 clip, or a PNG (``.png``), the one still of a keyframe;
+    with ``thumbnail``, a JPEG (``.jpg``): the small still of the published output
+    ``output_id`` that the portal shows, signed under that output's licenses and models.
     A scene played under several licenses names them all in ``license_ids`` (``license_id``
     first or not, it is listed first) and, when it loaded several likeness models, their
     hashes in ``likeness_model_sha256s``; the manifest's consent assertion then lists every
@@ -145,10 +155,12 @@ def output_sign(*, src: Path, dst: Path, output_id: str, license_id: str, model_
                               likeness_model_sha256s=tuple(likeness_model_sha256s))
     earlier = [_source_output(relation, Path(path)) for relation, path in sources]
     ingredients = [(source_ingredient(source), Path(path)) for source, (_, path) in zip(earlier, sources, strict=True)]
-    still = mime_type_for(Path(dst)) == "image/png"
-    manifest = build_manifest(title=f"{output_id}{Path(dst).suffix.lower()}", output_id=output_id, consent=consent,
+    media_format = mime_type_for(Path(dst))
+    title = f"{output_id}-thumbnail" if thumbnail else output_id
+    manifest = build_manifest(title=f"{title}{Path(dst).suffix.lower()}", output_id=output_id, consent=consent,
                               generator=generator, label=label, claim_generator_version=GENERATOR_VERSION,
-                              watermark=watermark_binding, other_consents=consents[1:], sources=earlier, still=still)
+                              watermark=watermark_binding, other_consents=consents[1:], sources=earlier,
+                              still=media_format != "video/mp4", thumbnail=thumbnail, media_format=media_format)
     signed, time_stamped = _sign_with_time_stamp_policy(src=src, dst=dst, manifest=manifest, ingredients=ingredients)
     report = read_signed(signed, trust_anchor_pem=load_trust_anchor(settings.BESPOKE_PKI_DIR))
     kept = [(ingredient.manifest_label, ingredient.state) for ingredient in report.ingredients]
@@ -261,18 +273,44 @@ def verify_budget() -> VerifyBudget:
 
 def watermark_read_bounded(path: Path, *, budget: VerifyBudget, deadline: Deadline,
                            work: VerifyWork) -> watermark.WatermarkReading | None:
-    """The invisible watermark of a video, or None when it carries none that can be read.
+    """The invisible watermark of a video or a PNG/JPEG still, or None when it carries none that can be read.
 
-    Only the first frames are decoded, at reduced resolution and within ``budget``;
-    raises TooLargeToCheck beyond it.
+    Only the first frames of a video are decoded, and a still is checked by its header
+    before it is decoded; both at reduced resolution and within ``budget``; raises
+    TooLargeToCheck beyond it.
     """
-    frames = video_frames_sample(Path(path), budget=budget, deadline=deadline, work=work)
+    path = Path(path)
+    if is_still(path):
+        frames = _still_sample(path, budget=budget, deadline=deadline, work=work)
+    else:
+        frames = video_frames_sample(path, budget=budget, deadline=deadline, work=work)
     if frames is None:
         return None
+    if deadline.expired():
+        raise TooLargeToCheck("time", work)
     try:
         return watermark.watermark_read(frames, key=settings.BESPOKE_WATERMARK_KEY)
     except watermark.WatermarkError:
         return None
+
+
+def _still_sample(path: Path, *, budget: VerifyBudget, deadline: Deadline, work: VerifyWork) -> np.ndarray | None:
+    """The still at ``path`` as one frame at the reader's size, or None when it cannot be decoded."""
+    if deadline.expired():
+        raise TooLargeToCheck("time", work)
+    try:
+        frame, (width, height) = still_read(path, max_side=budget.max_side,
+                                            max_pixels=min(budget.max_frame_pixels, watermark.MAX_STILL_PIXELS))
+    except StillError as exc:
+        if exc.reason != "unreadable":
+            raise TooLargeToCheck(exc.reason, work) from exc
+        return None
+    work.frames_decoded, work.pixels_decoded = 1, width * height
+    work.decoded_width, work.decoded_height = width, height
+    work.read_height, work.read_width = frame.shape[:2]
+    if min(frame.shape[:2]) < watermark.MIN_READ_SIDE:
+        return None
+    return frame[None]
 
 
 def manifest_read_bounded(path: Path, *, is_video: bool, budget: VerifyBudget, deadline: Deadline,

@@ -6,36 +6,43 @@ can run beside a portal in use without changing what anyone there is looking at.
 from __future__ import annotations
 
 import json
-from io import StringIO
 import shutil
 import time
-from datetime import date, timedelta
-from pathlib import Path
 from collections.abc import Callable
+from datetime import date, timedelta
+from io import StringIO
+from pathlib import Path
 from typing import Any, TypeVar
 
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from PIL import Image
 
 from audit.checkpoints import audit_checkpoint_write, audit_log_verify
-from core.errors import ApplicationError
+from bespoke.demo_cast import demo_viewer, demo_viewer_face_check
+from bespoke.demo_world import demo_world, demo_world_story, demo_world_story_withdraw
+from bespoke.management.dev_tsa import dev_time_stamping
+from bespoke.synthetic_faces import synthetic_face_photos
 from consent import desk, gate
 from consent import services as consent
-from bespoke.synthetic_faces import synthetic_face_photos
+from consent.facts import viewer_face_checked
 from consent.models import IdentityVerification, LikenessModel, ReferencePhoto
+from consent.terms import text_sha256
+from consent.viewers import (
+    Scope,
+    StandingOffer,
+    viewer_license_sign,
+    viewer_license_text,
+)
+from core.errors import ApplicationError
 from generation.models import LeasedJob, RenderJob, TrainingJob
 from generation.pipeline.video import decode_mp4, encode_mp4
 from generation.services.render import render_job_execute, render_job_request
 from generation.services.training import training_job_execute, training_job_request
+from generation.thumbnails import output_thumbnail_jpeg
 from generation.tracing import media_verify
-from bespoke.management.dev_tsa import dev_time_stamping
-from consent.facts import viewer_face_checked
-from consent.terms import text_sha256
-from consent.viewers import Scope, StandingOffer, viewer_license_sign, viewer_license_text
-from bespoke.demo_cast import demo_viewer, demo_viewer_face_check
-from bespoke.demo_world import demo_world, demo_world_story, demo_world_story_withdraw
 from stories import play
 from stories.models import Playthrough, PlaythroughScene, Story
 
@@ -165,6 +172,20 @@ class Command(BaseCommand):
         traced = media_verify(path=stripped).as_dict()
         self._step("copy with its manifest stripped traced by the watermark", file=stripped.name,
                    manifest_state=traced["manifest"]["state"], trace=traced["trace"], consent=traced["consent"],
+                   ok=bool(traced["trace"]) and traced["trace"]["output_id"] == str(output.id))
+
+        still = out / f"{output.id}-thumbnail.jpg"
+        still.write_bytes(output_thumbnail_jpeg(output=output))
+        checked = media_verify(path=still).as_dict()
+        stamp = checked["manifest"]["time_stamp"] or {}
+        self._step("still of the output (its thumbnail) verified with a trusted time-stamp", file=still.name,
+                   manifest_state=checked["manifest"]["state"], time_stamp=stamp.get("state"),
+                   ok=checked["manifest"]["state"] == "trusted" and stamp.get("state") == "trusted"
+                   and checked["manifest"]["output_id"] == str(output.id))
+        frame = out / f"{output.id}-frame.png"
+        Image.fromarray(decode_mp4(clip)[0]).save(frame, format="PNG")
+        traced = media_verify(path=frame).as_dict()
+        self._step("one frame saved as a PNG traced by the watermark", file=frame.name, trace=traced["trace"],
                    ok=bool(traced["trace"]) and traced["trace"]["output_id"] == str(output.id))
 
         revocation = consent.license_revoke(license=license, reason="Talent withdrew consent.", acting_user=person)

@@ -11,7 +11,7 @@ EXIT_TRUSTED, EXIT_NOT_TRUSTED, EXIT_NO_MANIFEST, EXIT_UNREADABLE = 0, 1, 2, 3
 
 class Command(BaseCommand):
     help = ("Check files' C2PA manifests (validity, trust) and the current status of the consent behind them. "
-            "A video without a trusted manifest is traced to its output through the invisible watermark. "
+            "A video or PNG/JPEG still without a trusted manifest is traced to its output through the invisible watermark. "
             "Exit 0: trusted; 1: invalid or untrusted manifest; 2: no manifest; 3: unreadable file "
             "(with several files, the worst of them).")
 
@@ -68,7 +68,7 @@ class Command(BaseCommand):
             label = (trace["disclosure"] or {}).get("visible_label")
             if label:
                 self.stdout.write(f"  visible disclosure: {label}")
-        elif manifest["state"] != "trusted" and path.suffix.lower() == ".mp4":
+        elif manifest["state"] != "trusted":
             self.stdout.write("  no Bespoke watermark found")
         consent = report["consent"]
         if consent:
