@@ -91,3 +91,13 @@ def test_the_enrolment_rule_covers_legal_and_staff_users_only(personas):
     assert [mfa_enrolment_required(user) for user in (personas.alice, personas.bob)] == [False] * 2
     totp_enrol(user=personas.dana)
     assert not mfa_enrolment_required(personas.dana)
+
+
+def test_verifiers_must_enrol_too_and_each_answer_is_one_query(personas, django_assert_num_queries):
+    personas.charlie.is_staff = True
+    personas.charlie.save()
+    totp_enrol(user=personas.grace)
+    expected = {"frank": True, "grace": False, "dana": True, "charlie": True, "alice": False, "bob": False}
+    for name, required in expected.items():
+        with django_assert_num_queries(1):
+            assert mfa_enrolment_required(getattr(personas, name)) is required, name
