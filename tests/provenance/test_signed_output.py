@@ -5,7 +5,8 @@ read gives, and a store the file does not carry is never taken on its word."""
 from __future__ import annotations
 
 import hashlib
-import io
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -104,31 +105,68 @@ def test_a_store_the_file_does_not_carry_is_not_taken_on_its_word(clip, pki, tmp
     assert report.output_id == "out-mine"  # the file was read: its own manifest, not the claimed store
 
 
-def test_writes_that_go_back_over_written_bytes_leave_no_hash_to_trust():
-    raw = io.BytesIO()
-    writer = HashingWriter(raw, head_limit=1 << 20)
-    writer.write(b"a" * 5000)
-    writer.seek(10)
-    writer.write(b"b" * 10)
+def test_writes_that_go_back_over_written_bytes_leave_no_hash_to_trust(tmp_path):
+    with open(tmp_path / "out.bin", "w+b") as raw:
+        writer = HashingWriter(raw, head_limit=1 << 20)
+        writer.write(b"a" * 5000)
+        writer.seek(10)
+        writer.write(b"b" * 10)
 
-    written = writer.finish()
+        written = writer.finish()
 
     assert written.sha256 is None and written.head == b"" and not written.head_is_whole
     assert written.size_bytes == 5000
 
 
-def test_forward_writes_are_hashed_across_batches_and_the_head_is_kept():
-    raw = io.BytesIO()
-    writer = HashingWriter(raw, head_limit=100)
-    chunks = [bytes([n % 251]) * 300_000 for n in range(8)]  # several hand-offs to the hashing thread
-    for chunk in chunks:
-        writer.write(chunk)
+def test_seeking_back_to_read_then_writing_at_the_end_keeps_the_hash(tmp_path):
+    with open(tmp_path / "out.bin", "w+b") as raw:
+        writer = HashingWriter(raw, head_limit=1 << 20)
+        writer.write(b"a" * 5000)
+        writer.seek(0)
+        assert writer.read(10) == b"a" * 10
+        writer.seek(0, 2)
+        writer.write(b"b" * 10)
 
-    written = writer.finish()
+        written = writer.finish()
+
+    assert written.sha256 == hashlib.sha256(b"a" * 5000 + b"b" * 10).hexdigest() and written.head_is_whole
+
+
+def test_a_write_past_the_end_leaves_no_hash_to_trust(tmp_path):
+    with open(tmp_path / "out.bin", "w+b") as raw:
+        writer = HashingWriter(raw, head_limit=1 << 20)
+        writer.write(b"a" * 100)
+        writer.seek(200)
+        writer.write(b"b" * 10)
+
+        written = writer.finish()
+
+    assert written.sha256 is None and written.size_bytes == 210
+
+
+def test_forward_writes_are_hashed_while_the_file_grows_and_the_head_is_kept(tmp_path):
+    path = tmp_path / "out.bin"
+    chunks = [bytes([n % 251]) * 300_000 for n in range(8)]
+    with open(path, "w+b") as raw:
+        writer = HashingWriter(raw, head_limit=100)
+        for chunk in chunks:
+            writer.write(chunk)
+            time.sleep(0.005)  # the helper thread hashes some of the file before it is finished
+
+        written = writer.finish()
 
     whole = b"".join(chunks)
-    assert written.sha256 == hashlib.sha256(whole).hexdigest() == hashlib.sha256(raw.getvalue()).hexdigest()
+    assert written.sha256 == hashlib.sha256(whole).hexdigest() == hashlib.sha256(path.read_bytes()).hexdigest()
     assert written.head == whole[:100] and written.size_bytes == len(whole)
+
+
+def test_abandoning_stops_the_helper_thread(tmp_path):
+    with open(tmp_path / "out.bin", "w+b") as raw:
+        writer = HashingWriter(raw, head_limit=100)
+        writer.write(b"a" * 10)
+        writer.abandon()
+
+    assert "signed-output-hash" not in {thread.name for thread in threading.enumerate()}
 
 
 @pytest.mark.django_db
