@@ -135,6 +135,11 @@ def _database() -> dict:
         raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or sqlite:// URL")
     if config["ENGINE"] == "django.db.backends.postgresql" and not config.get("NAME"):
         raise ImproperlyConfigured("DATABASE_URL must name a database")
+    if config["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        # The ORM binds on the client and never prepares; the consent gate's read, run on every
+        # check, is prepared on its connection from its third run (consent.gate._Statement).
+        # Off for a pooler in transaction mode that cannot keep prepared statements.
+        config.setdefault("OPTIONS", {})["prepare_threshold"] = 2
     if config["ENGINE"] == "django.db.backends.sqlite3" and config.get("NAME") not in (None, "", ":memory:"):
         create_private_sqlite_database(Path(config["NAME"]))
     return config

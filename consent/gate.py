@@ -20,6 +20,7 @@ from enum import StrEnum
 from django.conf import settings
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Exists, F, Func, IntegerField, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
@@ -177,12 +178,12 @@ def _evaluate(use: UseRequest, *, lock: bool) -> tuple[Reason | None, str]:
     if license_id is None:
         return Reason.LICENSE_NOT_FOUND, "No such license."
     connection = transaction.get_connection()
-    if lock and not LikenessLicense.objects.select_for_update().filter(pk=license_id).exists():
+    today = timezone.localdate()
+    if lock and _lock_license_row(connection, license_id, today=today) is None:
         return Reason.LICENSE_NOT_FOUND, "No such license."
     # Read after the lock is granted, in a statement of its own: a subquery of the locking
     # statement would see the rows as they were before it waited (a use or a revocation
     # committed by the transaction it waited for would be missed).
-    today = timezone.localdate()
     license = _read_with_standing(connection, license_id, today=today, job_ref=use.job_ref)
     if license is None:
         return Reason.LICENSE_NOT_FOUND, "No such license."
@@ -338,31 +339,50 @@ class _Statement:
         self.license_at = [i for i, value in enumerate(self.params) if value == license_param]
         self.job_at = [i for i, value in enumerate(self.params) if value == _JOB_PLACEHOLDER]
 
-    def row(self, license_id: uuid.UUID, job_ref: str | None) -> list[object] | None:
+    def params_for(self, license_id: uuid.UUID, job_ref: str | None) -> list[object]:
         params = list(self.params)
         for i in self.license_at:
             params[i] = LikenessLicense._meta.pk.get_db_prep_value(license_id, self.compiler.connection)
         for i in self.job_at:
             params[i] = job_ref
-        with self.compiler.connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
+        return params
+
+    def row(self, license_id: uuid.UUID, job_ref: str | None) -> list[object] | None:
+        with _cursor(self.compiler.connection) as cursor:
+            cursor.execute(self.sql, self.params_for(license_id, job_ref))
             row = cursor.fetchone()
         if row is None or not self.converters:
             return row
         return next(self.compiler.apply_converters([row], self.converters))
 
 
+def _cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
+    """A cursor whose statements PostgreSQL may keep prepared (planned once per connection).
+
+    Planning the gate's read takes longer than running it. Django's cursors bind values on
+    the client, which rules preparation out; this one binds them on the server, so the
+    connection's ``prepare_threshold`` (settings: DATABASE_PREPARED_STATEMENTS) applies. Queries
+    are logged and wrapped as through ``connection.cursor()``.
+    """
+    if connection.vendor != "postgresql" or connection.settings_dict["OPTIONS"].get("prepare_threshold") is None:
+        return connection.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    raw = ServerBindingCursor(connection.connection)
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+
+
 _STATEMENTS = "_bespoke_gate_statements"  # attribute on the connection holding its compiled statements
 
 
-def _statement(connection: BaseDatabaseWrapper, key: object, build: Callable[[], QuerySet]) -> _Statement:
-    """The statement compiled for this connection (a connection belongs to one thread)."""
-    statements: dict[object, _Statement] = connection.__dict__.setdefault(_STATEMENTS, {})
-    found = statements.get(key)
-    if found is None:
-        statements.clear()  # the key is the day: yesterday's statement is not needed again
-        found = statements[key] = _Statement(build(), connection)
-    return found
+def _statement(connection: BaseDatabaseWrapper, name: str, day: date, build: Callable[[], QuerySet]) -> _Statement:
+    """The statement ``name`` compiled for this connection and day (a connection belongs to one thread)."""
+    statements: dict[str, tuple[date, _Statement]] = connection.__dict__.setdefault(_STATEMENTS, {})
+    found = statements.get(name)
+    if found is None or found[0] != day:  # yesterday's statement is not needed again
+        found = statements[name] = (day, _Statement(build(), connection))
+    return found[1]
 
 
 def forget_compiled_statements() -> None:
@@ -373,7 +393,7 @@ def forget_compiled_statements() -> None:
 def _read_with_standing(connection: BaseDatabaseWrapper, license_id: uuid.UUID, *, today: date,
                         job_ref: str | None) -> LikenessLicense | None:
     """The license with its _Standing (and whether the talent approved the job) as attributes."""
-    statement = _statement(connection, today, lambda: _with_standing(
+    statement = _statement(connection, "read", today, lambda: _with_standing(
         LikenessLicense.objects.filter(pk=_LICENSE_PLACEHOLDER), today=today, job_ref=_JOB_PLACEHOLDER))
     row = statement.row(license_id, job_ref)
     if row is None:
@@ -382,6 +402,14 @@ def _read_with_standing(connection: BaseDatabaseWrapper, license_id: uuid.UUID, 
     license = LikenessLicense.from_db(connection.alias, None, row[:fields])
     license.__dict__.update(zip(statement.names[fields:], row[fields:]))
     return license
+
+
+def _lock_license_row(connection: BaseDatabaseWrapper, license_id: uuid.UUID, *, today: date) -> object | None:
+    """SELECT ... FOR UPDATE of the license row (its id, or None when there is no such license)."""
+    statement = _statement(connection, "lock", today, lambda: LikenessLicense.objects.select_for_update().filter(
+        pk=_LICENSE_PLACEHOLDER).values_list("pk")[:1])
+    row = statement.row(license_id, None)
+    return None if row is None else row[0]
 
 
 def _refusal(license: LikenessLicense, standing: _Standing, today: date) -> tuple[Reason | None, str]:

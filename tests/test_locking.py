@@ -100,16 +100,22 @@ def test_lock_rows_wants_a_locking_queryset():
 
 
 def _locked_models(call) -> list[type]:  # type: ignore[no-untyped-def]
-    """The models whose rows a call locks, in order."""
+    """The models whose rows a call locks, in order: through the ORM, or through the gate's
+    compiled locking statement."""
     seen: list[type] = []
     original = SQLCompiler.execute_sql
+    gate_lock = gate._lock_license_row
 
     def spy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if self.query.select_for_update:
             seen.append(self.query.model)
         return original(self, *args, **kwargs)
 
-    with mock.patch.object(SQLCompiler, "execute_sql", spy):
+    def gate_spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(LikenessLicense)
+        return gate_lock(*args, **kwargs)
+
+    with mock.patch.object(SQLCompiler, "execute_sql", spy), mock.patch.object(gate, "_lock_license_row", gate_spy):
         call()
     return seen
 

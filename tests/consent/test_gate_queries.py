@@ -108,3 +108,35 @@ def test_a_check_for_an_approved_job_reads_its_approval_in_the_same_query(person
     decision, queries = _check(license, job_ref="render:unapproved")
     assert decision.reason == gate.Reason.USE_NOT_APPROVED
     assert len(queries) == 2 + SEAL_QUERIES[connection.vendor]
+
+
+def _prepared_statements() -> list[tuple[str, int]]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        return cursor.fetchall()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_on_postgresql_the_gates_read_is_prepared_on_its_connection_from_the_third_check(personas):
+    license = make_license(personas, max_renders=10)
+    connection.close()  # a connection of this test's own: nothing prepared on it yet
+    for _ in range(5):
+        decision, queries = _check(license)
+        assert decision.allowed and len(queries) == 1
+    prepared = _prepared_statements()
+    assert len(prepared) == 1 and "consent_likenesslicense" in prepared[0][0]
+    assert prepared[0][1] == 3  # the third, fourth and fifth checks ran the prepared statement
+    revoked = make_license(personas, max_renders=10)
+    services.license_revoke(license=revoked, reason="Withdrawn.", acting_user=personas.alice)
+    assert _check(revoked)[0].reason == gate.Reason.REVOKED  # the same statement, another license
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_with_prepared_statements_turned_off_nothing_is_prepared(personas, monkeypatch):
+    license = make_license(personas, max_renders=10)
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "prepare_threshold", None)
+    connection.close()
+    for _ in range(5):
+        assert _check(license)[0].allowed
+    assert _prepared_statements() == []
+    connection.close()  # the next test connects with the settings restored

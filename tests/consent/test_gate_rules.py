@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -531,17 +531,26 @@ def row_locks() -> Iterator[list[RowLock]]:
     so the request itself is what is observed; on PostgreSQL the query carries FOR UPDATE."""
     seen: list[RowLock] = []
     original = SQLCompiler.execute_sql
+    original_statement_row = gate._Statement.row
+
+    def observe(compiler: SQLCompiler, sql: str, params: Iterable[object]) -> None:
+        if compiler.connection.features.has_select_for_update:
+            assert "FOR UPDATE" in sql
+        seen.append(RowLock(compiler.query.model, compiler.connection.in_atomic_block,
+                            frozenset(str(p) for p in params), _locked_tables(compiler, sql)))
 
     def spy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if self.query.select_for_update:
-            sql, params = self.as_sql()
-            if self.connection.features.has_select_for_update:
-                assert "FOR UPDATE" in sql
-            seen.append(RowLock(self.query.model, self.connection.in_atomic_block,
-                                frozenset(str(p) for p in params), _locked_tables(self, sql)))
+            observe(self, *self.as_sql())
         return original(self, *args, **kwargs)
 
-    with mock.patch.object(SQLCompiler, "execute_sql", spy):
+    def statement_spy(self, license_id, job_ref):  # type: ignore[no-untyped-def]
+        """The gate's statements compiled once: the values they run with are the license's."""
+        if self.compiler.query.select_for_update:
+            observe(self.compiler, self.sql, self.params_for(license_id, job_ref))
+        return original_statement_row(self, license_id, job_ref)
+
+    with mock.patch.object(SQLCompiler, "execute_sql", spy), mock.patch.object(gate._Statement, "row", statement_spy):
         yield seen
 
 
