@@ -105,17 +105,18 @@ def test_a_store_the_file_does_not_carry_is_not_taken_on_its_word(clip, pki, tmp
     assert report.output_id == "out-mine"  # the file was read: its own manifest, not the claimed store
 
 
-def test_writes_that_go_back_over_written_bytes_leave_no_hash_to_trust(tmp_path):
+@pytest.mark.parametrize("seek_to, size", [(10, 5000), (6000, 6010)], ids=["back-over-written-bytes", "past-the-end"])
+def test_writes_anywhere_but_the_end_leave_no_hash_to_trust(tmp_path, seek_to, size):
     with open(tmp_path / "out.bin", "w+b") as raw:
         writer = HashingWriter(raw, head_limit=1 << 20)
         writer.write(b"a" * 5000)
-        writer.seek(10)
+        writer.seek(seek_to)
         writer.write(b"b" * 10)
 
         written = writer.finish()
 
     assert written.sha256 is None and written.head == b"" and not written.head_is_whole
-    assert written.size_bytes == 5000
+    assert written.size_bytes == size
 
 
 def test_seeking_back_to_read_then_writing_at_the_end_keeps_the_hash(tmp_path):
@@ -130,18 +131,6 @@ def test_seeking_back_to_read_then_writing_at_the_end_keeps_the_hash(tmp_path):
         written = writer.finish()
 
     assert written.sha256 == hashlib.sha256(b"a" * 5000 + b"b" * 10).hexdigest() and written.head_is_whole
-
-
-def test_a_write_past_the_end_leaves_no_hash_to_trust(tmp_path):
-    with open(tmp_path / "out.bin", "w+b") as raw:
-        writer = HashingWriter(raw, head_limit=1 << 20)
-        writer.write(b"a" * 100)
-        writer.seek(200)
-        writer.write(b"b" * 10)
-
-        written = writer.finish()
-
-    assert written.sha256 is None and written.size_bytes == 210
 
 
 def test_forward_writes_are_hashed_while_the_file_grows_and_the_head_is_kept(tmp_path):
