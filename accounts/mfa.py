@@ -4,12 +4,12 @@ staff users (enforced on the portal by `accounts.middleware` and on the API by
 
 from __future__ import annotations
 
-from allauth.mfa.models import Authenticator
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Exists
 
 from consent.models import Membership
+from core.stepup import totp_authenticators
 
 ROLES_REQUIRING_MFA = (Membership.Role.LEGAL, Membership.Role.VERIFIER)
 
@@ -21,7 +21,7 @@ def mfa_enrolment_required(user: AbstractBaseUser | AnonymousUser) -> bool:
     """
     if not user.is_authenticated:
         return False
-    enrolled = Authenticator.objects.filter(user_id=user.pk, type=Authenticator.Type.TOTP)
+    enrolled = totp_authenticators(user.pk)
     if user.is_staff:
         return not enrolled.exists()
     return Membership.objects.filter(user_id=user.pk, role__in=ROLES_REQUIRING_MFA).filter(~Exists(enrolled)).exists()

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from allauth.mfa.adapter import get_adapter
-from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
+from core.stepup import totp_authenticators
+
 
 def totp_secret(*, user: AbstractBaseUser) -> str | None:
     """The user's TOTP secret (base32), decrypted; None when they have no authenticator app."""
-    authenticator = Authenticator.objects.filter(user_id=user.pk, type=Authenticator.Type.TOTP).first()
+    authenticator = totp_authenticators(user.pk).first()
     return get_adapter().decrypt(authenticator.data["secret"]) if authenticator else None
 
 

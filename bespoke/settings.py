@@ -137,7 +137,7 @@ def _database() -> dict:
         raise ImproperlyConfigured("DATABASE_URL must name a database")
     if config["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_PREPARED_STATEMENTS", True):
         # The ORM binds on the client and never prepares; the consent gate's read, run on every
-        # check, is prepared on its connection from its third run (consent.gate._Statement).
+        # check, is prepared on its connection from its third run (consent.gate._cursor).
         # Off for a pooler in transaction mode that cannot keep prepared statements.
         config.setdefault("OPTIONS", {})["prepare_threshold"] = 2
     if config["ENGINE"] == "django.db.backends.sqlite3" and config.get("NAME") not in (None, "", ":memory:"):

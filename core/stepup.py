@@ -58,6 +58,7 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -85,10 +86,14 @@ class MFAEnrolmentRequired(ApplicationError):
     code = "mfa_required"
 
 
+def totp_authenticators(user_pk: object) -> QuerySet[Authenticator]:
+    """The user's authenticator apps (TOTP): what counts as enrolled MFA."""
+    return Authenticator.objects.filter(user_id=user_pk, type=Authenticator.Type.TOTP)
+
+
 def user_has_mfa(user: AbstractBaseUser | AnonymousUser) -> bool:
     """Whether the user has an authenticator app (TOTP) enrolled."""
-    return bool(user.is_authenticated
-                and Authenticator.objects.filter(user_id=user.pk, type=Authenticator.Type.TOTP).exists())
+    return bool(user.is_authenticated and totp_authenticators(user.pk).exists())
 
 
 def require_step_up(request: HttpRequest, *, require_mfa: bool = False, max_age_seconds: int | None = None) -> str:
