@@ -101,3 +101,9 @@ def test_verifiers_must_enrol_too_and_each_answer_is_one_query(personas, django_
     for name, required in expected.items():
         with django_assert_num_queries(1):
             assert mfa_enrolment_required(getattr(personas, name)) is required, name
+
+
+def test_recovery_codes_alone_do_not_count_as_an_enrolled_authenticator(personas):
+    Authenticator.objects.create(user=personas.dana, type=Authenticator.Type.RECOVERY_CODES,
+                                 data={"seed": "00" * 20, "used_mask": 0})
+    assert mfa_enrolment_required(personas.dana)
