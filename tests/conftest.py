@@ -39,12 +39,42 @@ def _flush_with_audit_maintenance(original):  # type: ignore[no-untyped-def]
 TransactionTestCase._fixture_teardown = _flush_with_audit_maintenance(TransactionTestCase._fixture_teardown)
 
 
+SHARED_DIR_ENV = "BESPOKE_TEST_SHARED_DIR"  # ./dev test: one folder for both parts of a run
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every integration test runs alone (it purges the broker's queues, restarts a service,
+    cuts a host off or makes databases): `./dev test` runs them after the parallel part."""
+    for item in items:
+        if item.get_closest_marker("integration") or "integration" in item.path.parts:
+            item.add_marker(pytest.mark.serial)
+
+
+def _shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every process of this test run sees: the one `./dev test` names for both of its
+    parts, else the parent of pytest-xdist's workers' temporary folders, else this session's."""
+    named = os.environ.get(SHARED_DIR_ENV)
+    if named:
+        return Path(named)
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def tiny_model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny AnimateDiff model, built once per test run by the first process that needs it."""
+    from filelock import FileLock
+
     from generation.pipeline.tiny import build_tiny_model
 
-    root = tmp_path_factory.mktemp("model") / "tiny"
-    build_tiny_model(root)
+    shared = _shared_dir(tmp_path_factory)
+    root, built = shared / "model" / "tiny", shared / "model" / "tiny.built"
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(shared / "model" / "tiny.lock")):
+        if not built.exists():
+            build_tiny_model(root)
+            built.touch()
     return root
 
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from tests.bench import bench_run
 
 pytestmark = [
+    pytest.mark.serial,  # it purges the render queues of the broker the integration tests use
     pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
                        reason="the load benchmark measures PostgreSQL (set DATABASE_URL)"),
     pytest.mark.skipif(not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")),
