@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import F, Max, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from audit import chain
@@ -35,9 +35,12 @@ def audit_chain_rows() -> Iterator[chain.ChainRow]:
         yield chain.ChainRow(*values)
 
 
-def audit_chain_values(*, after_seq: int = 0) -> Iterator[chain.RowValues]:
-    """The sealed events after `after_seq` in chain order, as plain tuples of CHAIN_FIELDS."""
+def audit_chain_values(*, after_seq: int = 0, through_seq: int | None = None) -> Iterator[chain.RowValues]:
+    """The sealed events after `after_seq` (and up to `through_seq`) in chain order, as plain
+    tuples of CHAIN_FIELDS."""
     events = audit_events_sealed().filter(seq__gt=after_seq) if after_seq else audit_events_sealed()
+    if through_seq is not None:
+        events = events.filter(seq__lte=through_seq)
     return events.order_by("seq").values_list(*CHAIN_FIELDS).iterator(chunk_size=CHAIN_CHUNK)
 
 
@@ -46,14 +49,27 @@ def audit_chain_head() -> tuple[int, str]:
     return AuditChainHead.objects.filter(pk=1).values_list("seq", "entry_hash").first() or (0, GENESIS_HASH)
 
 
+def audit_chain_head_and_last_stored() -> tuple[int, str, int]:
+    """The chain head (sequence number, entry hash) and the highest sequence number stored,
+    read in one statement, so from one snapshot: a seal moves both in one transaction, so an
+    event stored after the head is one no seal wrote. A verification walks up to the head it
+    read; events sealed while it walks are the next one's."""
+    last_stored = Subquery(audit_events_sealed().order_by("-seq").values("seq")[:1])
+    row = AuditChainHead.objects.filter(pk=1).annotate(last_stored=last_stored).values_list(
+        "seq", "entry_hash", "last_stored").first()
+    if row is None:
+        return 0, GENESIS_HASH, audit_last_sealed_seq()
+    return row[0], row[1], row[2] or 0
+
+
 def audit_entry_hashes_at(seqs: Iterable[int]) -> dict[int, str]:
     """The stored entry hash of each of these sealed events (missing ones are left out)."""
     return dict(AuditEvent.objects.filter(seq__in=list(seqs)).values_list("seq", "entry_hash"))
 
 
-def audit_events_sealed_through(seq: int) -> int:
-    """How many sealed events have a sequence number up to `seq`."""
-    return AuditEvent.objects.filter(seq__isnull=False, seq__lte=seq).count()
+def audit_events_sealed_between(*, after: int, through: int) -> int:
+    """How many sealed events have a sequence number after `after` and up to `through`."""
+    return AuditEvent.objects.filter(seq__gt=after, seq__lte=through).count()
 
 
 def audit_last_sealed_seq() -> int:
@@ -67,8 +83,14 @@ def audit_verified_position() -> AuditVerifiedPosition | None:
 
 
 def audit_chain_verify() -> chain.ChainReport:
-    head_seq, head_hash = audit_chain_head()
-    return chain.verify_values(audit_chain_values(), head_seq=head_seq, head_hash=head_hash)
+    head_seq, head_hash, last_stored = audit_chain_head_and_last_stored()
+    report = chain.verify_values(audit_chain_values(through_seq=head_seq), head_seq=head_seq, head_hash=head_hash)
+    if report.ok and last_stored > head_seq:
+        return chain.ChainReport(False, head_seq, head_seq + 1, STORED_AFTER_HEAD.format(last=last_stored, head=head_seq))
+    return report
+
+
+STORED_AFTER_HEAD = "event #{last} is stored after the chain head #{head}: no seal wrote it"
 
 
 def audit_events_search(*, within: Iterable[QuerySet | RawSQL | list[str]] | None = None, action: str = "",
@@ -100,3 +122,24 @@ def audit_events_search(*, within: Iterable[QuerySet | RawSQL | list[str]] | Non
     if seq_to is not None:
         events = events.filter(seq__lte=seq_to)
     return events.order_by("-seq")
+
+
+def audit_events_newest_first(events: QuerySet[AuditEvent], *, matching: int, through: int) -> QuerySet[AuditEvent]:
+    """A search's events (`matching` of them, already counted) newest first, ordered so that
+    the database reads its first `through` events the faster way.
+
+    Walking the log's sequence index backwards finds `through` matches after about
+    through x log size / matching events (evenly spread; a busy studio's newest events sit
+    at the head, sooner still): quick when the matches are dense, the whole log when they
+    are a small studio's few events among millions (0.3 s at 1,000,000). Fetching the
+    matches by their subject index and sorting them costs only the matches, but each about
+    WALK_TO_SORT times a walked event (a heap fetch of a wide row against the next index
+    entry), so it is chosen only when the walk would cost more. Ordering by an expression
+    keeps the planner off the sequence index."""
+    log_size = audit_chain_head()[0]
+    if matching and through * log_size > WALK_TO_SORT * matching * matching:
+        return events.order_by((F("seq") + 0).desc())
+    return events.order_by("-seq")
+
+
+WALK_TO_SORT = 16  # PostgreSQL, 2 cores: 0.3 us an event walked, about 5 us an event fetched and sorted

@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from bench.throwaway_db import throwaway_database
+from bench.throwaway_db import throwaway_database, vacuum_analyze
 
 BOOTSTRAP = False  # bench/run.py: this benchmark makes its own database
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,7 +200,6 @@ def _seed_chained_events(*, count: int, studio: Any) -> int:
     and sealed by its own seal, so that the chain stays intact: the audit page then verifies
     only the events appended since its last verification, as in a deployment, where a broken
     chain would make every load walk the whole log. Then one verification, as a first load."""
-    from django.db import connection
     from django.utils import timezone
 
     from audit import chain
@@ -225,9 +224,7 @@ def _seed_chained_events(*, count: int, studio: Any) -> int:
         AuditEvent.objects.bulk_create(batch)
     while audit_seal():
         pass
-    with connection.cursor() as cursor:
-        # Sealing updated every row: vacuum now, or autovacuum would do it during the measurement.
-        cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(AuditEvent._meta.db_table)}")
+    vacuum_analyze(AuditEvent)  # sealing updated every row
     verification = audit_log_verify(full=False, resume=True)
     if not verification.ok:
         raise RuntimeError(f"the seeded audit chain does not verify: {verification}")

@@ -298,6 +298,7 @@ _audit_public_key = env_str("BESPOKE_AUDIT_CHECKPOINT_PUBLIC_KEY")  # verify wit
 BESPOKE_AUDIT_CHECKPOINT_PUBLIC_KEY = Path(_audit_public_key) if _audit_public_key else None
 BESPOKE_AUDIT_CHECKPOINT_DIR = Path(env_str("BESPOKE_AUDIT_CHECKPOINT_DIR") or DATA_DIR / "audit-checkpoints")
 BESPOKE_AUDIT_CHECKPOINT_INTERVAL_SECONDS = env_int("BESPOKE_AUDIT_CHECKPOINT_INTERVAL_SECONDS", 300, minimum=1)
+BESPOKE_AUDIT_VERIFY_INTERVAL_SECONDS = env_int("BESPOKE_AUDIT_VERIFY_INTERVAL_SECONDS", 3600, minimum=1)
 
 # --- Celery (invariant 3: the job row is the truth; the broker only carries ids) ------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://localhost//"
@@ -376,6 +377,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.audit_checkpoint",
         "schedule": float(BESPOKE_AUDIT_CHECKPOINT_INTERVAL_SECONDS),
         "options": {"expires": float(BESPOKE_AUDIT_CHECKPOINT_INTERVAL_SECONDS)},
+    },
+    "audit-verify": {
+        "task": "audit.tasks.audit_verify",
+        "schedule": float(BESPOKE_AUDIT_VERIFY_INTERVAL_SECONDS),
+        "options": {"expires": float(BESPOKE_AUDIT_VERIFY_INTERVAL_SECONDS)},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")

@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db import transaction
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit.actors import user_actor
 from audit.models import AuditEvent
-from audit.selectors import audit_events_search
+from audit.selectors import audit_events_newest_first, audit_events_search
 from core.errors import ApplicationError
 from bespoke.portal.audit_scope import audit_chain_status, audit_organizations_for_user, organization_audit_subjects
 from bespoke.portal.legal_forms import AuditFilterForm, LicenseDraftForm, LicenseTemplateForm, SuspendForm, terms_initial
@@ -269,7 +269,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     filters = _audit_filters(form) if form.is_valid() else None
     events = AuditEvent.objects.none() if filters is None else \
         audit_events_search(within=organization_audit_subjects(organizations=organizations), **filters)
-    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = _AuditLogPaginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     _describe(rows)
     query = urlencode({k: v for k, v in request.GET.items() if k != "page" and v})
@@ -277,6 +277,16 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "form": form, "page": page, "rows": rows, "query": query, "chain": audit_chain_status(),
         "organizations": organizations,
     }, status=400 if form.errors else 200)
+
+
+class _AuditLogPaginator(Paginator):
+    """Counts the events first, then reads the page in the order the count makes fastest."""
+
+    def page(self, number: int | str) -> Page:
+        number = self.validate_number(number)
+        self.object_list = audit_events_newest_first(self.object_list, matching=self.count,
+                                                     through=number * self.per_page)
+        return super().page(number)
 
 
 def _describe(events: list[AuditEvent]) -> None:

@@ -112,6 +112,34 @@ def test_without_a_checkpoint_the_default_run_walks_from_the_first_event():
     assert _verify() == (1, "audit chain broken at sequence number 1: body does not match its leaf hash")
 
 
+def test_events_sealed_while_a_verification_walks_are_left_to_the_next_one(checkpointed, monkeypatch):
+    """Under load a seal commits between the verification's read of the head and its walk:
+    the walk stops at the head it read, and the log is not reported broken."""
+    from audit import checkpoints
+
+    real = checkpoints.audit_chain_head_and_last_stored
+
+    def head_then_a_seal() -> tuple[int, str, int]:
+        head = real()
+        _append(8)  # sealed at once (autocommit): after the head was read
+        return head
+
+    monkeypatch.setattr(checkpoints, "audit_chain_head_and_last_stored", head_then_a_seal)
+    for full in (False, True):
+        result = audit_log_verify(full=full)
+        assert result.ok, result.problems
+        assert result.head_seq == AuditEvent.objects.filter(seq__isnull=False).count() - 1
+
+
+def test_an_event_stored_after_the_chain_head_is_found(checkpointed):
+    _tamper("UPDATE audit_auditchainhead SET seq = %s, entry_hash = %s WHERE id = 1",
+            checkpointed[-2].seq, checkpointed[-2].entry_hash)
+    for args in ((), ("--full",)):
+        code, message = _verify(*args)
+        assert code == 1
+        assert f"event #{checkpointed[-1].seq} is stored after the chain head #{checkpointed[-2].seq}" in message
+
+
 # --- The portal's audit page ------------------------------------------------------------------
 
 
@@ -166,6 +194,47 @@ def test_the_audit_page_reports_a_rewrite_of_what_it_verified_before(legal_clien
     status = _status(legal_client)
     assert f"history up to #{last.seq} differs from what was verified" in status
     assert "Chain verified" not in status
+
+
+def test_an_old_event_deleted_after_the_page_verified_it_is_shown_once_the_scheduled_verification_runs(
+        legal_client):
+    """The page resumes from its last verification and counts only the events after it; the
+    scheduled verification counts every event up to the checkpoint, and its failure makes the
+    page start again from the checkpoints."""
+    from audit.tasks import audit_verify
+
+    for n in range(1, 6):
+        _append(n)
+    audit_checkpoint_write()
+    _append(6)
+    assert "Chain verified" in _status(legal_client)
+    _tamper("DELETE FROM audit_auditevent WHERE seq = 3")
+    _append(7)
+    assert "Chain verified" in _status(legal_client)  # resumed: #3 was there when the page last verified
+    assert AuditVerifiedPosition.objects.exists()
+
+    audit_verify.apply()
+    assert not AuditVerifiedPosition.objects.exists()
+    status = _status(legal_client)
+    assert "Chain verified" not in status
+    assert "which checkpoint checkpoint-" in status and "are missing: events were deleted" in status
+
+
+def test_a_failed_verification_forgets_the_position_and_a_passing_one_records_it(checkpointed):
+    assert audit_log_verify(full=False).ok
+    assert AuditVerifiedPosition.objects.get().seq == checkpointed[-1].seq
+    _edit_body_in_place(checkpointed[-1])
+    assert not audit_log_verify(full=False).ok  # the walk from the checkpoint finds the edit
+    assert not AuditVerifiedPosition.objects.exists()
+
+
+def test_the_beat_schedule_runs_the_verification_hourly(settings):
+    from bespoke.celery import app
+
+    entries = [entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] == "audit.tasks.audit_verify"]
+    assert len(entries) == 1 and entries[0]["schedule"] == 3600.0
+    app.loader.import_default_modules()
+    assert "audit.tasks.audit_verify" in app.tasks
 
 
 def test_the_audit_page_shows_the_latest_signed_checkpoint_it_walked_from(legal_client):

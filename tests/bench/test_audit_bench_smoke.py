@@ -28,6 +28,9 @@ def _assert_verification_figures(report: dict, lines: list[str]) -> None:
     assert report["verify_full_events_per_s"] > 0 and report["verify_default_events_per_s"] > 0
     assert report["verify_default_events_walked"] == VERIFY_TAIL  # from the checkpoint, not from the first event
     assert report["portal_status_cold_ms"] > 0 and report["portal_status_after_100_new_ms"] > 0
+    # The whole page, loaded as a studio's legal staff (the run fails if it is not a verified 200).
+    assert report["portal_page_cold_ms"] > 0 and report["portal_page_after_100_new_ms"] > 0
+    assert report["portal_page_goal_ms"] == 300
     assert report["checkpoint_write_s"] > 0
     # The first checkpoint of the grown log reads every event; the next only those added since.
     assert report["checkpoint_events"] == report["checkpoint_first_events_read"] == CHECKPOINT_EVENTS

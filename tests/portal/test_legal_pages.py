@@ -16,6 +16,7 @@ from django.utils import timezone
 from audit.checkpoints import audit_checkpoint_write
 from audit.db_guard import audit_maintenance
 from audit.models import AuditEvent
+from audit.selectors import audit_events_newest_first, audit_events_search
 from audit.services import audit_append
 from consent import gate, services
 from consent.license_templates import BUILT_IN, license_template_create
@@ -351,6 +352,24 @@ def test_the_audit_log_is_newest_first_paginated_and_shows_the_chain_status(clie
     assert "page=2" in page and "action=test.note" in page
     second = client.get(reverse("portal-audit-log"), {"action": "test.note", "page": 2}).context["rows"]
     assert len(second) == 5 and max(e.seq for e in second) < min(e.seq for e in rows)
+
+
+def test_the_audit_log_reads_the_same_pages_whichever_order_the_count_chooses(personas):
+    """A studio's few events in a large log are read by subject and sorted; its many events
+    by walking the log backwards. Either way the same events, newest first, page by page."""
+    for n in range(120):
+        audit_append(action="test.note", actor="system:test", subject=f"organization:{personas.studio.id}",
+                     data={"n": n})
+        audit_append(action="test.note", actor="system:test", subject=f"organization:{personas.other_studio.id}",
+                     data={"n": n})
+    events = audit_events_search(within=[[f"organization:{personas.studio.id}"]], action="test.note")
+    sparse = audit_events_newest_first(events, matching=120, through=10**9)  # few matches in a huge log
+    dense = audit_events_newest_first(events, matching=10**9, through=50)  # nearly every event matches
+    assert dense.query.order_by == ("-seq",) and sparse.query.order_by != ("-seq",)
+    newest_first = sorted(events.values_list("seq", flat=True), reverse=True)
+    for bottom in (0, 50, 100):
+        assert [e.seq for e in sparse[bottom:bottom + 50]] == [e.seq for e in dense[bottom:bottom + 50]] \
+            == newest_first[bottom:bottom + 50]
 
 
 def test_the_audit_log_filters_by_action_subject_actor_dates_and_numbers(client, personas):
