@@ -477,7 +477,10 @@ def audit_log_verify(*, full: bool = True, resume: bool = False) -> AuditVerific
     checkpoint's size, so any edit anywhere is found. Otherwise the walk starts at the
     latest checkpoint the log still matches (see `_verify_from_checkpoint`), and with
     `resume` at the position recorded by the last successful verification when that is
-    later. A successful verification records its position; a failed one forgets it."""
+    later. A successful verification records its position. A failed one that did not resume
+    (the scheduled one, `audit_verify`) forgets it, so that the audit page's next load starts
+    again from the checkpoints and shows what is wrong; the page's own failures keep it, so a
+    passing problem (a seal running late) never sends every later load back to the checkpoint."""
     position = None
     if full:
         result = _verify_full()
@@ -485,10 +488,11 @@ def audit_log_verify(*, full: bool = True, resume: bool = False) -> AuditVerific
         position = audit_verified_position() if resume else None
         result = _verify_from_checkpoint(position=position)
     checkpoint_seq = result.latest_checkpoint_seq or 0
-    if not result.ok:  # the next resumed verification starts again from the checkpoints
+    if not result.ok and not resume:
         AuditVerifiedPosition.objects.filter(pk=1).delete()
     # Nothing new since the recorded position (the audit page, reloaded): nothing to write.
-    elif not (position is not None and position.seq == result.head_seq and position.checkpoint_seq >= checkpoint_seq):
+    elif result.ok and not (position is not None and position.seq == result.head_seq
+                            and position.checkpoint_seq >= checkpoint_seq):
         _record_verified(result.head_seq, checkpoint_seq=checkpoint_seq)
     return result
 

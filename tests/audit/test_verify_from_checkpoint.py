@@ -220,11 +220,14 @@ def test_an_old_event_deleted_after_the_page_verified_it_is_shown_once_the_sched
     assert "which checkpoint checkpoint-" in status and "are missing: events were deleted" in status
 
 
-def test_a_failed_verification_forgets_the_position_and_a_passing_one_records_it(checkpointed):
+def test_the_scheduled_verification_forgets_the_position_when_it_fails_and_the_page_keeps_it(checkpointed):
     assert audit_log_verify(full=False).ok
-    assert AuditVerifiedPosition.objects.get().seq == checkpointed[-1].seq
-    _edit_body_in_place(checkpointed[-1])
-    assert not audit_log_verify(full=False).ok  # the walk from the checkpoint finds the edit
+    verified = checkpointed[-1].seq
+    assert AuditVerifiedPosition.objects.get().seq == verified
+    _edit_body_in_place(_append(8))
+    assert not audit_log_verify(full=False, resume=True).ok  # the page's load: kept
+    assert AuditVerifiedPosition.objects.get().seq == verified
+    assert not audit_log_verify(full=False).ok  # the scheduled one: forgotten
     assert not AuditVerifiedPosition.objects.exists()
 
 
