@@ -136,8 +136,7 @@ def audit_events_newest_first(events: QuerySet[AuditEvent], *, matching: int, th
     WALK_TO_SORT times a walked event (a heap fetch of a wide row against the next index
     entry), so it is chosen only when the walk would cost more. Ordering by an expression
     keeps the planner off the sequence index."""
-    log_size = audit_chain_head()[0]
-    if matching and through * log_size > WALK_TO_SORT * matching * matching:
+    if matching and through * audit_chain_head()[0] > WALK_TO_SORT * matching * matching:
         return events.order_by((F("seq") + 0).desc())
     return events.order_by("-seq")
 
