@@ -71,7 +71,7 @@ def _output_manifest() -> dict[str, Any]:
     consent = ConsentReference(license_id="lic-bench", license_text_sha256=hashlib.sha256(b"terms").hexdigest(),
                                status_url="https://bespoke.example/licenses/lic-bench/status")
     generator = GeneratorInfo(name="Bespoke generator", version="0.1.0", model_sha256="0" * 64)
-    binding = WatermarkBinding(algorithm="bespoke.dwt-dct", version="1", watermark_id=123456, payload_bits=48,
+    binding = WatermarkBinding(algorithms=("bespoke.dwt-dct",), versions=("1",), watermark_id=123456, payload_bits=48,
                                duration_ms=1000)
     return build_manifest(title="bench.mp4", output_id="out-bench", consent=consent, generator=generator,
                           label=label, claim_generator_version="0.1.0", watermark=binding)

@@ -12,18 +12,24 @@ published as an MP4 (CRF 18, as renders are), decoded and attacked (bench/waterm
 A clip counts as recovered only if the exact id comes back. Bit accuracy is that of the
 coded bits before error correction (0.5 when the tile was not even found).
 
-Two clip sets: synthetic clips of four content kinds in five sizes (256x256 to 640x480, 30
-fps; the goals are judged on these), and clips rendered by the tiny offline model at
-256x256 (its random weights give pixel-level noise that flickers, the hardest content for a
-single still). False positives: at least 2,000 unmarked stills of ten kinds in the full
+Each synthetic clip (four content kinds in five sizes, 256x256 to 640x480, 30 fps) is marked
+three ways: as Bespoke publishes a clip (version 2's tile and version 1 as two layers; the
+goals are judged on these), with version 2 alone (what a still carries) and with version 1
+alone (clips published before the layers). Stills (frames of those kinds and stills of ten
+kinds) are marked as a still and with both layers and attacked as images: PNG, JPEG q75, a
+quarter of the area, crops of 20% (centred, off-centre, off-centre then JPEG). Clips
+rendered by the tiny offline model at
+256x256 are marked as published (their random weights give pixel-level noise that flickers,
+the hardest content for a single still). False positives: at least 2,000 unmarked stills of ten kinds in the full
 run, the unmarked published clips, and the marked ones read with a wrong key. A marked flat
 gradient, enlarged, is saved in the output folder, and embed/read times are measured at
-512x512 for version 2 and version 1.
+512x512 for a still's mark (version 2) and a clip's (both layers).
 
 Settings (environment), for a reduced run: BESPOKE_BENCH_WATERMARK_CLIPS (synthetic clips,
 default 20), BESPOKE_BENCH_WATERMARK_FRAMES (default 90), BESPOKE_BENCH_WATERMARK_GENERATED
 (tiny-model clips, default 10), BESPOKE_BENCH_WATERMARK_STILLS (default 2000),
-BESPOKE_BENCH_WATERMARK_OUT (output folder, default var/bench/watermark).
+BESPOKE_BENCH_WATERMARK_MARKED_STILLS (default 40), BESPOKE_BENCH_WATERMARK_OUT (output folder,
+default var/bench/watermark).
 """
 
 from __future__ import annotations
@@ -42,8 +48,10 @@ from bench.watermark_content import (
     ATTACKS,
     GOAL_ATTACKS,
     KINDS,
+    STILL_ATTACKS,
     STILL_KINDS,
     attacked,
+    attacked_still,
     clip,
     flat_gradient,
     screenshot,
@@ -100,7 +108,7 @@ def _generated_clips(count: int) -> Iterable[tuple[str, np.ndarray]]:
 
 
 def _evaluate(clips: Iterable[tuple[str, np.ndarray]], *, fps: int, rng: np.random.Generator,
-              folder: Path, algorithm: str) -> dict[str, Any]:
+              folder: Path, algorithms: tuple[str, ...]) -> dict[str, Any]:
     from generation.pipeline.video import decode_mp4, encode_mp4
     from provenance.labels import burn_disclosure
     from provenance.watermark import (
@@ -121,7 +129,7 @@ def _evaluate(clips: Iterable[tuple[str, np.ndarray]], *, fps: int, rng: np.rand
         shapes.add(f"{raw.shape[2]}x{raw.shape[1]}")
         watermark_id = int(rng.integers(0, 2**32))
         started = time.perf_counter()
-        marked = watermark_embed(labelled, watermark_id, key=KEY, algorithm=algorithm)
+        marked = watermark_embed(labelled, watermark_id, key=KEY, algorithms=algorithms)
         embed_ms.append(1000 * (time.perf_counter() - started) / len(marked))
         psnrs.append(psnr(labelled, marked))
         published_path = folder / "published.mp4"
@@ -134,7 +142,7 @@ def _evaluate(clips: Iterable[tuple[str, np.ndarray]], *, fps: int, rng: np.rand
             ok = reading is not None and reading.watermark_id == watermark_id
             recovered[attack].append(ok)
             by_kind.setdefault(kind, {a: [] for a in ATTACKS})[attack].append(ok)
-            if algorithm == TILE_ALGORITHM:  # version 1 reports no soft bits
+            if TILE_ALGORITHM in algorithms:  # version 1 reports no soft bits
                 accuracy[attack].append(watermark_bit_accuracy(frames, watermark_id, key=KEY))
         wrong_key_hits += watermark_read_file(published_path, key=WRONG_KEY) is not None
         encode_mp4(labelled, published_path, fps=fps, crf=18)
@@ -159,6 +167,31 @@ def _evaluate(clips: Iterable[tuple[str, np.ndarray]], *, fps: int, rng: np.rand
     }
 
 
+def _evaluate_stills(count: int, rng: np.random.Generator) -> dict[str, dict[str, float]]:
+    """Recovery per still attack of ``count`` labelled stills (frames of the synthetic clips and
+    stills of the ten kinds, in the clips' sizes), marked as a still (version 2) and with both layers."""
+    from PIL import Image
+
+    from provenance.labels import burn_disclosure
+    from provenance.watermark import CLIP_ALGORITHMS, STILL_ALGORITHMS, watermark_embed, watermark_read
+
+    marks = {"version 2 (a still)": STILL_ALGORITHMS, "both layers": CLIP_ALGORITHMS}
+    recovered: dict[str, dict[str, list[bool]]] = {mark: {attack: [] for attack in STILL_ATTACKS} for mark in marks}
+    for index in range(count):
+        height, width = SIZES[index % len(SIZES)]
+        image = clip(index % len(KINDS), height, width, 1, seed=500 + index)[0] if index % 2 == 0 \
+            else np.asarray(Image.fromarray(still(index)).resize((width, height), Image.LANCZOS))
+        labelled, _ = burn_disclosure(image[None])
+        watermark_id = int(rng.integers(0, 2**32))
+        for mark, algorithms in marks.items():
+            marked = watermark_embed(labelled, watermark_id, key=KEY, algorithms=algorithms)[0]
+            for attack in STILL_ATTACKS:
+                reading = watermark_read(attacked_still(attack, marked, rng)[None], key=KEY)
+                recovered[mark][attack].append(reading is not None and reading.watermark_id == watermark_id)
+    return {mark: {attack: round(float(np.mean(values)), 3) for attack, values in attacks.items()}
+            for mark, attacks in recovered.items()}
+
+
 def _false_positive_sweep(count: int) -> dict[str, Any]:
     from provenance.watermark import watermark_read
 
@@ -173,22 +206,27 @@ def _false_positive_sweep(count: int) -> dict[str, Any]:
 
 
 def _flat_gradient_screenshot(out: Path) -> dict[str, Any]:
+    """A flat gradient marked as a clip's frame (both layers) and as a still, each saved enlarged."""
     from provenance.watermark import psnr, watermark_embed
 
     base = flat_gradient()
-    marked = watermark_embed(base[None], 0x01234567, key=KEY)[0]
-    path = out / "gradient_marked_x4.png"
-    screenshot(base, marked, path)
-    return {"screenshot": str(path), "psnr_db": round(float(psnr(base, marked)), 2),
-            "max_change": int(np.abs(marked.astype(int) - base).max())}
+    figures: dict[str, Any] = {}
+    for name, frames in (("clip", np.stack([base, base])), ("still", base[None])):
+        marked = watermark_embed(frames, 0x01234567, key=KEY)[0]
+        path = out / ("gradient_marked_x4.png" if name == "clip" else "gradient_still_marked_x4.png")
+        screenshot(base, marked, path)
+        figures[name] = {"screenshot": str(path), "psnr_db": round(float(psnr(base, marked)), 2),
+                         "max_change": int(np.abs(marked.astype(int) - base).max())}
+    return {**figures["clip"], "still": figures["still"]}
 
 
 def _timing(folder: Path) -> dict[str, float]:
-    """Milliseconds at 512x512: embed per frame (v2, v1), read one still, read a 16-frame file (v2, v1)."""
+    """Milliseconds at 512x512: embed per frame, read one still, read a 16-frame file, for a
+    still's mark (version 2) and a clip's (both layers)."""
     from generation.pipeline.video import encode_mp4
     from provenance.watermark import (
-        DCT_ALGORITHM,
         TILE_ALGORITHM,
+        embedding_algorithms,
         watermark_embed,
         watermark_read,
         watermark_read_file,
@@ -196,9 +234,9 @@ def _timing(folder: Path) -> dict[str, float]:
 
     frames = clip(2, 512, 512, 16, seed=99)
     figures: dict[str, float] = {}
-    for name, algorithm in (("v2", TILE_ALGORITHM), ("v1", DCT_ALGORITHM)):
-        def embed(f: np.ndarray, algorithm: str = algorithm) -> np.ndarray:
-            return watermark_embed(f, 42, key=KEY, algorithm=algorithm)
+    for name, algorithms in (("still", (TILE_ALGORITHM,)), ("clip", embedding_algorithms(len(frames)))):
+        def embed(f: np.ndarray, algorithms: tuple[str, ...] = algorithms) -> np.ndarray:
+            return watermark_embed(f, 42, key=KEY, algorithms=algorithms)
 
         embed(frames[:1])  # warm the caches (layout, tile) as a worker does after its first frame
         started = time.perf_counter()
@@ -231,60 +269,77 @@ def _table(title: str, figures: dict[str, Any]) -> None:
 
 
 def run() -> dict[str, Any]:
-    from provenance.watermark import DCT_ALGORITHM, TILE_ALGORITHM
+    from provenance.watermark import DCT_ALGORITHM, TILE_ALGORITHM, embedding_algorithms
 
     clips, frames = _setting("CLIPS", 20), _setting("FRAMES", 90)
     generated, stills = _setting("GENERATED", 10), _setting("STILLS", 2000)
+    still_count = _setting("MARKED_STILLS", 40)
     out = Path(os.environ.get("BESPOKE_BENCH_WATERMARK_OUT", ROOT / "var" / "bench" / "watermark"))
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(2026)
     folder = Path(tempfile.mkdtemp(prefix="bespoke-wm-"))
+    published_layers = embedding_algorithms(2)
     try:
-        synthetic = _evaluate(_synthetic_clips(clips, frames), fps=SYNTHETIC_FPS, rng=rng, folder=folder,
-                              algorithm=TILE_ALGORITHM)
-        clips_today = _evaluate(_synthetic_clips(clips, frames), fps=SYNTHETIC_FPS, rng=rng, folder=folder,
-                                algorithm=DCT_ALGORITHM)
+        layered = _evaluate(_synthetic_clips(clips, frames), fps=SYNTHETIC_FPS, rng=rng, folder=folder,
+                            algorithms=published_layers)
+        tile_alone = _evaluate(_synthetic_clips(clips, frames), fps=SYNTHETIC_FPS, rng=rng, folder=folder,
+                               algorithms=(TILE_ALGORITHM,))
+        dct_alone = _evaluate(_synthetic_clips(clips, frames), fps=SYNTHETIC_FPS, rng=rng, folder=folder,
+                              algorithms=(DCT_ALGORITHM,))
         rendered = _evaluate(_generated_clips(generated), fps=GENERATED_FPS, rng=rng, folder=folder,
-                             algorithm=TILE_ALGORITHM) if generated else None
+                             algorithms=published_layers) if generated else None
+        still_recovery = _evaluate_stills(still_count, rng)
         sweep = _false_positive_sweep(stills)
         gradient = _flat_gradient_screenshot(out)
         timing = _timing(folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
-    _table(f"version 2 ({TILE_ALGORITHM}, stills), synthetic, {frames} frames at {SYNTHETIC_FPS} fps", synthetic)
-    _table(f"version 1 ({DCT_ALGORITHM}, clips), the same clips", clips_today)
+    layers = " + ".join(published_layers)
+    _table(f"clips as published ({layers}), synthetic, {frames} frames at {SYNTHETIC_FPS} fps", layered)
+    _table(f"version 2 alone ({TILE_ALGORITHM}, a still's mark), the same clips", tile_alone)
+    _table(f"version 1 alone ({DCT_ALGORITHM}, clips published before the layers), the same clips", dct_alone)
     if rendered:
-        _table(f"tiny model, {GENERATED_FRAMES} frames at {GENERATED_FPS} fps", rendered)
+        _table(f"tiny model, as published, {GENERATED_FRAMES} frames at {GENERATED_FPS} fps", rendered)
+    print(f"stills: {still_count} labelled stills, 256x256 to 640x480, each marked as a still and with both layers")
+    print(f"  {'attack':<22}" + "".join(f"{mark:>22}" for mark in still_recovery))
+    for attack in STILL_ATTACKS:
+        print(f"  {attack:<22}" + "".join(f"{figures[attack]:>22.3f}" for figures in still_recovery.values()))
     print(f"false positives: {sweep['false_positives']}/{sweep['stills']} unmarked stills of {len(STILL_KINDS)} kinds "
           f"({sweep['seconds']} s)")
-    print(f"flat gradient: PSNR {gradient['psnr_db']} dB, largest change {gradient['max_change']}; "
-          f"screenshot {gradient['screenshot']}")
+    for name, figures in (("a clip's frame", gradient), ("a still", gradient["still"])):
+        print(f"flat gradient marked as {name}: PSNR {figures['psnr_db']} dB, largest change "
+              f"{figures['max_change']}; screenshot {figures['screenshot']}")
     print("512x512: " + ", ".join(f"{name} {value}" for name, value in timing.items()))
-    false_positives = sweep["false_positives"] + synthetic["false_positives_unmarked_clips"] \
-        + synthetic["false_positives_wrong_key"] \
-        + clips_today["false_positives_unmarked_clips"] + clips_today["false_positives_wrong_key"] \
-        + (rendered["false_positives_unmarked_clips"] + rendered["false_positives_wrong_key"] if rendered else 0)
-    goals = {attack: synthetic["recovery"][attack] >= GOAL_RECOVERY for attack in GOAL_ATTACKS}
+    sets = (layered, tile_alone, dct_alone, *([rendered] if rendered else []))
+    false_positives = sweep["false_positives"] + sum(
+        figures["false_positives_unmarked_clips"] + figures["false_positives_wrong_key"] for figures in sets)
+    goals = {attack: layered["recovery"][attack] >= GOAL_RECOVERY for attack in GOAL_ATTACKS}
+    still_mark = still_recovery["version 2 (a still)"]
+    still_goals = {attack: still_mark[attack] >= GOAL_RECOVERY for attack in STILL_ATTACKS}
     return {
-        "algorithm": TILE_ALGORITHM,
-        "clip_algorithm": DCT_ALGORITHM,
-        "clip_recovery": clips_today["recovery"],
-        "clip_psnr_db_min": clips_today["psnr_db_min"],
-        "clips": synthetic["clips"],
-        "recovery": synthetic["recovery"],
-        "bit_accuracy": synthetic["bit_accuracy"],
-        "bit_accuracy_min": synthetic["bit_accuracy_min"],
-        "recovery_by_kind": synthetic["recovery_by_kind"],
+        "algorithms": list(published_layers),
+        "clips": layered["clips"],
+        "recovery": layered["recovery"],
+        "bit_accuracy": layered["bit_accuracy"],
+        "bit_accuracy_min": layered["bit_accuracy_min"],
+        "recovery_by_kind": layered["recovery_by_kind"],
         "goal_recovery": GOAL_RECOVERY,
         "goals_met": goals,
         "goals_missed": sorted(attack for attack, met in goals.items() if not met),
+        "still_algorithm": TILE_ALGORITHM,
+        "stills": still_count,
+        "still_recovery": still_mark,
+        "still_recovery_both_layers": still_recovery["both layers"],
+        "still_goals_missed": sorted(attack for attack, met in still_goals.items() if not met),
+        "version_2_alone_clip_recovery": tile_alone["recovery"],
+        "version_1_alone_recovery": dct_alone["recovery"],
         "false_positives": false_positives,
         "false_positive_stills": sweep["stills"],
         "false_positives_by_still_kind": sweep["by_kind"],
-        "psnr_db_min": min(synthetic["psnr_db_min"], rendered["psnr_db_min"] if rendered else 99.0),
-        "psnr_db_mean": synthetic["psnr_db_mean"],
-        "embed_ms_per_frame": synthetic["embed_ms_per_frame"],
+        "psnr_db_min": min(figures["psnr_db_min"] for figures in sets),
+        "psnr_db_mean": layered["psnr_db_mean"],
+        "embed_ms_per_frame": layered["embed_ms_per_frame"],
         "generated_clips": rendered["clips"] if rendered else 0,
         "generated_recovery": rendered["recovery"] if rendered else {},
         "generated_bit_accuracy": rendered["bit_accuracy"] if rendered else {},

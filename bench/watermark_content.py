@@ -22,6 +22,8 @@ ATTACKS = ("none", "crf28", "crf40", "quarter_area", "crop_centre", "crop_off", 
            "cut_1s", "bright+10", "bright-10", "contrast+10", "contrast-10")
 # Issue 17's goal (recovery >= 0.95) covers every attack but crf28, which is measured because version 1 met it.
 GOAL_ATTACKS = tuple(attack for attack in ATTACKS if attack != "crf28")
+# Attacks on a still (an image output), each saved as PNG unless it says JPEG (quality 75).
+STILL_ATTACKS = ("png", "jpeg75", "quarter_area", "quarter_area_jpeg75", "crop_centre", "crop_off", "crop_off_jpeg75")
 
 
 def texture(height: int, width: int, rng: np.random.Generator,
@@ -193,6 +195,17 @@ def attacked(name: str, published: np.ndarray, rng: np.random.Generator, folder:
                     "contrast+10": (1.1, 0.0), "contrast-10": (0.9, 0.0)}[name]
     changed = np.clip((published.astype(np.float32) - 128) * gain + 128 + offset, 0, 255).round().astype(np.uint8)
     return _roundtrip(changed, folder, fps=fps)
+
+
+def attacked_still(name: str, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The image a copy of the still ``image`` holds after attack ``name`` (one of STILL_ATTACKS)."""
+    if name.startswith("quarter_area"):
+        height, width = image.shape[:2]
+        image = np.asarray(Image.fromarray(image).resize((width // 2, height // 2), Image.LANCZOS))
+    elif name.startswith("crop"):
+        top, left = (0.5, 0.5) if name == "crop_centre" else rng.uniform(0, 1, 2)
+        image = _crop(image[None], top, left)[0]
+    return jpeg(image, 75) if name.endswith("jpeg75") else png(image)
 
 
 def _crop(frames: np.ndarray, top: float, left: float) -> np.ndarray:

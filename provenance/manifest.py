@@ -83,10 +83,11 @@ class GeneratorInfo:
 
 @dataclass(frozen=True)
 class WatermarkBinding:
-    """The invisible watermark embedded in every frame, declared as a C2PA soft binding."""
+    """The invisible watermark embedded in every frame: one layer per algorithm (a clip
+    carries two), each declared as a C2PA soft binding with the same watermark id."""
 
-    algorithm: str
-    version: str
+    algorithms: tuple[str, ...]
+    versions: tuple[str, ...]  # each algorithm's watermark version
     watermark_id: int
     payload_bits: int
     duration_ms: int
@@ -94,6 +95,8 @@ class WatermarkBinding:
     def __post_init__(self) -> None:
         if not 0 <= self.watermark_id < 2**self.payload_bits:
             raise ValueError(f"watermark_id must fit in {self.payload_bits} bits")
+        if not self.algorithms or len(self.algorithms) != len(self.versions):
+            raise ValueError("a watermark binding needs one version for each of its algorithms")
 
     @property
     def value(self) -> bytes:
@@ -121,7 +124,7 @@ def build_manifest(
     (video/mp4, or image/png for a still).
 
     With ``watermark``, a ``c2pa.watermarked`` action and the ``c2pa.soft-binding``
-    assertion the specification requires with it are added. ``other_consents`` are the
+    assertion the specification requires with it, one for each layer of the mark, are added. ``other_consents`` are the
     further licenses of a scene played under several: the consent assertion then lists
     them all after ``consent``. ``sources`` are the earlier outputs the model started from
     (the clip a scene continues, the keyframe a clip animates); each is added to the builder
@@ -133,7 +136,8 @@ def build_manifest(
         _disclosure_action(label, claim_generator_version, still=still),
         *([_watermarked_action(watermark, claim_generator_version, still=still)] if watermark else []),
     ]
-    bindings = [_soft_binding_assertion(watermark, still=still)] if watermark else []
+    bindings = [_soft_binding_assertion(watermark, algorithm, still=still)
+                for algorithm in (watermark.algorithms if watermark else ())]
     kind = {"thumbnail": True} if thumbnail else {"keyframe": True} if still else {}
     output = {"output_id": output_id, "disclosure": label.as_dict(), **kind}
     return {
@@ -243,13 +247,13 @@ def _watermarked_action(watermark: WatermarkBinding, claim_generator_version: st
     }
 
 
-def _soft_binding_assertion(watermark: WatermarkBinding, *, still: bool = False) -> dict[str, Any]:
-    """A still's mark covers the whole image (an empty scope); a clip's, its whole duration."""
+def _soft_binding_assertion(watermark: WatermarkBinding, algorithm: str, *, still: bool = False) -> dict[str, Any]:
+    """One layer's binding. A still's mark covers the whole image (an empty scope); a clip's, its whole duration."""
     scope = {} if still else {"timespan": {"start": 0, "end": watermark.duration_ms}}
     return {
         "label": SOFT_BINDING_LABEL,
         "data": {
-            "alg": watermark.algorithm,
+            "alg": algorithm,
             "blocks": [{"scope": scope, "value": list(watermark.value)}],
             "pad": [],
         },

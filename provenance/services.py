@@ -67,12 +67,15 @@ def disclosure_apply(frames: np.ndarray) -> tuple[np.ndarray, LabelSpec]:
     return burn_disclosure(frames)
 
 
-def watermark_apply(frames: np.ndarray, *, watermark_id: int, fps: int) -> tuple[np.ndarray, WatermarkBinding]:
-    """Embed the invisible watermark carrying ``watermark_id`` in every frame (EU AI Act Art. 50(2))."""
-    algorithm = watermark.embedding_algorithm(len(frames))
-    marked = watermark.watermark_embed(frames, watermark_id, key=settings.BESPOKE_WATERMARK_KEY, algorithm=algorithm)
-    binding = WatermarkBinding(algorithm=algorithm, version=str(watermark.VERSIONS[algorithm]), watermark_id=watermark_id,
-                               payload_bits=watermark.PAYLOAD_BITS, duration_ms=round(1000 * len(frames) / fps))
+def watermark_apply(frames: np.ndarray, *, watermark_id: int, fps: int,
+                    algorithms: tuple[str, ...] | None = None) -> tuple[np.ndarray, WatermarkBinding]:
+    """Embed the invisible watermark carrying ``watermark_id`` in every frame (EU AI Act Art. 50(2)),
+    with the layers ``algorithms`` (by default those of a clip or a still, by the number of frames)."""
+    algorithms = algorithms or watermark.embedding_algorithms(len(frames))
+    marked = watermark.watermark_embed(frames, watermark_id, key=settings.BESPOKE_WATERMARK_KEY, algorithms=algorithms)
+    binding = WatermarkBinding(algorithms=algorithms, versions=tuple(str(watermark.VERSIONS[a]) for a in algorithms),
+                               watermark_id=watermark_id, payload_bits=watermark.PAYLOAD_BITS,
+                               duration_ms=round(1000 * len(frames) / fps))
     return marked, binding
 
 
@@ -172,7 +175,7 @@ def output_sign(*, src: Path, dst: Path, output_id: str, license_id: str, model_
     compliance = {
         "output_id": output_id,
         "visible_label": label.as_dict(),
-        "watermark": {"algorithm": watermark_binding.algorithm, "version": watermark_binding.version,
+        "watermark": {"algorithms": list(watermark_binding.algorithms), "versions": list(watermark_binding.versions),
                       "watermark_id": watermark_binding.watermark_id, "payload_bits": watermark_binding.payload_bits},
         "manifest": {"label": report.manifest_label, "signer": report.signer, "time_stamped": time_stamped,
                      "assertions": list(report.assertion_labels), "digital_source_type": report.digital_source_type},

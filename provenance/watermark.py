@@ -4,16 +4,17 @@ It is the durable layer of Bespoke's provenance marking: the C2PA manifest can b
 stripped from a file, this mark survives re-encoding, rescaling, cropping, cutting the
 clip and taking a single frame as a PNG or JPEG still.
 
-Two versions exist, and each output carries exactly one (both would share the same
-invisibility budget):
-- version 1 (provenance.watermark_dct, `dct-stdm.1`) marks clips. It survives re-encoding
-  (H.264 CRF 28 in every benchmark run), downscaling and cutting, but not a crop.
+Two versions exist:
 - version 2 (provenance.watermark_tile, `tile-ss.1`: a keyed spread-spectrum tile with a
-  24-bit HMAC tag) marks stills (keyframes, thumbnails). It survives crops, JPEG and
-  rescaling of a still; on moving clips it survives crops and single frames too, but loses
-  re-encoded copies that version 1 keeps (bench/run.py watermark), so clips stay on version 1
-  until it does not.
-The reader tries version 2, then version 1, in one pass over the frames.
+  24-bit HMAC tag) survives crops, JPEG and rescaling of a still, single frames and cuts;
+  on moving clips it loses some re-encoded copies.
+- version 1 (provenance.watermark_dct, `dct-stdm.1`) survives re-encoding (H.264 CRF 28
+  in every benchmark run), downscaling, cutting and single frames, but not a crop.
+A still carries version 2. A clip carries both, as two layers sharing one invisibility
+budget (the tile at 42.3 dB, then version 1 at 44.5 dB on top of it, since its lattice
+must see the tile; each frame held to PSNR_FLOOR_DB and rounded once): what one layer
+loses the other keeps (bench/run.py watermark). Clips published before that carry
+version 1 alone. The reader tries version 2, then version 1, in one pass over the frames.
 
 This module is the stable interface for callers: it checks input, embeds, reads frames,
 and reads files (video or still) as a stream, one decoded frame in memory at a time.
@@ -21,6 +22,7 @@ and reads files (video or still) as a stream, one decoded frame in memory at a t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +40,13 @@ MIN_SIDE = max(watermark_tile.MIN_SIDE, watermark_dct.MIN_SIDE)  # smallest fram
 MIN_READ_SIDE = 48  # below this there is no usable signal left to read
 MAX_SOURCE_SIDE = 8192  # larger frames are refused rather than decoded
 MAX_STILL_PIXELS = 64_000_000  # larger stills are refused rather than decoded
+PSNR_FLOOR_DB = 40.1  # no frame's change goes beyond this (rounding to uint8 costs about 0.05 dB)
+# Each version's marking function and its target PSNR alone and as one of a clip's layers,
+# in embedding order: version 1's lattice must be placed last, on top of the tile.
+_LAYERS = {
+    TILE_ALGORITHM: (watermark_tile.tile_mark, watermark_tile.TARGET_PSNR_DB, watermark_tile.LAYERED_PSNR_DB),
+    DCT_ALGORITHM: (watermark_dct.dct_mark, watermark_dct.TARGET_PSNR_DB, watermark_dct.LAYERED_PSNR_DB),
+}
 
 
 class WatermarkError(ValueError):
@@ -52,20 +61,46 @@ class WatermarkReading:
     algorithm: str = TILE_ALGORITHM  # which version's mark was read
 
 
-def embedding_algorithm(frame_count: int) -> str:
-    """The version a still (one frame) or a clip is marked with."""
-    return TILE_ALGORITHM if frame_count == 1 else DCT_ALGORITHM
+CLIP_ALGORITHMS = (TILE_ALGORITHM, DCT_ALGORITHM)  # in the order they are embedded
+STILL_ALGORITHMS = (TILE_ALGORITHM,)
 
 
-def watermark_embed(frames: np.ndarray, watermark_id: int, *, key: bytes, algorithm: str | None = None) -> np.ndarray:
+def embedding_algorithms(frame_count: int) -> tuple[str, ...]:
+    """The versions a still (one frame) or a clip is marked with, in the order they are embedded."""
+    return STILL_ALGORITHMS if frame_count == 1 else CLIP_ALGORITHMS
+
+
+def watermark_embed(frames: np.ndarray, watermark_id: int, *, key: bytes,
+                    algorithms: Sequence[str] | None = None) -> np.ndarray:
     """Return a copy of ``frames`` (T, H, W, 3 uint8 RGB) carrying ``watermark_id`` in every frame,
-    with ``algorithm`` (by default `embedding_algorithm` for their count)."""
+    with the versions ``algorithms`` (by default `embedding_algorithms` for their count)."""
     _check_frames(frames, min_side=MIN_SIDE)
-    algorithm = algorithm or embedding_algorithm(len(frames))
-    embed = {TILE_ALGORITHM: watermark_tile.tile_embed, DCT_ALGORITHM: watermark_dct.dct_embed}.get(algorithm)
-    if embed is None:
-        raise WatermarkError(f"unknown watermark algorithm {algorithm!r}")
-    return embed(frames, _check_id(watermark_id), key=_check_key(key))
+    watermark_id, key = _check_id(watermark_id), _check_key(key)
+    wanted = embedding_algorithms(len(frames)) if algorithms is None else tuple(algorithms)
+    if not wanted:
+        raise WatermarkError("at least one watermark algorithm is needed")
+    unknown = sorted(set(wanted) - set(_LAYERS))
+    if unknown:
+        raise WatermarkError(f"unknown watermark algorithms {unknown!r}")
+    layered = len(set(wanted)) > 1
+    original = frames.astype(np.float32)
+    marked = original
+    for algorithm, (mark, alone_db, layered_db) in _LAYERS.items():
+        if algorithm in wanted:
+            marked = mark(marked, watermark_id, key=key, target_psnr_db=layered_db if layered else alone_db)
+    return _within_psnr_floor(original, marked)
+
+
+def watermark_tile_removed(frames: np.ndarray, watermark_id: int, *, key: bytes) -> np.ndarray:
+    """A copy of ``frames`` (T, H, W, 3 uint8 RGB, as marked) without version 2's tile of ``watermark_id``.
+
+    For a still made from a marked frame at another size (a thumbnail): its own tile is
+    embedded at the new size, and the frame's tile, scaled to another period, would blur
+    the reading of it. Version 1's layer, which does not depend on the size, stays.
+    """
+    _check_frames(frames, min_side=MIN_SIDE)
+    unmarked = watermark_tile.tile_unmark(frames, _check_id(watermark_id), key=_check_key(key))
+    return np.rint(np.clip(unmarked, 0, 255)).astype(np.uint8)
 
 
 def watermark_read(frames: np.ndarray, *, key: bytes) -> WatermarkReading | None:
@@ -120,6 +155,20 @@ def watermark_bit_accuracy(frames: np.ndarray, watermark_id: int, *, key: bytes)
         return 0.5
     truth = watermark_tile.tile_coded_bits(_check_id(watermark_id), key=key)
     return float(np.mean(decoded.coded_bits == truth))
+
+
+def _within_psnr_floor(original: np.ndarray, marked: np.ndarray) -> np.ndarray:
+    """``marked`` as uint8, each frame's change scaled down where it would fall below PSNR_FLOOR_DB.
+
+    The layers' targets hold on average; texture masks, version 1's lattice corrections and
+    clipping move single frames around them (as low as 39.7 dB on busy content), so the
+    floor is enforced frame by frame on the sum, before the one rounding.
+    """
+    change = marked - original
+    mse = np.mean(np.square(change), axis=(1, 2, 3))
+    allowed = (255.0 / 10 ** (PSNR_FLOOR_DB / 20)) ** 2
+    scale = np.minimum(1.0, np.sqrt(allowed / np.maximum(mse, 1e-12))).astype(np.float32)
+    return np.rint(np.clip(original + change * scale[:, None, None, None], 0, 255)).astype(np.uint8)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

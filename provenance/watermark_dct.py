@@ -1,9 +1,10 @@
-"""Watermark version 1 (``dct-stdm.1``): read for outputs published before version 2.
+"""Watermark version 1 (``dct-stdm.1``): the layer that keeps re-encoded clips.
 
-Bespoke no longer embeds it in new outputs (provenance.watermark embeds version 2), but
-every output published with it must keep tracing, so reading stays; embedding stays too,
-to make version 1 media for tests and the benchmark. Callers go through
-provenance.watermark, which checks the frames and the key.
+A clip carries it as its second layer, under version 2's tile (provenance.watermark):
+this one survives H.264 re-encoding, downscaling, cuts and single frames, the tile
+survives crops. Clips published before the two layers carry it alone, at a coarser
+lattice step; the reader tries both steps. Callers go through provenance.watermark, which checks
+the frames and the key, and rounds the marked frames within the PSNR floor.
 
 How it works
 - Domain: the luma of each frame, projected onto low/mid-frequency 2-D cosines whose
@@ -15,9 +16,11 @@ How it works
   with provenance.watermark_code's convolutional code.
 - Spread-transform dither modulation: each coded bit owns a key-chosen set of cosine
   coefficients with key-chosen signs; the bit is carried by quantising that signed
-  mean onto one of two interleaved, key-dithered lattices, sized for a fixed PSNR. A
+  mean onto one of two interleaved, key-dithered lattices, sized for a PSNR (40.5 dB
+  alone, 44.5 dB as a clip's second layer, so the two layers together stay at 40). A
   texture mask moves the change from flat areas into busy ones, and a few corrections
-  keep it on the lattice.
+  keep it on the lattice. A smooth frame (a clean gradient) gets little or none of it, as
+  it would show there as a mottle; a clip of nothing but such frames carries no mark.
 - Reading: per-frame soft values are summed, each frame weighted by how close it sits to
   the lattices; a reading counts only if the CRC matches and the decoded codeword agrees
   strongly with the soft values.
@@ -41,11 +44,15 @@ MIN_SIDE = 128  # smallest frame side the mark was embedded into
 _MAX_FREQ = 34
 _MIN_RADIUS = 5.0
 _MAX_RADIUS = 34.0
-_TARGET_PSNR_DB = 40.5
-_PSNR_FLOOR_DB = 40.1  # no frame's change goes beyond this (rounding to uint8 costs about 0.05 dB)
+TARGET_PSNR_DB = 40.5
+LAYERED_PSNR_DB = 44.5  # the lattice step of the mark as a clip's second layer, under version 2's tile
 _CONFIDENCE_MIN = 0.85
 _MASK_STRENGTH = 0.5
 _MASK_FLOOR = 4.0
+# A frame's mean local luma deviation below which it carries no mark, and above which it
+# carries all of it: on a smooth frame (a clean gradient, about 0.6) the lattice's
+# low-frequency change shows as a mottle, while grain or detail (2 and up) hides it.
+_SMOOTH_ACTIVITY, _BUSY_ACTIVITY = 0.8, 2.0
 _REFINEMENTS = 3
 _CRC16_POLY = 0x1021
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -65,19 +72,22 @@ class _Layout:
     crc_init: int
 
 
-def dct_embed(frames: np.ndarray, watermark_id: int, *, key: bytes) -> np.ndarray:
-    """A copy of ``frames`` (T, H, W, 3 uint8, sides >= MIN_SIDE) carrying ``watermark_id``."""
+def dct_mark(frames: np.ndarray, watermark_id: int, *, key: bytes,
+             target_psnr_db: float = TARGET_PSNR_DB) -> np.ndarray:
+    """``frames`` (T, H, W, 3 float32, 0..255, sides >= MIN_SIDE) carrying ``watermark_id``, with the
+    lattice step sized for ``target_psnr_db`` on average, clipped to 0..255 but not rounded."""
     layout = _layout(key)
     signs = 1.0 - 2.0 * encode(_message_bits(watermark_id, layout))
     count, height, width, _ = frames.shape
     rows, cols = _basis(height), _basis(width)
     out = frames.astype(np.float32)
     luma = out @ _LUMA
-    step = _step(layout)
+    step = _step(layout, target_psnr_db)
     projections = _projections(luma, rows, cols, layout)
     offset = step * layout.dither + np.where(signs > 0, 0.0, step / 2)
     target = offset + step * np.rint((projections - offset) / step)
-    mask = _texture_mask(luma)[..., None]
+    mask, activity = _texture_mask(luma)
+    mask = mask[..., None]
     gain = mask.mean(axis=(1, 2, 3))[:, None]
     amplitudes = (target - projections) / gain
     coeffs = np.zeros((count, _MAX_FREQ, _MAX_FREQ), dtype=np.float32)
@@ -86,21 +96,8 @@ def dct_embed(frames: np.ndarray, watermark_id: int, *, key: bytes) -> np.ndarra
         marked = np.clip(out + mask * (rows.T @ coeffs @ cols)[..., None], 0, 255)
         if refinement < _REFINEMENTS:
             amplitudes += (target - _projections(marked @ _LUMA, rows, cols, layout)) / gain
-    return _within_psnr_floor(out, marked)
-
-
-def _within_psnr_floor(original: np.ndarray, marked: np.ndarray) -> np.ndarray:
-    """``marked`` as uint8, each frame's change scaled down where it would fall below _PSNR_FLOOR_DB.
-
-    The lattice step is sized for _TARGET_PSNR_DB on average; the texture mask, the
-    corrections and clipping move single frames around it (as low as 39.7 dB on busy
-    content), so the floor is enforced frame by frame after the fact.
-    """
-    change = marked - original
-    mse = np.mean(np.square(change), axis=(1, 2, 3))
-    allowed = (255.0 / 10 ** (_PSNR_FLOOR_DB / 20)) ** 2
-    scale = np.minimum(1.0, np.sqrt(allowed / np.maximum(mse, 1e-12)))
-    return np.rint(np.clip(original + change * scale[:, None, None, None], 0, 255)).astype(np.uint8)
+    presence = np.clip((activity - _SMOOTH_ACTIVITY) / (_BUSY_ACTIVITY - _SMOOTH_ACTIVITY), 0.0, 1.0)
+    return out + presence[:, None, None, None] * (marked - out)
 
 
 def dct_projections(frame: np.ndarray, *, key: bytes) -> np.ndarray:
@@ -110,26 +107,30 @@ def dct_projections(frame: np.ndarray, *, key: bytes) -> np.ndarray:
 
 
 def dct_read(projections: np.ndarray, *, key: bytes) -> tuple[int, float] | None:
-    """(watermark id, confidence) from the stacked per-frame projections, or None."""
+    """(watermark id, confidence) from the stacked per-frame projections, or None.
+
+    Tries each lattice step a mark is embedded with (alone, and as a clip's second layer)."""
     layout = _layout(key)
-    soft = _vote(projections, layout)
-    message = viterbi(soft)
-    codeword_signs = 1.0 - 2.0 * encode(message)
-    confidence = float(np.dot(soft, codeword_signs) / (np.abs(soft).sum() + 1e-9))
-    payload = _payload_from_message(message, layout)
-    if payload is None or confidence < _CONFIDENCE_MIN:
-        return None
-    return payload, confidence
+    for target_psnr_db in (TARGET_PSNR_DB, LAYERED_PSNR_DB):
+        soft = _vote(projections, layout, _step(layout, target_psnr_db))
+        message = viterbi(soft)
+        codeword_signs = 1.0 - 2.0 * encode(message)
+        confidence = float(np.dot(soft, codeword_signs) / (np.abs(soft).sum() + 1e-9))
+        payload = _payload_from_message(message, layout)
+        if payload is not None and confidence >= _CONFIDENCE_MIN:
+            return payload, confidence
+    return None
 
 
-def _texture_mask(luma: np.ndarray) -> np.ndarray:
-    """(T, H, W) local luma activity, mean square 1 per frame, bounded both ways."""
+def _texture_mask(luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, H, W) local luma activity, mean square 1 per frame, bounded both ways; and (T,) each
+    frame's mean activity (local standard deviation of luma)."""
     height, width = luma.shape[1:]
     radius = max(1, min(height, width) // 64)
     activity = np.sqrt(np.maximum(_box_mean(luma**2, radius) - _box_mean(luma, radius) ** 2, 0.0))
     mask = ((activity + _MASK_FLOOR) / (activity.mean(axis=(1, 2), keepdims=True) + _MASK_FLOOR)) ** _MASK_STRENGTH
     mask = np.clip(mask, 0.4, 2.5)
-    return mask / np.sqrt(np.mean(mask**2, axis=(1, 2), keepdims=True))
+    return mask / np.sqrt(np.mean(mask**2, axis=(1, 2), keepdims=True)), activity.mean(axis=(1, 2))
 
 
 def _box_mean(values: np.ndarray, radius: int) -> np.ndarray:
@@ -176,14 +177,14 @@ def _projections(luma: np.ndarray, rows: np.ndarray, cols: np.ndarray, layout: _
     return sums / layout.per_bit
 
 
-def _step(layout: _Layout) -> float:
-    """Lattice step of the projections for the target PSNR (uniform quantisation error, N*step^2/12)."""
-    mse = (255.0 / 10 ** (_TARGET_PSNR_DB / 20)) ** 2
+def _step(layout: _Layout, target_psnr_db: float) -> float:
+    """Lattice step of the projections for a PSNR (uniform quantisation error, N*step^2/12)."""
+    mse = (255.0 / 10 ** (target_psnr_db / 20)) ** 2
     return float(np.sqrt(12.0 * 4.0 * mse / layout.per_bit.sum()))
 
 
-def _vote(projections: np.ndarray, layout: _Layout) -> np.ndarray:
-    phase = 2 * np.pi * (projections / _step(layout) - layout.dither)
+def _vote(projections: np.ndarray, layout: _Layout, step: float) -> np.ndarray:
+    phase = 2 * np.pi * (projections / step - layout.dither)
     # Frames are weighted by how close their projections lie to either lattice (about 0
     # for a frame without the mark), so frames a codec smeared count less.
     quality = np.clip(np.cos(2 * phase).mean(axis=1, keepdims=True), 0.0, None)

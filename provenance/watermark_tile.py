@@ -27,7 +27,8 @@ Why this design
   equally to R, G and B (luma only).
 - Strength: shaped by an absolute texture mask (local rms of high-passed luma), so smooth
   gradients and flat areas get almost nothing and busy areas up to twice the mean; the
-  strength is capped at 4 luma rms and at a PSNR of 40.6 dB per frame. A nearly flat
+  strength is capped at 4 luma rms and at a PSNR of 40.6 dB per frame (42.3 as a
+  clip's first layer). A nearly flat
   frame therefore carries almost no mark, and reading it returns None.
 - Reading: each frame is scaled to a short side of at most 256, high-passed, locally
   whitened and added to a running mean (TileResidual), so memory stays at one frame.
@@ -64,7 +65,8 @@ _MESSAGE_BITS = PAYLOAD_BITS + TAG_BITS
 _CODED_BITS = coded_length(_MESSAGE_BITS)
 _PILOTS = 118  # enough for synchronisation; the other 282 chips carry the coded bits
 _TILES_PER_SHORT_SIDE = 4.0
-_TARGET_PSNR_DB = 40.6
+TARGET_PSNR_DB = 40.6
+LAYERED_PSNR_DB = 42.3  # as a clip's first layer, leaving room for version 1's (provenance.watermark_dct)
 _MAX_GAIN = 4.0  # luma rms of the pattern where the mask is 1
 _MASK_REF = 6.0  # local rms of high-passed luma at which the mask is 1
 _MASK_FLOOR = 0.3
@@ -124,7 +126,7 @@ class TileResidual:
             self._size = reader_size(*luma.shape)
         if luma.shape != (self._size[1], self._size[0]):
             luma = cv2.resize(luma, self._size, interpolation=cv2.INTER_AREA)
-        residual = luma - cv2.GaussianBlur(luma, (0, 0), _HP_SIGMA, borderType=cv2.BORDER_REFLECT)
+        residual = _high_pass(luma)
         window = (2 * _WHITEN_RADIUS + 1,) * 2
         rms = np.sqrt(np.maximum(cv2.blur(residual * residual, window, borderType=cv2.BORDER_REFLECT), 0.0))
         residual = np.clip(residual / (rms + _WHITEN_EPS), -_WHITEN_CLIP, _WHITEN_CLIP)
@@ -144,22 +146,47 @@ def reader_size(height: int, width: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def tile_embed(frames: np.ndarray, watermark_id: int, *, key: bytes) -> np.ndarray:
-    """A copy of ``frames`` (T, H, W, 3 uint8, sides >= MIN_SIDE) carrying ``watermark_id``."""
-    count, height, width, _ = frames.shape
-    layout = _layout(key)
-    cell = _cell_size(height, width)
-    period = _N * cell
-    tile = _render_tile(_chip_grid(layout, watermark_id), cell, period)
-    pattern = np.tile(tile / np.sqrt(np.mean(tile**2)), (-(-height // period), -(-width // period)))[:height, :width]
-    target_mse = (255.0 / 10 ** (_TARGET_PSNR_DB / 20)) ** 2
-    out = np.empty_like(frames)
-    for index in range(count):
+def tile_mark(frames: np.ndarray, watermark_id: int, *, key: bytes,
+              target_psnr_db: float = TARGET_PSNR_DB) -> np.ndarray:
+    """``frames`` (T, H, W, 3 float32, 0..255, sides >= MIN_SIDE) plus the mark of ``watermark_id``,
+    at ``target_psnr_db`` per frame (less where the texture mask's cap binds), not rounded or clipped."""
+    pattern, cell = _pattern(frames.shape[1], frames.shape[2], watermark_id, key)
+    target_mse = (255.0 / 10 ** (target_psnr_db / 20)) ** 2
+    out = np.empty_like(frames, dtype=np.float32)
+    for index in range(len(frames)):
         frame = frames[index].astype(np.float32)
         shaped = _texture_mask(frame @ _LUMA, cell) * pattern
         gain = min(_MAX_GAIN, float(np.sqrt(target_mse / max(float(np.mean(shaped**2)), 1e-9))))
-        out[index] = np.clip(np.rint(frame + gain * shaped[..., None]), 0, 255).astype(np.uint8)
+        out[index] = frame + gain * shaped[..., None]
     return out
+
+
+def tile_unmark(frames: np.ndarray, watermark_id: int, *, key: bytes) -> np.ndarray:
+    """``frames`` (T, H, W, 3 float32) with the tile of ``watermark_id`` at their size taken out, as
+    much of it as each frame still holds (its gain is estimated from the frame's high-pass luma,
+    so a copy that a codec weakened loses what is left, not more), not rounded or clipped."""
+    pattern, cell = _pattern(frames.shape[1], frames.shape[2], watermark_id, key)
+    out = np.empty_like(frames, dtype=np.float32)
+    for index in range(len(frames)):
+        frame = frames[index].astype(np.float32)
+        luma = frame @ _LUMA
+        shaped = _texture_mask(luma, cell) * pattern
+        expected = _high_pass(shaped)
+        gain = float(np.sum(_high_pass(luma) * expected) / max(float(np.sum(expected**2)), 1e-9))
+        out[index] = frame - min(max(gain, 0.0), _MAX_GAIN) * shaped[..., None]
+    return out
+
+
+def _pattern(height: int, width: int, watermark_id: int, key: bytes) -> tuple[np.ndarray, int]:
+    """(H, W) unit-rms tiling of the mark of ``watermark_id`` for a frame of this size, and its chip size."""
+    cell = _cell_size(height, width)
+    period = _N * cell
+    tile = _render_tile(_chip_grid(_layout(key), watermark_id), cell, period)
+    return np.tile(tile / np.sqrt(np.mean(tile**2)), (-(-height // period), -(-width // period)))[:height, :width], cell
+
+
+def _high_pass(luma: np.ndarray) -> np.ndarray:
+    return luma - cv2.GaussianBlur(luma, (0, 0), _HP_SIGMA, borderType=cv2.BORDER_REFLECT)
 
 
 def tile_read(residual: np.ndarray, *, key: bytes) -> TileDecode:

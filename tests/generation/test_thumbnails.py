@@ -1,14 +1,17 @@
 """The still of a published output that Alice's "my likeness" page shows leaves labelled,
 watermarked and signed: it verifies as trusted with a trusted time-stamp, names the output it
-shows and the license behind it, and a copy stripped of its manifest is traced by its mark."""
+shows and the license behind it, carries the layers of the mark its output carries (a clip's
+two, a keyframe's tile), and a copy stripped of its manifest is traced by its mark."""
 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from c2pa import Reader
 from PIL import Image
 
 from generation.models import RenderOutput
@@ -21,6 +24,13 @@ from tests.conftest import make_license
 pytestmark = pytest.mark.django_db
 
 CLIP = {"num_frames": 4, "width": 384, "height": 256, "steps": 2, "fps": 4}
+
+
+def _soft_binding_algorithms(path: Path) -> list[str]:
+    with path.open("rb") as stream, Reader("image/jpeg", stream) as reader:
+        store = json.loads(reader.json())
+    return [a["data"]["alg"] for a in store["manifests"][store["active_manifest"]]["assertions"]
+            if a["label"] == "c2pa.soft-binding"]
 
 
 def _published(license, producer) -> RenderOutput:  # type: ignore[no-untyped-def]
@@ -47,6 +57,7 @@ def test_a_thumbnail_is_a_labelled_marked_signed_still_of_its_output(personas, t
     assert manifest.watermark_id == output.watermark_id
     assert manifest.time_stamp is not None and manifest.time_stamp.state == "trusted"
     assert manifest.title == f"{output.id}-thumbnail.jpg" and manifest.disclosure["text"]
+    assert _soft_binding_algorithms(path) == list(watermark.CLIP_ALGORITHMS)
     assert verified.consent.state == "active"
 
     frame = np.asarray(still.convert("RGB"))
@@ -71,4 +82,5 @@ def test_a_keyframe_s_thumbnail_is_signed_too(personas, tiny_model, tmp_path):
     path.write_bytes(output_thumbnail_jpeg(output=output))
     manifest = media_verify(path=Path(path)).manifest
     assert manifest.is_trusted and manifest.output_id == str(output.id)
+    assert _soft_binding_algorithms(path) == list(watermark.STILL_ALGORITHMS)
     assert Image.open(path).size == (128, 128), "never enlarged"

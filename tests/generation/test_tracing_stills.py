@@ -1,9 +1,9 @@
 """A still traces like a clip: someone saves one frame of Bob's published render as a PNG or
 a JPEG (a screenshot carries no manifest), or strips the manifest off a keyframe or crops
-it (a keyframe carries the crop-robust version 2 of the mark; a clip, version 1, which keeps
-re-encoded copies but not crops), and uploads it to the public verify page or runs `verify_media` on it. The
-invisible watermark leads to the output, its license and the consent in force today; a
-still Bespoke never published leads nowhere."""
+it (a keyframe carries the crop-robust version 2 of the mark; a clip, version 2 and version 1
+as two layers, the second keeping re-encoded copies), and uploads it to the public verify
+page or runs `verify_media` on it. The invisible watermark leads to the output, its license
+and the consent in force today; a still Bespoke never published leads nowhere."""
 
 from __future__ import annotations
 

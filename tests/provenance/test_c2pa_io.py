@@ -284,8 +284,8 @@ def test_manifest_declares_ai_creation_the_disclosure_the_watermark_and_no_train
     likeness_sha256 = hashlib.sha256(b"lora").hexdigest()
     generator = GeneratorInfo(name=GENERATOR.name, version=GENERATOR.version, model_sha256=GENERATOR.model_sha256,
                               likeness_model_sha256=likeness_sha256)
-    binding = WatermarkBinding(algorithm="com.bespoke.watermark.test.1", version="1", watermark_id=0x01020304,
-                               payload_bits=32, duration_ms=2000)
+    binding = WatermarkBinding(algorithms=("com.bespoke.watermark.test.2", "com.bespoke.watermark.test.1"),
+                               versions=("2", "1"), watermark_id=0x01020304, payload_bits=32, duration_ms=2000)
 
     manifest = build_manifest(title="render.mp4", output_id=OUTPUT_ID, consent=CONSENT, generator=generator,
                               label=label, claim_generator_version="0.1.0", watermark=binding)
@@ -299,9 +299,10 @@ def test_manifest_declares_ai_creation_the_disclosure_the_watermark_and_no_train
     assert created["parameters"] == {"com.bespoke.output_id": OUTPUT_ID, **hashes}
     assert edited["action"] == "c2pa.edited" and label.text in edited["description"]
     assert watermarked["action"] == "c2pa.watermarked"
-    assert assertions["c2pa.soft-binding"]["alg"] == binding.algorithm
-    assert assertions["c2pa.soft-binding"]["blocks"] == [
-        {"scope": {"timespan": {"start": 0, "end": 2000}}, "value": [1, 2, 3, 4]}]
+    soft_bindings = [a["data"] for a in manifest["assertions"] if a["label"] == "c2pa.soft-binding"]
+    assert [binding["alg"] for binding in soft_bindings] == list(binding.algorithms)
+    assert all(binding["blocks"] == [{"scope": {"timespan": {"start": 0, "end": 2000}}, "value": [1, 2, 3, 4]}]
+               for binding in soft_bindings)
     entries = assertions["cawg.training-mining"]["entries"]
     assert len(entries) == 4 and all(e == {"use": "notAllowed"} for e in entries.values())
     assert manifest["claim_generator_info"] == [{"name": "Bespoke", "version": "0.1.0"}]

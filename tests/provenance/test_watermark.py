@@ -30,7 +30,7 @@ WATERMARK_ID = 0xC0FFEE42
 
 def tile_embed(frames: np.ndarray, watermark_id: int, *, key: bytes) -> np.ndarray:
     """Version 2 (what stills carry), whatever the number of frames: its properties are what this file tests."""
-    return watermark_embed(frames, watermark_id, key=key, algorithm=TILE_ALGORITHM)
+    return watermark_embed(frames, watermark_id, key=key, algorithms=(TILE_ALGORITHM,))
 
 
 def _textured_clip(seed: int, *, frames: int = 16, height: int = 256, width: int = 256) -> np.ndarray:
