@@ -18,10 +18,10 @@ goals are judged on these), with version 2 alone (what a still carries) and with
 alone (clips published before the layers). Stills (frames of those kinds and stills of ten
 kinds) are marked as a still and with both layers and attacked as images: PNG, JPEG q75, a
 quarter of the area, crops of 20% (centred, off-centre, off-centre then JPEG). Clips
-rendered by the tiny offline model at
-256x256 are marked as published (their random weights give pixel-level noise that flickers,
-the hardest content for a single still). False positives: at least 2,000 unmarked stills of ten kinds in the full
-run, the unmarked published clips, and the marked ones read with a wrong key. A marked flat
+rendered by the tiny offline model at 256x256 are marked as published (their random weights
+give pixel-level noise that flickers, the hardest content for a single still). False
+positives: at least 2,000 unmarked stills of ten kinds in the full run, the unmarked
+published clips, and the marked ones read with a wrong key. A marked flat
 gradient, enlarged, is saved in the output folder, and embed/read times are measured at
 512x512 for a still's mark (version 2) and a clip's (both layers).
 
@@ -225,8 +225,8 @@ def _timing(folder: Path) -> dict[str, float]:
     still's mark (version 2) and a clip's (both layers)."""
     from generation.pipeline.video import encode_mp4
     from provenance.watermark import (
-        TILE_ALGORITHM,
-        embedding_algorithms,
+        CLIP_ALGORITHMS,
+        STILL_ALGORITHMS,
         watermark_embed,
         watermark_read,
         watermark_read_file,
@@ -234,7 +234,7 @@ def _timing(folder: Path) -> dict[str, float]:
 
     frames = clip(2, 512, 512, 16, seed=99)
     figures: dict[str, float] = {}
-    for name, algorithms in (("still", (TILE_ALGORITHM,)), ("clip", embedding_algorithms(len(frames)))):
+    for name, algorithms in (("still", STILL_ALGORITHMS), ("clip", CLIP_ALGORITHMS)):
         def embed(f: np.ndarray, algorithms: tuple[str, ...] = algorithms) -> np.ndarray:
             return watermark_embed(f, 42, key=KEY, algorithms=algorithms)
 
@@ -269,7 +269,7 @@ def _table(title: str, figures: dict[str, Any]) -> None:
 
 
 def run() -> dict[str, Any]:
-    from provenance.watermark import DCT_ALGORITHM, TILE_ALGORITHM, embedding_algorithms
+    from provenance.watermark import CLIP_ALGORITHMS, DCT_ALGORITHM, STILL_ALGORITHMS, TILE_ALGORITHM
 
     clips, frames = _setting("CLIPS", 20), _setting("FRAMES", 90)
     generated, stills = _setting("GENERATED", 10), _setting("STILLS", 2000)
@@ -278,16 +278,15 @@ def run() -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(2026)
     folder = Path(tempfile.mkdtemp(prefix="bespoke-wm-"))
-    published_layers = embedding_algorithms(2)
     try:
         layered = _evaluate(_synthetic_clips(clips, frames), fps=SYNTHETIC_FPS, rng=rng, folder=folder,
-                            algorithms=published_layers)
+                            algorithms=CLIP_ALGORITHMS)
         tile_alone = _evaluate(_synthetic_clips(clips, frames), fps=SYNTHETIC_FPS, rng=rng, folder=folder,
-                               algorithms=(TILE_ALGORITHM,))
+                               algorithms=STILL_ALGORITHMS)
         dct_alone = _evaluate(_synthetic_clips(clips, frames), fps=SYNTHETIC_FPS, rng=rng, folder=folder,
                               algorithms=(DCT_ALGORITHM,))
         rendered = _evaluate(_generated_clips(generated), fps=GENERATED_FPS, rng=rng, folder=folder,
-                             algorithms=published_layers) if generated else None
+                             algorithms=CLIP_ALGORITHMS) if generated else None
         still_recovery = _evaluate_stills(still_count, rng)
         sweep = _false_positive_sweep(stills)
         gradient = _flat_gradient_screenshot(out)
@@ -295,7 +294,7 @@ def run() -> dict[str, Any]:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
-    layers = " + ".join(published_layers)
+    layers = " + ".join(CLIP_ALGORITHMS)
     _table(f"clips as published ({layers}), synthetic, {frames} frames at {SYNTHETIC_FPS} fps", layered)
     _table(f"version 2 alone ({TILE_ALGORITHM}, a still's mark), the same clips", tile_alone)
     _table(f"version 1 alone ({DCT_ALGORITHM}, clips published before the layers), the same clips", dct_alone)
@@ -318,7 +317,7 @@ def run() -> dict[str, Any]:
     still_mark = still_recovery["version 2 (a still)"]
     still_goals = {attack: still_mark[attack] >= GOAL_RECOVERY for attack in STILL_ATTACKS}
     return {
-        "algorithms": list(published_layers),
+        "algorithms": list(CLIP_ALGORITHMS),
         "clips": layered["clips"],
         "recovery": layered["recovery"],
         "bit_accuracy": layered["bit_accuracy"],

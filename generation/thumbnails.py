@@ -55,7 +55,7 @@ def output_thumbnail_jpeg(*, output: RenderOutput, max_side: int = THUMBNAIL_MAX
 
 def _without_its_tile(image: Image.Image, watermark_id: int) -> Image.Image:
     """The frame without its own watermark tile, which the thumbnail's, at another period, would compete with."""
-    frame = np.asarray(image.convert("RGB"))
+    frame = np.asarray(image)  # RGB, as _first_image returns it
     if min(frame.shape[:2]) < watermark.MIN_SIDE:
         return image
     key = settings.BESPOKE_WATERMARK_KEY

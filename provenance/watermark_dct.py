@@ -80,7 +80,7 @@ def dct_mark(frames: np.ndarray, watermark_id: int, *, key: bytes,
     signs = 1.0 - 2.0 * encode(_message_bits(watermark_id, layout))
     count, height, width, _ = frames.shape
     rows, cols = _basis(height), _basis(width)
-    out = frames.astype(np.float32)
+    out = frames.astype(np.float32, copy=False)  # read only: the marked frames are a new array
     luma = out @ _LUMA
     step = _step(layout, target_psnr_db)
     projections = _projections(luma, rows, cols, layout)
